@@ -1,0 +1,35 @@
+"""`python -m harness COMMAND ...`: the harness's commands besides running a sweep."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+# command -> (module with a `main(argv) -> int`, one-line help)
+COMMANDS = {
+    "sweep": ("harness.cli", "run a sweep (same as: python sweep.py CONFIG)"),
+    "compare": ("harness.compare", "results tables: ranking, groups with confidence intervals, pivots, diffs"),
+    "predict": ("harness.predict", "predict digits in image files with a trained trial"),
+    "serve": ("harness.serve", "a web page to draw digits and watch a trained trial predict them"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        width = max(map(len, COMMANDS))
+        print("usage: python -m harness COMMAND [options]   (COMMAND --help for its options)\n\ncommands:")
+        for name, (_, text) in COMMANDS.items():
+            print(f"  {name:<{width}}  {text}")
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"\nunknown command {argv[0]!r}", file=sys.stderr)
+            return 2
+        return 0
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
+    module = importlib.import_module(COMMANDS[argv[0]][0])
+    return module.main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Keras callbacks that keep training honest: EMA evaluation, NaN and step limits, history.
+
+None of them writes TensorBoard summaries (summaries.SummaryLogger does); they
+are listed after BackupAndRestore so that, on resume, they see the restored
+optimizer step and epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from pathlib import Path
+
+import keras
+
+from harness.record import atomic_write_text
+
+
+def global_step(model: keras.Model) -> int:
+    return int(model.optimizer.iterations.numpy())
+
+
+def initial_epoch(model: keras.Model) -> int:
+    """The epoch fit starts at: 0, or the one BackupAndRestore restored."""
+    return int(getattr(model, "_initial_epoch", None) or 0)
+
+
+class EmaEvaluation(keras.callbacks.Callback):
+    """Validate with the moving-average weights, as the mlp-ema tutorial evaluates.
+
+    Keras keeps the average in the optimizer and only swaps it in at the end of
+    fit; this swaps it in for each validation pass and back out afterwards.
+    """
+
+    def on_test_begin(self, logs=None):
+        opt = self.model.optimizer
+        self._saved = [v.numpy() for v in self.model.trainable_variables]
+        for var, avg in zip(self.model.trainable_variables, opt._model_variables_moving_average):
+            var.assign(avg)
+
+    def on_test_end(self, logs=None):
+        for var, saved in zip(self.model.trainable_variables, self._saved):
+            var.assign(saved)
+
+
+class TrainingGuard(keras.callbacks.Callback):
+    """Stop on a non-finite loss (the trial diverged) or at an exact step budget."""
+
+    def __init__(self, max_steps: int | None = None):
+        super().__init__()
+        self.max_steps = max_steps
+        self.diverged_at: int | None = None
+
+    def on_train_begin(self, logs=None):
+        self._step = global_step(self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.diverged_at = self._step
+            self.model.stop_training = True
+        elif self.max_steps and self._step >= self.max_steps:
+            self.model.stop_training = True
+
+
+class EpochHistory(keras.callbacks.Callback):
+    """One row per epoch (losses, accuracies, lr, timings), kept as CSV beside the trial.
+
+    On resume the rows of the epochs already done are read back, so the
+    history and the best validation epoch cover the whole trial.
+    """
+
+    COLUMNS = ["epoch", "step", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
+               "epoch_seconds", "train_seconds", "examples_per_second"]
+
+    def __init__(self, path: Path, n_train: int, batch_size: int):
+        super().__init__()
+        self.path = Path(path)
+        self.n_train = n_train
+        self.batch_size = batch_size
+        self.rows: list[dict] = []
+
+    def on_train_begin(self, logs=None):
+        start = initial_epoch(self.model)
+        if start and self.path.exists():
+            with self.path.open() as f:
+                self.rows = [_parse(r) for r in csv.DictReader(f) if int(r["epoch"]) <= start]
+        else:
+            self.rows = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.perf_counter()
+        self._t_train = None
+        self._step0 = global_step(self.model)
+
+    def on_test_begin(self, logs=None):
+        # Within fit, validation starts when the epoch's training is done.
+        if self._t_train is None:
+            self._t_train = time.perf_counter() - self._t0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        elapsed = time.perf_counter() - self._t0
+        train_seconds = self._t_train if self._t_train is not None else elapsed
+        step = global_step(self.model)
+        examples = min(self.n_train, (step - self._step0) * self.batch_size)
+        self.rows.append({
+            "epoch": epoch + 1,
+            "step": step,
+            "loss": logs.get("loss"),
+            "accuracy": logs.get("accuracy"),
+            "val_loss": logs.get("val_loss"),
+            "val_accuracy": logs.get("val_accuracy"),
+            "learning_rate": current_lr(self.model),
+            "epoch_seconds": elapsed,
+            "train_seconds": train_seconds,
+            "examples_per_second": examples / train_seconds if train_seconds > 0 else None,
+        })
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=self.COLUMNS)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write_text(self.path, buf.getvalue())
+
+    def best(self) -> tuple[float | None, int | None]:
+        """(best validation accuracy, its epoch), or (None, None) before any epoch."""
+        scored = [r for r in self.rows if r["val_accuracy"] is not None]
+        if not scored:
+            return None, None
+        top = max(scored, key=lambda r: r["val_accuracy"])
+        return top["val_accuracy"], top["epoch"]
+
+
+def current_lr(model: keras.Model) -> float:
+    return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+
+
+def _parse(row: dict) -> dict:
+    return {k: (float(v) if v not in ("", None) else None) if k not in ("epoch", "step") else int(v) for k, v in row.items()}

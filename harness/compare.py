@@ -1,0 +1,211 @@
+"""`python -m harness compare`: which setting is better, by how much, at what cost.
+
+Reads one or more sweeps' results.csv and prints a ranking, per-group
+statistics across repeats (mean, std, 95% confidence interval, best, cost),
+a pivot over two parameters, or two sweeps side by side; and, when the top
+two groups have repeats, whether the leader's advantage is statistically
+significant (Welch's t-test) or within noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+from scipy import stats
+
+from harness.record import OK
+from harness.results import RESULTS_NAME, param_columns
+
+EPILOG = """\
+examples:
+  python -m harness compare runs/quick                      # ranking, or groups if there are repeats
+  python -m harness compare runs/quick --group-by optimizer dropout
+  python -m harness compare runs/quick --pivot hidden lr
+  python -m harness compare runs/quick --where optimizer=adam --where "dropout<0.5"
+  python -m harness compare runs/quick runs/quick-v2       # two sweeps side by side, with the difference
+  python -m harness compare runs/quick --format markdown > results.md
+
+Parameter names may be shortened to their last part (dropout for model.dropout).
+"""
+FILTER = re.compile(r"^\s*([\w.]+)\s*(<=|>=|!=|=|<|>)\s*(.+?)\s*$")
+
+
+def load(path: str | Path) -> pd.DataFrame:
+    """A sweep's results, from its directory or its results.csv."""
+    path = Path(path)
+    csv = path / RESULTS_NAME if path.is_dir() else path
+    if not csv.exists():
+        raise FileNotFoundError(f"no results at {csv} (run the sweep first)")
+    df = pd.read_csv(csv)
+    df.insert(0, "sweep", csv.parent.name)
+    return df
+
+
+def column(df: pd.DataFrame, name: str) -> str:
+    """`name` as a column of `df`: exact, or the one swept parameter ending in `.name`."""
+    if name in df.columns:
+        return name
+    hits = [c for c in df.columns if c.endswith("." + name)]
+    if len(hits) == 1:
+        return hits[0]
+    known = ", ".join(param_columns(df.drop(columns="sweep")) + ["test_accuracy", "train_seconds", "..."])
+    raise KeyError(f"{name!r} is {'ambiguous: ' + ', '.join(hits) if hits else 'not a column'} (columns: {known})")
+
+
+def _typed(text: str, series: pd.Series):
+    if pd.api.types.is_numeric_dtype(series):
+        return float(text)
+    return text
+
+
+def apply_filters(df: pd.DataFrame, exprs: list[str]) -> pd.DataFrame:
+    """Keep rows matching every `key OP value` (OP: = != < <= > >=)."""
+    ops = {"=": "__eq__", "!=": "__ne__", "<": "__lt__", "<=": "__le__", ">": "__gt__", ">=": "__ge__"}
+    for expr in exprs:
+        m = FILTER.match(expr)
+        if not m:
+            raise ValueError(f"filter {expr!r}: expected KEY OP VALUE, OP one of = != < <= > >=")
+        col = column(df, m[1])
+        df = df[getattr(df[col], ops[m[2]])(_typed(m[3], df[col]))]
+    return df
+
+
+def ranked(df: pd.DataFrame, metric: str, goal: str, top: int | None = None) -> pd.DataFrame:
+    """Trials best first (unfinished and failed ones last), with their settings and cost."""
+    params = param_columns(df.drop(columns="sweep", errors="ignore"))
+    ident = params + (["repeat"] if df["repeat"].fillna(0).max() > 0 else []) if params else ["trial_id"]
+    keep = [*ident, "status", metric, "best_val_accuracy", "epochs_run", "train_seconds", "params"]
+    keep = list(dict.fromkeys(c for c in keep if c in df.columns))
+    out = df.sort_values(metric, ascending=goal == "minimize", na_position="last")[keep]
+    return out.head(top) if top else out
+
+
+def _ci95(std: float, n: int) -> float:
+    return float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)) if n > 1 else float("nan")
+
+
+def grouped(df: pd.DataFrame, by: list[str], metric: str, goal: str) -> pd.DataFrame:
+    """Per group of `by`: count, mean, std, 95% CI half-width, best, mean train seconds; best group first."""
+    ok = df[df["status"] == OK]
+    rows = []
+    for key, g in ok.groupby(by, dropna=False, sort=False):
+        vals = g[metric].dropna()
+        n, std = len(vals), float(vals.std(ddof=1)) if len(vals) > 1 else float("nan")
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "n": n,
+                     "mean": vals.mean(), "std": std, "ci95": _ci95(std, n),
+                     "best": vals.max() if goal == "maximize" else vals.min(),
+                     "train_seconds": g["train_seconds"].mean()})
+    out = pd.DataFrame(rows, columns=[*by, "n", "mean", "std", "ci95", "best", "train_seconds"])
+    return out.sort_values("mean", ascending=goal == "minimize").reset_index(drop=True)
+
+
+def pivot(df: pd.DataFrame, row: str, col: str, metric: str) -> pd.DataFrame:
+    """Mean of `metric` over finished trials, `row` values down, `col` values across."""
+    return df[df["status"] == OK].pivot_table(index=row, columns=col, values=metric, aggfunc="mean")
+
+
+def side_by_side(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Two sweeps aligned on their common swept parameters: mean metric of each and b - a."""
+    keys = [c for c in param_columns(a.drop(columns="sweep")) if c in b.columns]
+    if not keys:
+        raise KeyError("the two sweeps share no swept parameter to align on")
+    name_a, name_b = a["sweep"].iloc[0], b["sweep"].iloc[0]
+    if name_a == name_b:
+        name_a, name_b = f"{name_a} (1)", f"{name_b} (2)"
+    mean = lambda d: d[d["status"] == OK].groupby(keys, dropna=False)[metric].mean()  # noqa: E731
+    out = pd.concat({name_a: mean(a), name_b: mean(b)}, axis=1)
+    out["difference"] = out[name_b] - out[name_a]
+    return out.reset_index()
+
+
+def verdict(df: pd.DataFrame, by: list[str], metric: str, goal: str, alpha: float = 0.05) -> str | None:
+    """Whether the best group beats the runner-up beyond noise (Welch's t-test), or None
+    when the top two groups do not both have repeats."""
+    table = grouped(df, by, metric, goal)
+    if len(table) < 2 or table["n"].iloc[:2].min() < 2:
+        return None
+    ok = df[df["status"] == OK]
+    name = lambda i: ", ".join(f"{k}={table[k].iloc[i]}" for k in by)  # noqa: E731
+    sample = lambda i: ok[(ok[by] == table[by].iloc[i]).all(axis=1)][metric].dropna()  # noqa: E731
+    a, b = sample(0), sample(1)
+    gap = a.mean() - b.mean()
+    if a.std() == 0 and b.std() == 0:
+        return f"{name(0)} and {name(1)} scored identically in every repeat: no noise to test against."
+    t, p = stats.ttest_ind(a, b, equal_var=False)
+    head = (f"Leader {name(0)} vs runner-up {name(1)}: {metric} {gap:+.4g} "
+            f"(Welch's t = {t:.2f}, p = {p:.3g}, n = {len(a)} and {len(b)})")
+    if p < alpha:
+        return f"{head}: significant at the {alpha:.0%} level."
+    return f"{head}: within noise at the {alpha:.0%} level; more repeats would tell."
+
+
+def render(df: pd.DataFrame, fmt: str) -> str:
+    """An aligned terminal table, Markdown, or CSV."""
+    if fmt == "csv":
+        return df.to_csv(index=False).rstrip("\n")
+    shown = df.copy()
+    for c in shown.columns:
+        if pd.api.types.is_float_dtype(shown[c]):
+            shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
+    shown = shown.fillna("").astype(str)
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(map(str, shown.columns)) + " |", "|" + "---|" * len(shown.columns)]
+        lines += ["| " + " | ".join(row) + " |" for row in shown.itertuples(index=False)]
+        return "\n".join(lines)
+    return shown.to_string(index=False) if len(shown) else "(no trials)"
+
+
+def default_goal(column_name: str) -> str:
+    return "minimize" if re.search(r"loss|seconds|params", column_name) else "maximize"
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m harness compare", description=__doc__.split("\n\n")[0],
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sweeps", nargs="+", help="sweep directories (runs/NAME) or results.csv files; two = side by side")
+    p.add_argument("--metric", default="test_accuracy", help="column to rank and aggregate (default test_accuracy)")
+    p.add_argument("--goal", choices=["maximize", "minimize"], help="default: minimize for loss/seconds, else maximize")
+    p.add_argument("--top", type=int, help="show only the best N rows")
+    p.add_argument("--sort", help="rank trials by this column instead of the metric")
+    p.add_argument("--group-by", nargs="+", metavar="PARAM", help="aggregate repeats over these parameters")
+    p.add_argument("--pivot", nargs=2, metavar=("ROW", "COL"), help="mean metric over two parameters")
+    p.add_argument("--where", action="append", default=[], metavar="EXPR", help="filter, e.g. optimizer=adam or 'dropout<0.5'")
+    p.add_argument("--format", choices=["table", "markdown", "csv"], default="table")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    goal = args.goal or default_goal(args.metric)
+    try:
+        frames = [apply_filters(load(s), args.where) for s in args.sweeps]
+        metric = column(frames[0], args.metric)
+        if len(frames) == 2:
+            print(render(side_by_side(*frames, metric), args.format))
+            return 0
+        df = pd.concat(frames, ignore_index=True)
+        params = param_columns(df.drop(columns="sweep"))
+        if args.pivot:
+            out = pivot(df, column(df, args.pivot[0]), column(df, args.pivot[1]), metric)
+            print(render(out.reset_index(), args.format))
+            return 0
+        by = [column(df, b) for b in args.group_by] if args.group_by else None
+        if by is None and not args.sort and df.groupby("group").size().max() > 1:
+            by = params or ["group"]
+        if by:
+            print(render(grouped(df, by, metric, goal).head(args.top or None), args.format))
+            note = verdict(df, by, metric, goal)
+            if note and args.format != "csv":
+                print("\n" + note)
+        else:
+            sort = column(df, args.sort) if args.sort else metric
+            print(render(ranked(df, sort, default_goal(sort) if args.sort else goal, args.top), args.format))
+    except (FileNotFoundError, KeyError, ValueError) as e:
+        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
+    return 0

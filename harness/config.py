@@ -1,0 +1,347 @@
+"""One YAML schema for an experiment, loaded into frozen dataclasses.
+
+Every default lives here, so a config states only what differs. Loading
+checks everything before any work: unknown keys (with the closest valid key
+suggested), wrong types, values outside their range or choices. All problems
+are reported at once, each with its dotted key path, the bad value and what is
+allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from harness.space import SweepConfig
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; the message lists every problem found."""
+
+    def __init__(self, problems: list[str], source: str = "config"):
+        self.problems = problems
+        super().__init__(f"{source}: " + ("\n  ".join(["invalid config:"] + problems) if len(problems) > 1 else problems[0]))
+
+
+def _opt(default, doc: str, lo=None, hi=None, lo_open=False, hi_open=False):
+    """A field with its documentation and numeric bounds (checked on load)."""
+    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open})
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    validation: int = _opt(5000, "training images held out for validation (55,000/5,000 as in TF1)", lo=1, hi=59999)
+    limit: int | None = _opt(None, "train on the first N training images only (tests, quick looks)", lo=1)
+    test_limit: int | None = _opt(None, "evaluate on the first N test images only", lo=1, hi=10000)
+    scaling: Literal["unit", "binary"] = _opt("unit", "pixels/255 in [0,1], or binarised (rounded to 0/1)")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    family: Literal["softmax", "mlp", "cnn"] = _opt("mlp", "softmax regression, MLP or the tutorial CNN")
+    hidden: tuple[int, ...] = _opt((128,), "MLP hidden layer widths; their number is the depth", lo=1)
+    activation: Literal["relu", "tanh", "sigmoid", "elu", "gelu"] = _opt("relu", "hidden activation")
+    dropout: float = _opt(0.0, "drop probability after each hidden (MLP) or dense (CNN) layer", lo=0, hi=1, hi_open=True)
+    l2: float = _opt(0.0, "L2 weight decay added to the loss, on kernels", lo=0)
+    kernel_init: Literal["glorot_uniform", "he_normal", "truncated_normal", "normal", "zeros"] = _opt(
+        "glorot_uniform", "kernel initialiser"
+    )
+    init_stddev: float = _opt(0.1, "stddev for the truncated_normal / normal initialisers", lo=0, lo_open=True)
+    bias_init: float = _opt(0.0, "constant every bias starts at (the CNN tutorial uses 0.1)")
+    conv_filters: tuple[int, ...] = _opt((32, 64), "CNN: filters of each conv + max-pool block", lo=1)
+    kernel_size: int = _opt(5, "CNN: square convolution kernel size", lo=1, hi=28)
+    dense_units: int = _opt(1024, "CNN: width of the dense layer before the output", lo=1)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    kind: Literal["constant", "exponential"] = _opt("constant", "learning-rate schedule")
+    decay_rate: float = _opt(0.96, "exponential: lr multiplier per decay period", lo=0, hi=1, lo_open=True)
+    decay_steps: int | None = _opt(None, "exponential: decay period in steps", lo=1)
+    decay_epochs: float | None = _opt(None, "exponential: decay period in epochs (used when decay_steps is unset)", lo=0, lo_open=True)
+    staircase: bool = _opt(False, "exponential: decay in whole periods, not continuously")
+
+
+@dataclass(frozen=True)
+class EarlyStoppingConfig:
+    patience: int = _opt(0, "stop after this many epochs without validation-accuracy gain (0 = off)", lo=0)
+    min_delta: float = _opt(0.0, "smallest validation-accuracy gain that counts", lo=0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = _opt(128, "examples per step", lo=1)
+    epochs: int = _opt(5, "passes over the training set (ignored when steps is set)", lo=1)
+    steps: int | None = _opt(None, "train exactly this many steps instead of whole epochs", lo=1)
+    optimizer: Literal["sgd", "momentum", "adam", "rmsprop", "adagrad"] = _opt("adam", "update rule")
+    lr: float = _opt(1e-3, "(initial) learning rate", lo=0, lo_open=True)
+    momentum: float = _opt(0.9, "momentum (the momentum optimizer)", lo=0, hi=1, hi_open=True)
+    nesterov: bool = _opt(False, "Nesterov momentum (momentum)")
+    beta_1: float = _opt(0.9, "adam first-moment decay", lo=0, hi=1, hi_open=True)
+    beta_2: float = _opt(0.999, "adam second-moment decay", lo=0, hi=1, hi_open=True)
+    rho: float = _opt(0.9, "rmsprop gradient-square decay", lo=0, hi=1, hi_open=True)
+    epsilon: float = _opt(1e-7, "adam / rmsprop / adagrad numerical epsilon", lo=0, lo_open=True)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig, metadata={"doc": "learning-rate schedule"})
+    ema: float | None = _opt(None, "decay of an exponential moving average of the weights, used for evaluation", lo=0, hi=1, lo_open=True, hi_open=True)
+    loss: Literal["crossentropy", "mse"] = _opt("crossentropy", "softmax cross-entropy, or MSE on one-hot labels")
+    seed: int = _opt(0, "seeds Python, NumPy and TensorFlow", lo=0)
+    deterministic: bool = _opt(False, "deterministic TensorFlow ops (slower, bit-reproducible)")
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig, metadata={"doc": "early stopping"})
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    every_steps: int = _opt(100, "train loss/accuracy scalars every N steps (0 = per epoch only)", lo=0)
+    histograms_every: int = _opt(1, "weight/activation histograms every N epochs (0 = off)", lo=0)
+    images: bool = _opt(True, "confusion matrix and misclassified digits at the end")
+    profile_steps: tuple[int, ...] | None = _opt(None, "profiler trace for steps [start, stop]", lo=1)
+    checkpoint_steps: int = _opt(0, "checkpoint every N steps for resume (0 = every epoch)", lo=0)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    name: str = _opt("experiment", "names the eventlog/ and runs/ directories")
+    description: str = _opt("", "free text, shown in TensorBoard")
+    data: DataConfig = field(default_factory=DataConfig, metadata={"doc": "data"})
+    model: ModelConfig = field(default_factory=ModelConfig, metadata={"doc": "model"})
+    train: TrainConfig = field(default_factory=TrainConfig, metadata={"doc": "training"})
+    logging: LoggingConfig = field(default_factory=LoggingConfig, metadata={"doc": "logging"})
+    sweep: SweepConfig | None = _opt(None, "search space (see harness/space.py); absent = one trial")
+
+
+# --- building dataclasses from plain data, collecting every problem ---------
+
+
+def _describe(tp) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("null" if a is type(None) else _describe(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        return f"a list of {_describe(typing.get_args(tp)[0])}s"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(tp, str(tp))
+
+
+def _bounds_problem(value, meta) -> str | None:
+    lo, hi = meta.get("lo"), meta.get("hi")
+    bad_lo = lo is not None and (value <= lo if meta.get("lo_open") else value < lo)
+    bad_hi = hi is not None and (value >= hi if meta.get("hi_open") else value > hi)
+    if not (bad_lo or bad_hi):
+        return None
+    parts = []
+    if lo is not None:
+        parts.append(f"{'>' if meta.get('lo_open') else '>='} {lo}")
+    if hi is not None:
+        parts.append(f"{'<' if meta.get('hi_open') else '<='} {hi}")
+    return "must be " + " and ".join(parts)
+
+
+def _convert(tp, value, path: str, meta: dict, problems: list[str]):
+    """Return `value` as type `tp`, appending to `problems` what does not fit."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(args[0], value, path, meta, problems)
+    if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and hasattr(tp, "from_dict"):
+            return tp.from_dict(value, path, problems)
+        return build(tp, value, path, problems)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            problems.append(f"{path} = {value!r}: must be {_describe(tp)}")
+        return value
+    if origin is tuple:
+        item = typing.get_args(tp)[0]
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return tuple(_convert(item, v, f"{path}[{i}]", meta, problems) for i, v in enumerate(items))
+    ok = (
+        (tp is bool and isinstance(value, bool))
+        or (tp is int and isinstance(value, int) and not isinstance(value, bool))
+        or (tp is float and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (tp is str and isinstance(value, str))
+    )
+    if not ok:
+        problems.append(f"{path} = {value!r}: must be {_describe(tp)}")
+        return value
+    if tp is float:
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            problems.append(f"{path} = {value!r}: must be a finite number")
+            return value
+    if tp in (int, float):
+        why = _bounds_problem(value, meta)
+        if why:
+            problems.append(f"{path} = {value!r}: {why}")
+    return value
+
+
+def unknown_key(path: str, key: str, valid) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(valid)}"
+    return f"{path}{'.' if path else ''}{key}: unknown key{hint}"
+
+
+def build(cls, raw, path: str = "", problems: list[str] | None = None):
+    """Build dataclass `cls` from a mapping, checking keys, types and ranges."""
+    own = problems is None
+    problems = [] if own else problems
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        problems.append(f"{path or 'config'} = {raw!r}: must be a mapping")
+        raw = {}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in fields:
+            problems.append(unknown_key(path, str(key), fields))
+            continue
+        kwargs[key] = _convert(hints[key], value, f"{path}.{key}" if path else key, dict(fields[key].metadata), problems)
+    obj = None
+    try:
+        obj = cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        problems.append(f"{path}: {e}")
+    if own and problems:
+        raise ConfigError(problems)
+    return obj
+
+
+def _check_consistency(cfg: ExperimentConfig, problems: list[str]) -> None:
+    """Rules that involve more than one key."""
+    if cfg.logging.profile_steps is not None:
+        p = cfg.logging.profile_steps
+        if len(p) != 2 or p[0] > p[1]:
+            problems.append(f"logging.profile_steps = {list(p)}: must be [start, stop] with start <= stop")
+    s = cfg.train.schedule
+    if s.kind == "exponential" and s.decay_steps is None and s.decay_epochs is None:
+        problems.append("train.schedule: exponential decay needs decay_steps or decay_epochs")
+    if cfg.model.family == "cnn" and len(cfg.model.conv_filters) == 0:
+        problems.append("model.conv_filters = []: the CNN needs at least one conv block")
+    if cfg.model.family == "cnn" and 28 // (2 ** len(cfg.model.conv_filters)) < 1:
+        problems.append(f"model.conv_filters: {len(cfg.model.conv_filters)} pooling blocks shrink 28x28 below 1x1 (at most 4)")
+    if cfg.model.family == "mlp" and len(cfg.model.hidden) == 0:
+        problems.append("model.hidden = []: an MLP needs at least one hidden layer (use family: softmax for none)")
+
+
+def path_problem(dotted: str, sweepable: bool = False) -> str | None:
+    """None when `dotted` names a config value, else what is wrong with it."""
+    if sweepable and dotted.split(".")[0] in ("name", "sweep"):
+        return f"{dotted}: cannot be swept (sweep a value under data, model, train or logging)"
+    cls, path = ExperimentConfig, ""
+    for key in dotted.split("."):
+        if not dataclasses.is_dataclass(cls):
+            return f"{dotted}: {path} is a value, not a section"
+        fields = [f.name for f in dataclasses.fields(cls)]
+        if key not in fields:
+            return unknown_key(path, key, fields)
+        cls, path = typing.get_type_hints(cls)[key], f"{path}.{key}" if path else key
+    if sweepable and dataclasses.is_dataclass(cls):
+        return f"{dotted}: is a section; sweep one of its values ({', '.join(f.name for f in dataclasses.fields(cls))})"
+    return None
+
+
+def from_dict(raw: Any, source: str = "config") -> ExperimentConfig:
+    """Validate a plain mapping (parsed YAML) into an ExperimentConfig."""
+    problems: list[str] = []
+    cfg = build(ExperimentConfig, raw, "", problems)
+    if cfg is not None and not problems:
+        _check_consistency(cfg, problems)
+    if problems:
+        raise ConfigError(problems, source)
+    return cfg
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError([f"YAML syntax error: {problem}"], f"{source}{where}") from None
+
+
+def set_path(raw: dict, dotted: str, value: Any) -> None:
+    """Set `a.b.c` in nested dicts (creating levels); key names are checked on validation."""
+    keys = dotted.split(".")
+    node = raw
+    for k in keys[:-1]:
+        if not isinstance(node.get(k), dict):
+            node[k] = {}
+        node = node[k]
+    node[keys[-1]] = value
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply `--set key.path=value` strings; values are parsed as YAML (`0.1`, `[256,128]`)."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError([f"--set {item!r}: expected key.path=value"], "command line")
+        set_path(raw, key.strip(), parse_yaml(text, f"--set {key.strip()}"))
+    return raw
+
+
+def load_raw(path: str | Path, overrides: list[str] = ()) -> dict:
+    """Read a YAML config and apply `--set` overrides; the name defaults to the file's stem."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError([f"cannot read config: {e.strerror}"], str(path)) from None
+    raw = parse_yaml(text, str(path))
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([f"the top level must be a mapping of sections, got {type(raw).__name__}"], str(path))
+    raw.setdefault("name", path.stem)
+    return apply_overrides(raw, list(overrides))
+
+
+def load(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig:
+    """Read, override and validate a YAML config."""
+    return from_dict(load_raw(path, overrides), str(path))
+
+
+def to_dict(cfg) -> dict:
+    """Plain nested data (tuples as lists), ready for YAML or JSON."""
+    def plain(v):
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    return plain(dataclasses.asdict(cfg))
+
+
+def to_yaml(cfg) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested mapping to dotted keys; lists become comma-joined strings (`256,128`)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        elif isinstance(v, (list, tuple)):
+            out[key] = ",".join(str(x) for x in v)
+        else:
+            out[key] = v
+    return out

@@ -1,0 +1,73 @@
+"""The sweep's HParams experiment: swept parameters with their domains, and the metrics.
+
+Written once at the sweep's root in eventlog/ so TensorBoard's HParams
+dashboard shows exactly the swept columns. A resumed sweep rewrites it only
+when the plan changed, replacing the old one: the root never holds two
+different experiment configs. Built with TensorBoard's own protos and event
+writer, so the sweep's main process needs no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.plugins.hparams import summary_v2
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+from harness.space import Parameter
+
+# Shown in the HParams dashboard for every trial, besides whatever a sweep varies.
+CORE_HPARAMS = ("model.family", "model.hidden", "model.dropout", "train.optimizer", "train.lr", "train.batch_size")
+# Scalar tag -> display name; each trial writes these (summaries.FINAL_METRICS and per epoch).
+METRICS = {
+    "test/accuracy": "test accuracy",
+    "test/loss": "test loss",
+    "val/best_accuracy": "best validation accuracy",
+    "val/accuracy": "validation accuracy (last epoch)",
+    "train/accuracy": "train accuracy (last epoch)",
+    "time/train_seconds": "train seconds",
+}
+SIGNATURE = "hparams_experiment.pb"  # the last config written, to tell whether it changed
+
+
+def _logged(value):
+    """A value as trials log it (harness.config.flatten): lists become `a,b`."""
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+
+
+def domain(param: Parameter):
+    if param.distribution == "int_uniform":
+        return summary_v2.IntInterval(int(param.min), int(param.max))
+    if param.distribution is not None:
+        return summary_v2.RealInterval(float(param.min), float(param.max))
+    values = [_logged(v) for v in param.values]
+    if all(isinstance(v, bool) for v in values) or all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return summary_v2.Discrete(values)
+    return summary_v2.Discrete([str(v) for v in values])
+
+
+def experiment_pb(params: list[Parameter], fixed: dict) -> summary_pb2.Summary:
+    """The HParams experiment config: swept params (or, for a single trial, `fixed`) and METRICS."""
+    hparams = [summary_v2.HParam(p.path, domain(p)) for p in params] or [summary_v2.HParam(k) for k in fixed]
+    metrics = [summary_v2.Metric(tag, display_name=name) for tag, name in METRICS.items()]
+    return summary_v2.hparams_config_pb(hparams, metrics, time_created_secs=0)
+
+
+def write_experiment(root: Path, pb: summary_pb2.Summary) -> bool:
+    """Write `pb` as the only experiment config under `root`; False when it was already there."""
+    root = Path(root)
+    data = pb.SerializeToString()
+    sig = root / SIGNATURE
+    if sig.exists() and sig.read_bytes() == data:
+        return False
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.glob("events.out.tfevents.*"):
+        old.unlink()
+    writer = EventFileWriter(str(root))
+    writer.add_event(event_pb2.Event(wall_time=time.time(), step=0, summary=pb))
+    writer.close()
+    sig.write_bytes(data)
+    return True

@@ -1,0 +1,94 @@
+"""From an experiment config to the list of trials to run, every one validated.
+
+Each setting of the search space is applied to the base config and validated
+as a whole before anything trains, so a bad parameter path or value stops the
+sweep up front. A trial's id is derived from its settings and repeat index:
+the same setting always gets the same, readable id (`hidden=256,lr=0.01,rep=0`),
+which is what lets an interrupted or extended sweep find its finished trials.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+from harness import config as config_mod
+from harness.config import ConfigError, ExperimentConfig
+from harness.space import expand
+
+MAX_ID_LENGTH = 120
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One trial to run: its resolved config, swept settings and identity."""
+
+    trial_id: str
+    group: str  # the setting's id, shared by its repeats
+    settings: dict[str, Any]
+    repeat: int
+    config: ExperimentConfig
+
+
+def _short_names(paths: list[str]) -> dict[str, str]:
+    """`model.dropout` -> `dropout`, unless two swept paths end the same way."""
+    last = [p.rsplit(".", 1)[-1] for p in paths]
+    return {p: (s if last.count(s) == 1 else p) for p, s in zip(paths, last)}
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "-".join(_format(v) for v in value)
+    if isinstance(value, float):
+        return repr(value)
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", str(value))
+
+
+def setting_id(settings: dict[str, Any]) -> str:
+    """A readable, filesystem-safe id for a setting; hashed when it would be too long."""
+    if not settings:
+        return "base"
+    names = _short_names(list(settings))
+    text = ",".join(f"{names[p]}={_format(v)}" for p, v in settings.items())
+    if len(text) <= MAX_ID_LENGTH:
+        return text
+    digest = hashlib.sha1(json.dumps(settings, sort_keys=True, default=list).encode()).hexdigest()[:10]
+    return f"{text[:MAX_ID_LENGTH - 11]}~{digest}"
+
+
+def plan(raw: dict, source: str = "config") -> tuple[ExperimentConfig, list[TrialSpec]]:
+    """Validate `raw` (parsed YAML with overrides applied) and expand it into trials.
+
+    Raises ConfigError listing every problem of every setting before any trial runs.
+    """
+    cfg = config_mod.from_dict(raw, source)
+    sweep = cfg.sweep
+    settings_list = expand(sweep) if sweep else [{}]
+    repeats = sweep.repeats if sweep else 1
+    base = {k: v for k, v in copy.deepcopy(raw).items() if k != "sweep"}
+    problems = [f"sweep.parameters.{why}" for p in (sweep.parameters if sweep else ())
+                if (why := config_mod.path_problem(p.path, sweepable=True))]
+    if problems:
+        raise ConfigError(problems, source)
+    specs: list[TrialSpec] = []
+    for settings in settings_list:
+        trial_raw = copy.deepcopy(base)
+        for path, value in settings.items():
+            config_mod.set_path(trial_raw, path, list(value) if isinstance(value, tuple) else value)
+        group = setting_id(settings)
+        try:
+            trial_cfg = config_mod.from_dict(trial_raw, source)
+        except ConfigError as e:
+            problems.extend(f"{p} (setting {group})" for p in e.problems)
+            continue
+        for rep in range(repeats):
+            seeded = replace(trial_cfg, train=replace(trial_cfg.train, seed=trial_cfg.train.seed + rep))
+            trial_id = group if repeats == 1 else f"{group},rep={rep}"
+            specs.append(TrialSpec(trial_id, group, settings, rep, seeded))
+    if problems:
+        raise ConfigError(problems, source)
+    return cfg, specs

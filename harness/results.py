@@ -1,0 +1,73 @@
+"""The sweep's results table, always rebuilt from the trial records.
+
+`runs/<sweep>/results.csv` has exactly one row per trial of the current plan,
+swept parameters as their own columns (dotted paths), and is replaced
+atomically, so pandas can read it at any moment, even mid-sweep.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from harness.record import OK, RECORD_NAME, TrialRecord, atomic_write_text
+
+RESULT_COLUMNS = [
+    "status", "test_accuracy", "test_loss", "best_val_accuracy", "best_epoch", "epochs_run", "steps",
+    "train_seconds", "eval_seconds", "seconds_per_epoch", "examples_per_second", "params", "seed",
+    "repeat", "started", "ended", "error",
+]
+INT_COLUMNS = ["best_epoch", "epochs_run", "steps", "params", "seed", "repeat"]
+RESULTS_NAME = "results.csv"
+
+
+def load_records(sweep_dir: Path, trial_ids: list[str] | None = None) -> list[TrialRecord]:
+    """The records in `sweep_dir` (all of them, or those of `trial_ids`, in that order)."""
+    sweep_dir = Path(sweep_dir)
+    if trial_ids is None:
+        trial_ids = sorted(p.parent.name for p in sweep_dir.glob(f"*/{RECORD_NAME}"))
+    records = (TrialRecord.load(sweep_dir / t) for t in trial_ids)
+    return [r for r in records if r is not None]
+
+
+def _cell(value):
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+
+
+def table(records: list[TrialRecord]) -> pd.DataFrame:
+    """One row per record: trial id, group, swept settings, then RESULT_COLUMNS."""
+    param_cols: list[str] = []
+    for r in records:
+        param_cols += [k for k in r.settings if k not in param_cols]
+    rows = [
+        {"trial_id": r.trial_id, "group": r.group or r.trial_id,
+         **{k: _cell(r.settings.get(k)) for k in param_cols},
+         **{c: getattr(r, c) for c in RESULT_COLUMNS}}
+        for r in records
+    ]
+    df = pd.DataFrame(rows, columns=["trial_id", "group", *param_cols, *RESULT_COLUMNS])
+    return df.astype({c: "Int64" for c in INT_COLUMNS})
+
+
+def write_csv(sweep_dir: Path, records: list[TrialRecord]) -> Path:
+    path = Path(sweep_dir) / RESULTS_NAME
+    buf = io.StringIO()
+    table(records).to_csv(buf, index=False)
+    atomic_write_text(path, buf.getvalue())
+    return path
+
+
+def param_columns(df: pd.DataFrame) -> list[str]:
+    """The swept-parameter columns of a results table."""
+    return [c for c in df.columns if c not in ("trial_id", "group", *RESULT_COLUMNS)]
+
+
+def best_trial_dir(sweep_dir: Path, metric: str = "test_accuracy", goal: str = "maximize") -> Path:
+    """The directory of the best finished trial by `metric`; FileNotFoundError if none finished."""
+    done = [r for r in load_records(sweep_dir) if r.status == OK and getattr(r, metric) is not None]
+    if not done:
+        raise FileNotFoundError(f"no finished trial with {metric} in {sweep_dir}")
+    pick = max if goal == "maximize" else min
+    return Path(sweep_dir) / pick(done, key=lambda r: getattr(r, metric)).trial_id

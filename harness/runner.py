@@ -1,0 +1,177 @@
+"""Run a sweep's trials in worker processes, crash-safe and resumable.
+
+Each worker is a separate process (spawned, so TensorFlow starts clean) that
+imports TensorFlow once, with its share of the cores, and runs one trial at a
+time. The main process never imports TensorFlow for training: it schedules,
+rebuilds results.csv from the trial records after each trial, and shows
+progress. Safety comes from the records and locks, not from the scheduler:
+- a finished trial's record says so, and run_trial returns it without training;
+- an interrupted trial resumes from its checkpoint;
+- a per-trial file lock keeps two processes (say, an orphan of a killed
+  sweep) from training the same trial at once;
+- a worker whose parent died exits, so `kill -9` of the sweep leaves no
+  stray training behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+from harness.plan import TrialSpec
+from harness.record import FAILED, TrialRecord
+
+
+MAX_ATTEMPTS = 3  # a trial whose worker dies this often is recorded as failed
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def threads_per_worker(workers: int) -> int:
+    """Each worker's share of the cores, so that workers x threads never exceeds them."""
+    return max(1, cpu_count() // workers)
+
+
+@contextmanager
+def file_lock(path: Path, blocking: bool = True) -> Iterator[bool]:
+    """An exclusive flock on `path`; yields False (non-blocking) when someone else holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _init_worker(threads: int, parent: int) -> None:
+    """Runs first in each worker: limit threads before TensorFlow starts, watch the parent.
+
+    Ctrl-C reaches every process of the terminal; an idle worker ignores it,
+    a training one stops its trial (see _run_one) and the main process ends the sweep.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    # TensorFlow prints C++ start-up notices before its logging honours
+    # TF_CPP_MIN_LOG_LEVEL; with several workers they bury the progress display.
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+        tf.constant(0)  # starts the runtime, the last of the notices
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
+def _run_one(spec: TrialSpec, runs: str, eventlog: str) -> TrialRecord:
+    """In a worker: train one trial under its lock, then free Keras' global state."""
+    import keras
+
+    from harness import data
+    from harness.trial import TrialPaths, run_trial
+
+    paths = TrialPaths.of(spec.config.name, spec.trial_id, Path(runs), Path(eventlog))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with file_lock(paths.run_dir / ".lock"):
+            return run_trial(spec.config, spec.trial_id, settings=spec.settings, repeat=spec.repeat,
+                             group=spec.group, runs=Path(runs), eventlog=Path(eventlog), mnist=_mnist(data))
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        keras.backend.clear_session()
+
+
+_MNIST = None
+
+
+def _mnist(data_module):
+    """Loaded once per worker and shared by its trials."""
+    global _MNIST
+    if _MNIST is None:
+        _MNIST = data_module.load()
+    return _MNIST
+
+
+def execute(specs: list[TrialSpec], workers: int, runs: Path, eventlog: Path,
+            on_start: Callable[[TrialSpec], None], on_done: Callable[[TrialSpec, TrialRecord], None]) -> None:
+    """Run `specs` on `workers` processes, calling back as trials start and finish.
+
+    When a worker dies mid-trial (killed, out of memory), the pool is rebuilt
+    and its trials resume from their checkpoints; a trial that keeps killing
+    its worker is recorded as failed and the sweep goes on.
+    KeyboardInterrupt propagates after the workers have stopped.
+    """
+    queue = list(specs)
+    threads = threads_per_worker(workers)
+    ctx = multiprocessing.get_context("spawn")
+    while queue:
+        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads, os.getpid()))
+        running: dict[Future, TrialSpec] = {}
+        try:
+            while queue or running:
+                while queue and len(running) < workers:
+                    spec = queue.pop(0)
+                    running[pool.submit(_run_one, spec, str(runs), str(eventlog))] = spec
+                    on_start(spec)
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    spec = running.pop(fut)
+                    try:
+                        record = fut.result()
+                    except BrokenProcessPool:
+                        running[fut] = spec
+                        raise
+                    on_done(spec, record)
+        except BrokenProcessPool:
+            # Which worker died is unknown: every running trial is retried from its
+            # checkpoint, and one that keeps killing its worker is recorded as failed.
+            pool.shutdown(wait=False, cancel_futures=True)
+            for spec in running.values():
+                run_dir = Path(runs) / spec.config.name / spec.trial_id
+                record = TrialRecord.load(run_dir)
+                if record is not None and record.attempts >= MAX_ATTEMPTS:
+                    on_done(spec, _lost(record, run_dir, f"its worker process died in {record.attempts} attempts"))
+                else:
+                    queue.insert(0, spec)
+            continue
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+
+def _lost(record: TrialRecord, run_dir: Path, why: str) -> TrialRecord:
+    """Record a trial that could not finish as failed (its checkpoint stays for --retry-failed)."""
+    record.status, record.error = FAILED, why
+    record.save(run_dir)
+    return record

@@ -1,0 +1,176 @@
+"""The sweep's search space: which settings to try, and how many times.
+
+A `sweep` section in the YAML, in the spirit of W&B sweeps:
+
+    sweep:
+      method: grid            # or random
+      samples: 20             # random: how many settings to draw
+      seed: 0                 # random: sampling seed (same seed, same settings)
+      repeats: 3              # independent training seeds per setting
+      metric: {name: test_accuracy, goal: maximize}
+      parameters:
+        model.hidden: [[128], [512, 256]]          # a list of values
+        model.dropout: {values: [0.0, 0.2]}        # the same, spelled out
+        train.lr: {distribution: log_uniform, min: 1.0e-4, max: 1.0e-1}
+        train.batch_size: {distribution: int_uniform, min: 32, max: 256}
+
+`expand` turns it into settings: one dict of dotted paths to values each,
+duplicates dropped, in a deterministic order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform")
+METRICS = {
+    "test_accuracy": "maximize",
+    "best_val_accuracy": "maximize",
+    "test_loss": "minimize",
+    "train_seconds": "minimize",
+}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One swept key: a list of values, or a distribution with bounds."""
+
+    path: str
+    values: tuple | None = None
+    distribution: str | None = None
+    min: float | None = None
+    max: float | None = None
+
+    @property
+    def domain(self) -> str:
+        if self.values is not None:
+            return "{" + ", ".join(json.dumps(v) for v in self.values) + "}"
+        return f"{self.distribution}[{self.min}, {self.max}]"
+
+    def sample(self, rng: random.Random):
+        if self.values is not None:
+            return rng.choice(self.values)
+        if self.distribution == "int_uniform":
+            return rng.randint(math.ceil(self.min), math.floor(self.max))
+        if self.distribution == "uniform":
+            x = rng.uniform(self.min, self.max)
+        else:
+            x = math.exp(rng.uniform(math.log(self.min), math.log(self.max)))
+        # Four significant digits: readable trial names, no loss that matters.
+        return float(f"{x:.4g}")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str = "test_accuracy"
+    goal: Literal["maximize", "minimize"] = "maximize"
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    method: Literal["grid", "random"] = "grid"
+    samples: int = 10
+    seed: int = 0
+    repeats: int = 1
+    metric: Metric = field(default_factory=Metric)
+    parameters: tuple[Parameter, ...] = ()
+
+    @classmethod
+    def from_dict(cls, raw: Any, path: str, problems: list[str]) -> "SweepConfig | None":
+        """Validate the section (the config loader calls this for `sweep`)."""
+        from harness.config import build, unknown_key  # the generic loader; no cycle at import
+
+        if not isinstance(raw, dict):
+            problems.append(f"{path} = {raw!r}: must be a mapping")
+            return None
+        raw = dict(raw)
+        params_raw = raw.pop("parameters", None) or {}
+        metric_raw = raw.pop("metric", None)
+        base = build(_SweepScalars, raw, path, problems)
+        metric = build(Metric, metric_raw, f"{path}.metric", problems) if metric_raw is not None else Metric()
+        if metric is not None and metric.name not in METRICS:
+            problems.append(unknown_key(f"{path}.metric.name =", repr(metric.name), METRICS).replace(": unknown key", ": unknown metric"))
+        if not isinstance(params_raw, dict):
+            problems.append(f"{path}.parameters: must be a mapping of dotted config paths to values")
+            params_raw = {}
+        params = tuple(_parameter(str(k), v, f"{path}.parameters.{k}", problems) for k, v in params_raw.items())
+        if base is None or metric is None or any(p is None for p in params):
+            return None
+        if base.method == "grid" and any(p.values is None for p in params):
+            problems.append(f"{path}.method = 'grid': every parameter needs a list of values (distributions need method: random)")
+        return cls(base.method, base.samples, base.seed, base.repeats, metric, params)
+
+
+@dataclass(frozen=True)
+class _SweepScalars:
+    """The plain keys of a sweep section, validated by the generic loader."""
+
+    method: Literal["grid", "random"] = "grid"
+    samples: int = field(default=10, metadata={"lo": 1})
+    seed: int = field(default=0, metadata={"lo": 0})
+    repeats: int = field(default=1, metadata={"lo": 1})
+
+
+def _parameter(key: str, raw: Any, path: str, problems: list[str]) -> Parameter | None:
+    if isinstance(raw, list):
+        raw = {"values": raw}
+    elif not isinstance(raw, dict):
+        raw = {"value": raw}
+    allowed = {"values", "value", "distribution", "min", "max"}
+    bad = [k for k in raw if k not in allowed]
+    if bad:
+        from harness.config import unknown_key
+
+        problems.extend(unknown_key(path, str(k), sorted(allowed)) for k in bad)
+        return None
+    if "value" in raw:
+        return Parameter(key, values=(raw["value"],))
+    if "values" in raw:
+        values = raw["values"]
+        if not isinstance(values, list) or not values:
+            problems.append(f"{path}.values = {values!r}: must be a non-empty list")
+            return None
+        return Parameter(key, values=tuple(tuple(v) if isinstance(v, list) else v for v in values))
+    dist = raw.get("distribution")
+    if dist not in DISTRIBUTIONS:
+        problems.append(f"{path}.distribution = {dist!r}: must be one of {', '.join(DISTRIBUTIONS)} (or give values)")
+        return None
+    lo, hi = raw.get("min"), raw.get("max")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi)):
+        problems.append(f"{path}: {dist} needs numeric min and max, got min={lo!r}, max={hi!r}")
+        return None
+    if lo >= hi or (dist == "log_uniform" and lo <= 0):
+        need = "0 < min < max" if dist == "log_uniform" else "min < max"
+        problems.append(f"{path}: min={lo!r}, max={hi!r}: must satisfy {need}")
+        return None
+    return Parameter(key, distribution=dist, min=lo, max=hi)
+
+
+def _key(setting: dict) -> str:
+    return json.dumps(setting, sort_keys=True, default=list)
+
+
+def expand(sweep: SweepConfig) -> list[dict[str, Any]]:
+    """The distinct settings of a sweep, each a dict {dotted path: value}.
+
+    Grid: the Cartesian product in the order the parameters are listed.
+    Random: `samples` draws from a generator seeded with `seed`, so the same
+    spec always gives the same settings. Duplicate settings appear once.
+    """
+    params = sweep.parameters
+    if not params:
+        return [{}]
+    if sweep.method == "grid":
+        combos = (dict(zip([p.path for p in params], vals)) for vals in itertools.product(*(p.values for p in params)))
+    else:
+        rng = random.Random(sweep.seed)
+        combos = ({p.path: p.sample(rng) for p in params} for _ in range(sweep.samples))
+    seen: dict[str, dict] = {}
+    for combo in combos:
+        seen.setdefault(_key(combo), combo)
+    return list(seen.values())

@@ -1,0 +1,168 @@
+"""Everything a trial shows in TensorBoard.
+
+Only the driver writes summaries: `SummaryLogger` (a Keras callback) at step
+and epoch boundaries, and the functions below once per trial. Model and
+training step know nothing of files. All steps are optimizer steps, so the
+per-step and per-epoch curves share one x-axis.
+"""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorboard.plugins.hparams import api as hp
+from tensorboard.plugins.hparams import api_pb2
+from tensorboard.plugins.hparams import summary as hparams_summary
+
+from harness import figures
+from harness.callbacks import current_lr, global_step
+from harness.models import probed_layers
+
+# Scalars the HParams dashboard shows as metrics, written once at the end of a trial.
+FINAL_METRICS = {
+    "test/accuracy": "test_accuracy",
+    "test/loss": "test_loss",
+    "val/best_accuracy": "best_val_accuracy",
+    "time/train_seconds": "train_seconds",
+}
+
+
+def write_stats(tag: str, values, step: int) -> None:
+    """A histogram plus mean/stddev/min/max scalars, as the TensorBoard tutorial logs them."""
+    values = tf.convert_to_tensor(values)
+    tf.summary.histogram(tag, values, step=step)
+    for name, fn in (("mean", tf.reduce_mean), ("stddev", tf.math.reduce_std), ("min", tf.reduce_min), ("max", tf.reduce_max)):
+        tf.summary.scalar(f"{tag}/{name}", fn(values), step=step)
+
+
+class SummaryLogger(keras.callbacks.Callback):
+    """Scalars every N steps and every epoch; histograms every N epochs; an optional profile."""
+
+    def __init__(self, writer, probe_batch: np.ndarray, every_steps: int, histograms_every: int,
+                 profile_steps: tuple[int, int] | None, logdir: str, batch_size: int):
+        super().__init__()
+        self.writer = writer
+        self.probe_batch = probe_batch
+        self.every_steps = every_steps
+        self.histograms_every = histograms_every
+        self.profile_steps = profile_steps
+        self.logdir = logdir
+        self.batch_size = batch_size
+        self._profiling = False
+
+    def on_train_begin(self, logs=None):
+        self._step = global_step(self.model)
+        probed = probed_layers(self.model)
+        outputs = {}
+        for name, layer, act in probed:
+            outputs[f"{name}/preactivations"] = layer.output
+            if act is not None:
+                outputs[f"{name}/activations"] = act.output
+        self._probe = keras.Model(self.model.input, outputs) if self.histograms_every else None
+        self._weighted = [(name, layer) for name, layer, _ in probed]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.perf_counter()
+        self._step0 = self._step
+        self._train_seconds = None
+
+    def on_test_begin(self, logs=None):
+        if self._train_seconds is None:
+            self._train_seconds = time.perf_counter() - self._t0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.profile_steps and self._step + 1 == self.profile_steps[0]:
+            tf.profiler.experimental.start(self.logdir)
+            self._profiling = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        if self._profiling and self._step >= self.profile_steps[1]:
+            self._stop_profiler()
+        if self.every_steps and self._step % self.every_steps == 0 and logs:
+            with self.writer.as_default(step=self._step):
+                # Keras reports the running mean over the epoch so far.
+                tf.summary.scalar("train/step_loss", logs["loss"])
+                tf.summary.scalar("train/step_accuracy", logs["accuracy"])
+                tf.summary.scalar("train/learning_rate", current_lr(self.model))
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        elapsed = time.perf_counter() - self._t0
+        train_seconds = self._train_seconds or elapsed
+        examples = (self._step - self._step0) * self.batch_size
+        with self.writer.as_default(step=self._step):
+            for key, tag in (("loss", "train/loss"), ("accuracy", "train/accuracy"),
+                             ("val_loss", "val/loss"), ("val_accuracy", "val/accuracy")):
+                if key in logs:
+                    tf.summary.scalar(tag, logs[key])
+            tf.summary.scalar("train/learning_rate", current_lr(self.model))
+            tf.summary.scalar("train/epoch", epoch + 1)
+            tf.summary.scalar("time/seconds_per_epoch", elapsed)
+            tf.summary.scalar("time/examples_per_second", examples / max(train_seconds, 1e-9))
+            if self.histograms_every and (epoch + 1) % self.histograms_every == 0:
+                self._histograms()
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._profiling:
+            self._stop_profiler()
+
+    def _histograms(self):
+        for name, layer in self._weighted:
+            write_stats(f"{name}/weights", layer.kernel, self._step)
+            if layer.bias is not None:
+                write_stats(f"{name}/biases", layer.bias, self._step)
+        for tag, value in self._probe(self.probe_batch, training=False).items():
+            write_stats(tag, value, self._step)
+
+    def _stop_profiler(self):
+        tf.profiler.experimental.stop()
+        self._profiling = False
+
+
+def write_start(writer, config_yaml: str, model: keras.Model, hparams: dict, group: str, description: str) -> None:
+    """Once, at the start: the resolved config, the architecture, the graph and the hparams."""
+    lines = []
+    model.summary(print_fn=lambda line, *a, **k: lines.append(line))
+    with writer.as_default(step=0):
+        tf.summary.text("config", "```\n" + config_yaml + "\n```")
+        tf.summary.text("architecture", "```\n" + "\n".join(lines) + "\n```")
+        if description:
+            tf.summary.text("description", description)
+        hp.hparams(hparams, trial_id=group)
+    _write_graph(writer, model)
+    writer.flush()
+
+
+def _write_graph(writer, model: keras.Model) -> None:
+    """The forward pass as a TensorFlow graph, for TensorBoard's Graphs tab."""
+    fn = tf.function(lambda x: model(x, training=False))
+    graph = fn.get_concrete_function(tf.TensorSpec([None, 28, 28], tf.float32)).graph
+    with writer.as_default():
+        tf.summary.graph(graph)
+
+
+def write_end(writer, record, x_test: np.ndarray | None, y_test: np.ndarray | None,
+              probs: np.ndarray | None, step: int, images: bool) -> None:
+    """Once, at the end: final metrics, confusion matrix, misclassified digits, session status."""
+    with writer.as_default(step=step):
+        for tag, attr in FINAL_METRICS.items():
+            value = getattr(record, attr)
+            if value is not None:
+                tf.summary.scalar(tag, value)
+        if images and probs is not None:
+            pred = probs.argmax(axis=1)
+            tf.summary.image("test/confusion_matrix", _png_tensor(figures.confusion_matrix(y_test, pred)))
+            tf.summary.image("test/misclassified", _png_tensor(figures.misclassified_grid(x_test, y_test, probs)))
+        status = api_pb2.STATUS_SUCCESS if record.status == "ok" else api_pb2.STATUS_FAILURE
+        pb = hparams_summary.session_end_pb(status)
+        tf.summary.experimental.write_raw_pb(pb.SerializeToString(), step=0)
+    writer.flush()
+
+
+def _png_tensor(png: bytes) -> tf.Tensor:
+    return tf.expand_dims(tf.image.decode_png(png, channels=4), 0)

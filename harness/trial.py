@@ -1,0 +1,161 @@
+"""One trial: train one config, log it to TensorBoard, keep its artifacts, record the outcome.
+
+`run_trial` never raises for a trial's own failure: a NaN loss is recorded as
+`diverged`, any other exception as `failed` with its message and traceback,
+and the caller (a sweep, possibly in another process) goes on. A trial that
+was interrupted resumes from its last checkpoint when run again; a finished
+one is returned as recorded, without training.
+
+Layout, for experiment E and trial T:
+    eventlog/E/T/   TensorBoard events (scalars, histograms, images, text, hparams)
+    runs/E/T/       config.yaml, trial.json, history.csv, model.keras, checkpoint/
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from harness import config as config_mod
+from harness import data as data_mod
+from harness import models, optim, summaries
+from harness.callbacks import EmaEvaluation, EpochHistory, TrainingGuard, global_step
+from harness.config import ExperimentConfig
+from harness.experiment import CORE_HPARAMS
+from harness.record import DIVERGED, FAILED, OK, PENDING, RUNNING, TrialRecord, atomic_write_text
+
+PROBE_SIZE = 256  # validation images whose activations are histogrammed
+
+
+@dataclass(frozen=True)
+class TrialPaths:
+    run_dir: Path
+    log_dir: Path
+
+    @classmethod
+    def of(cls, experiment: str, trial_id: str, runs: Path, eventlog: Path) -> "TrialPaths":
+        return cls(Path(runs) / experiment / trial_id, Path(eventlog) / experiment / trial_id)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _versions() -> dict[str, str]:
+    import tensorboard
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__, "tensorboard": tensorboard.__version__}
+
+
+def hparams_of(cfg: ExperimentConfig, settings: dict) -> dict:
+    """The values the HParams dashboard shows: the core knobs plus every swept one."""
+    flat = config_mod.flatten(config_mod.to_dict(cfg))
+    keys = list(CORE_HPARAMS) + [k for k in settings if k not in CORE_HPARAMS]
+    return {k: flat[k] for k in keys if flat.get(k) is not None}
+
+
+def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = None, repeat: int = 0,
+              group: str | None = None, runs: Path = Path("runs"), eventlog: Path = Path("eventlog"),
+              mnist: data_mod.Mnist | None = None) -> TrialRecord:
+    """Train `cfg` as trial `trial_id` and return its record (see the module docstring).
+
+    `settings` are the swept values (dotted path -> value) and `group` the id
+    the HParams dashboard groups repeats of one setting under.
+    """
+    paths = TrialPaths.of(cfg.name, trial_id, runs, eventlog)
+    previous = TrialRecord.load(paths.run_dir)
+    if previous is not None and previous.finished:
+        return previous
+    record = TrialRecord(trial_id=trial_id, experiment=cfg.name, status=RUNNING, group=group or trial_id,
+                         settings=dict(settings or {}),
+                         repeat=repeat, seed=cfg.train.seed, started=_now(),
+                         attempts=(previous.attempts if previous else 0) + 1,
+                         versions=_versions(), git_commit=_git_commit())
+    record.save(paths.run_dir)
+    writer = None
+    end = {"x_test": None, "y_test": None, "probs": None, "step": 0}
+    try:
+        atomic_write_text(paths.run_dir / "config.yaml", config_mod.to_yaml(cfg))
+        split = data_mod.split(mnist or data_mod.load(), cfg.data.validation, cfg.data.limit, cfg.data.test_limit)
+        keras.utils.set_random_seed(cfg.train.seed)
+        if cfg.train.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        model = models.build(cfg.model, cfg.data.scaling)
+        steps_per_epoch = optim.compile_model(model, cfg.train, len(split.x_train))
+        record.params = int(model.count_params())
+        writer = tf.summary.create_file_writer(str(paths.log_dir))
+        summaries.write_start(writer, config_mod.to_yaml(cfg), model, hparams_of(cfg, record.settings),
+                              record.group, cfg.description)
+        guard = TrainingGuard(cfg.train.steps)
+        history = EpochHistory(paths.run_dir / "history.csv", len(split.x_train), cfg.train.batch_size)
+        callbacks = [
+            keras.callbacks.BackupAndRestore(str(paths.run_dir / "checkpoint"),
+                                             save_freq=cfg.logging.checkpoint_steps or "epoch"),
+            *([EmaEvaluation()] if cfg.train.ema else []),
+            guard,
+            history,
+            summaries.SummaryLogger(writer, split.x_val[:PROBE_SIZE], cfg.logging.every_steps,
+                                    cfg.logging.histograms_every, cfg.logging.profile_steps,
+                                    str(paths.log_dir), cfg.train.batch_size),
+        ]
+        if cfg.train.early_stopping.patience:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                "val_accuracy", mode="max", patience=cfg.train.early_stopping.patience,
+                min_delta=cfg.train.early_stopping.min_delta))
+        model.fit(split.x_train, split.y_train, batch_size=cfg.train.batch_size,
+                  epochs=optim.epochs_to_run(cfg.train, steps_per_epoch),
+                  validation_data=(split.x_val, split.y_val), callbacks=callbacks, verbose=0)
+        rows = history.rows
+        record.epochs_run = len(rows)
+        record.steps = end["step"] = global_step(model)
+        record.train_seconds = sum(r["epoch_seconds"] for r in rows)
+        record.seconds_per_epoch = record.train_seconds / len(rows) if rows else None
+        rates = [r["examples_per_second"] for r in rows if r["examples_per_second"]]
+        record.examples_per_second = float(np.mean(rates)) if rates else None
+        record.best_val_accuracy, record.best_epoch = history.best()
+        if guard.diverged_at is not None:
+            record.status, record.error = DIVERGED, f"loss became NaN or infinite at step {guard.diverged_at}"
+        else:
+            t0 = time.perf_counter()
+            logits = model.predict(split.x_test, batch_size=1000, verbose=0)
+            record.test_loss = float(np.mean(keras.ops.convert_to_numpy(model.loss(split.y_test, logits))))
+            record.test_accuracy = float(np.mean(logits.argmax(axis=1) == split.y_test))
+            record.eval_seconds = time.perf_counter() - t0
+            model.save(paths.run_dir / "model.keras")
+            record.status = OK
+            end.update(x_test=split.x_test, y_test=split.y_test,
+                       probs=keras.ops.convert_to_numpy(keras.ops.softmax(logits)))
+    except KeyboardInterrupt:
+        record.status = PENDING  # not a result: the next run resumes it from its checkpoint
+        raise
+    except Exception as e:  # a trial's failure is recorded, never propagated
+        record.status, record.error = FAILED, f"{type(e).__name__}: {e}"
+        record.traceback = traceback.format_exc()
+    finally:
+        record.ended = _now()
+        if writer is not None and record.status != PENDING:
+            summaries.write_end(writer, record, end["x_test"], end["y_test"], end["probs"], end["step"],
+                                cfg.logging.images)
+        if writer is not None:
+            writer.close()
+        record.save(paths.run_dir)
+    return record

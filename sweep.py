@@ -1,0 +1,11 @@
+#!/usr/bin/env python3
+"""Run a sweep of MNIST trainings: `python sweep.py experiments/quick.yaml` (see --help)."""
+
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
+    from harness.cli import main
+
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""One real trial per model family, read back with TensorBoard's own reader."""
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from tensorboard.backend.event_processing import event_accumulator as ea
+from tensorboard.util import tensor_util
+from tensorboard.plugins.hparams import metadata as hp_metadata
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+import harness.models  # noqa: F401  (registers the custom layer for loading)
+from harness.trial import run_trial
+
+
+def read_events(log_dir):
+    acc = ea.EventAccumulator(str(log_dir), size_guidance={ea.TENSORS: 0, ea.IMAGES: 0})
+    acc.Reload()
+    return acc
+
+
+def plugin_data(acc, tag):
+    content = acc.SummaryMetadata(tag).plugin_data.content
+    return plugin_data_pb2.HParamsPluginData.FromString(content)
+
+
+FAMILIES = {
+    "softmax": {"model": {"family": "softmax"}},
+    "mlp": {"model": {"family": "mlp", "hidden": [64, 32], "dropout": 0.2}},
+    "cnn": {"model": {"family": "cnn", "conv_filters": [4, 8], "kernel_size": 3, "dense_units": 32, "dropout": 0.5},
+            "data": {"limit": 600, "test_limit": 200}},
+}
+LAYERS = {"softmax": ["logits"], "mlp": ["hidden1", "hidden2", "logits"], "cnn": ["conv1", "conv2", "fc", "logits"]}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_family_trains_and_logs_everything(family, tiny_config, mnist, tmp_path):
+    cfg = tiny_config(**FAMILIES[family])
+    record = run_trial(cfg, "t", runs=tmp_path / "runs", eventlog=tmp_path / "eventlog", mnist=mnist,
+                       settings={"model.family": family})
+    assert record.status == "ok", record.traceback
+    assert 0.1 < record.test_accuracy <= 1 and record.params > 0 and record.epochs_run == 1
+
+    acc = read_events(tmp_path / "eventlog" / "tiny" / "t")
+    tensors = set(acc.Tags()["tensors"])
+    for tag in ["train/loss", "train/accuracy", "val/loss", "val/accuracy", "train/step_loss",
+                "train/learning_rate", "time/seconds_per_epoch", "time/examples_per_second",
+                "test/accuracy", "test/loss", "val/best_accuracy", "config", "architecture",
+                "test/confusion_matrix", "test/misclassified"]:
+        assert tag in tensors, tag
+    for layer in LAYERS[family]:
+        for kind in ["weights", "biases", "preactivations"]:
+            assert f"{layer}/{kind}" in tensors and f"{layer}/{kind}/stddev" in tensors, (layer, kind)
+        if layer != "logits":
+            assert f"{layer}/activations" in tensors and f"{layer}/activations/max" in tensors
+    assert acc.Tags()["graph"]
+    # Values read back equal the record.
+    test_acc = acc.Tensors("test/accuracy")[-1]
+    assert float(tensor_util.make_ndarray(test_acc.tensor_proto)) == pytest.approx(record.test_accuracy, rel=1e-6)
+    assert acc.Tensors("train/step_loss")[0].step == 5
+    start = plugin_data(acc, hp_metadata.SESSION_START_INFO_TAG).session_start_info
+    assert start.hparams["model.family"].string_value == family
+    assert start.group_name == "t"
+    end = plugin_data(acc, hp_metadata.SESSION_END_INFO_TAG).session_end_info
+    assert end.status == 1  # STATUS_SUCCESS
+    image = acc.Tensors("test/confusion_matrix")[0]
+    assert len(image.tensor_proto.string_val[2]) > 5000  # a real PNG, not an empty frame
+
+
+def test_artifacts_describe_the_trial(tiny_config, mnist, tmp_path):
+    cfg = tiny_config(train={"epochs": 2, "ema": 0.9}, logging={"histograms_every": 0, "images": False})
+    record = run_trial(cfg, "t", runs=tmp_path, eventlog=tmp_path / "ev", mnist=mnist)
+    run_dir = tmp_path / "tiny" / "t"
+    saved = json.loads((run_dir / "trial.json").read_text())
+    for key in ["status", "test_accuracy", "best_val_accuracy", "best_epoch", "train_seconds", "eval_seconds",
+                "params", "seed", "versions", "git_commit"]:
+        assert key in saved
+    assert saved["versions"]["tensorflow"].startswith("2.21")
+    history = pd.read_csv(run_dir / "history.csv")
+    assert history["epoch"].tolist() == [1, 2] and history["val_accuracy"].notna().all()
+    assert saved["best_val_accuracy"] == pytest.approx(history["val_accuracy"].max())
+    assert "train:" in (run_dir / "config.yaml").read_text()
+    assert not (run_dir / "checkpoint").exists()  # removed once the trial finished
+    # The saved model carries the EMA weights and predicts like the trial evaluated.
+    model = keras.saving.load_model(run_dir / "model.keras")
+    logits = model.predict(mnist.x_test[:300], verbose=0)
+    assert np.mean(logits.argmax(1) == mnist.y_test[:300]) == pytest.approx(record.test_accuracy)
+
+
+def test_finished_trial_is_not_trained_again(tiny_config, mnist, tmp_path):
+    cfg = tiny_config(logging={"histograms_every": 0, "images": False})
+    first = run_trial(cfg, "t", runs=tmp_path, eventlog=tmp_path / "ev", mnist=mnist)
+    again = run_trial(cfg, "t", runs=tmp_path, eventlog=tmp_path / "ev", mnist=mnist)
+    assert again == first and again.attempts == 1
+
+
+def test_nan_loss_is_recorded_as_diverged(tiny_config, mnist, tmp_path):
+    cfg = tiny_config(train={"optimizer": "sgd", "lr": 1e12}, logging={"images": False})
+    record = run_trial(cfg, "t", runs=tmp_path, eventlog=tmp_path / "ev", mnist=mnist)
+    assert record.status == "diverged" and "NaN" in record.error and record.test_accuracy is None
+    end = plugin_data(read_events(tmp_path / "ev" / "tiny" / "t"), hp_metadata.SESSION_END_INFO_TAG)
+    assert end.session_end_info.status == 2  # STATUS_FAILURE
+
+
+def test_an_exception_is_recorded_as_failed_not_raised(tiny_config, tmp_path, monkeypatch):
+    bad_cache = tmp_path / "broken.npz"
+    bad_cache.write_bytes(b"not an npz file")
+    monkeypatch.setenv("MNIST_HARNESS_CACHE", str(bad_cache))
+    record = run_trial(tiny_config(), "t", runs=tmp_path, eventlog=tmp_path / "ev")
+    assert record.status == "failed" and "DataError" in record.error and "unreadable" in record.error
+    assert "Traceback" in record.traceback
+
+
+def test_steps_schedule_and_mse_loss(tiny_config, mnist, tmp_path):
+    cfg = tiny_config(train={"steps": 13, "optimizer": "sgd", "lr": 0.5, "loss": "mse",
+                             "schedule": {"kind": "exponential", "decay_steps": 5, "decay_rate": 0.5, "staircase": True}},
+                      data={"scaling": "binary"}, logging={"images": False, "histograms_every": 0})
+    record = run_trial(cfg, "t", runs=tmp_path, eventlog=tmp_path / "ev", mnist=mnist)
+    assert record.status == "ok" and record.steps == 13 and record.epochs_run == 2
+    history = pd.read_csv(tmp_path / "tiny" / "t" / "history.csv")
+    assert history["learning_rate"].iloc[-1] == pytest.approx(0.5 * 0.5 ** 2)  # 13 steps: two whole periods
