@@ -82,9 +82,10 @@ class EpochHistory(keras.callbacks.Callback):
         self.n_train = n_train
         self.batch_size = batch_size
         self.rows: list[dict] = []
+        self.start_epoch = 0
 
     def on_train_begin(self, logs=None):
-        start = initial_epoch(self.model)
+        start = self.start_epoch = initial_epoch(self.model)
         if start and self.path.exists():
             with self.path.open() as f:
                 self.rows = [_parse(r) for r in csv.DictReader(f) if int(r["epoch"]) <= start]

@@ -152,7 +152,7 @@ def render(df: pd.DataFrame, fmt: str) -> str:
     for c in shown.columns:
         if pd.api.types.is_float_dtype(shown[c]):
             shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
-    shown = shown.fillna("").astype(str)
+    shown = shown.astype(object).where(shown.notna(), "").astype(str)
     if fmt == "markdown":
         lines = ["| " + " | ".join(map(str, shown.columns)) + " |", "|" + "---|" * len(shown.columns)]
         lines += ["| " + " | ".join(row) + " |" for row in shown.itertuples(index=False)]

@@ -9,12 +9,14 @@ writer, so the sweep's main process needs no TensorFlow.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from pathlib import Path
 
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.plugins.hparams import summary_v2
-from tensorboard.summary.writer.event_file_writer import EventFileWriter
+from tensorboard.summary.writer.record_writer import RecordWriter
 
 from harness.space import Parameter
 
@@ -66,8 +68,15 @@ def write_experiment(root: Path, pb: summary_pb2.Summary) -> bool:
     root.mkdir(parents=True, exist_ok=True)
     for old in root.glob("events.out.tfevents.*"):
         old.unlink()
-    writer = EventFileWriter(str(root))
-    writer.add_event(event_pb2.Event(wall_time=time.time(), step=0, summary=pb))
-    writer.close()
+    # Written record by record (TensorBoard's own framing), not with its
+    # EventFileWriter, which would import TensorFlow into this process.
+    now = time.time()
+    path = root / f"events.out.tfevents.{int(now)}.{socket.gethostname()}.{os.getpid()}.0.v2"
+    tmp = path.with_name("." + path.name)
+    with open(tmp, "wb") as f:
+        records = RecordWriter(f)
+        records.write(event_pb2.Event(wall_time=now, file_version="brain.Event:2").SerializeToString())
+        records.write(event_pb2.Event(wall_time=now, step=0, summary=pb).SerializeToString())
+    os.replace(tmp, path)
     sig.write_bytes(data)
     return True

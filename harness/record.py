@@ -55,6 +55,7 @@ class TrialRecord:
     best_val_accuracy: float | None = None
     best_epoch: int | None = None
     epochs_run: int = 0
+    resumed_from_epoch: int = 0  # the epoch the last attempt restarted from (0 = from scratch)
     steps: int = 0
     train_seconds: float | None = None
     eval_seconds: float | None = None

@@ -7,6 +7,7 @@ A `sweep` section in the YAML, in the spirit of W&B sweeps:
       samples: 20             # random: how many settings to draw
       seed: 0                 # random: sampling seed (same seed, same settings)
       repeats: 3              # independent training seeds per setting
+      executor: local         # or ray (ray_address: an existing cluster; default a local Ray)
       metric: {name: test_accuracy, goal: maximize}
       parameters:
         model.hidden: [[128], [512, 256]]          # a list of values
@@ -77,6 +78,8 @@ class SweepConfig:
     samples: int = 10
     seed: int = 0
     repeats: int = 1
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None  # an existing Ray cluster (ray://host:10001 or auto); None = a local Ray
     metric: Metric = field(default_factory=Metric)
     parameters: tuple[Parameter, ...] = ()
 
@@ -103,7 +106,7 @@ class SweepConfig:
             return None
         if base.method == "grid" and any(p.values is None for p in params):
             problems.append(f"{path}.method = 'grid': every parameter needs a list of values (distributions need method: random)")
-        return cls(base.method, base.samples, base.seed, base.repeats, metric, params)
+        return cls(base.method, base.samples, base.seed, base.repeats, base.executor, base.ray_address, metric, params)
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,8 @@ class _SweepScalars:
     samples: int = field(default=10, metadata={"lo": 1})
     seed: int = field(default=0, metadata={"lo": 0})
     repeats: int = field(default=1, metadata={"lo": 1})
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
 
 
 def _parameter(key: str, raw: Any, path: str, problems: list[str]) -> Parameter | None:

@@ -125,7 +125,7 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
                   epochs=optim.epochs_to_run(cfg.train, steps_per_epoch),
                   validation_data=(split.x_val, split.y_val), callbacks=callbacks, verbose=0)
         rows = history.rows
-        record.epochs_run = len(rows)
+        record.epochs_run, record.resumed_from_epoch = len(rows), history.start_epoch
         record.steps = end["step"] = global_step(model)
         record.train_seconds = sum(r["epoch_seconds"] for r in rows)
         record.seconds_per_epoch = record.train_seconds / len(rows) if rows else None

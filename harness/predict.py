@@ -1,0 +1,151 @@
+"""`python -m harness predict`: which digit is in each image file, by a trained trial.
+
+Every file goes through harness.preprocess (greyscale, invert a light
+background, crop, scale into 20x20, centre by mass in 28x28), so a phone photo
+of a digit on paper is asked about in the form the model was trained on.
+A file that cannot be read, or has no digit in it, gets its own error; the
+others are still answered, and the exit status is 1 when any file failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from harness import results
+from harness.preprocess import SIZE, greyscale, preprocess
+from harness.record import OK, TrialRecord
+
+MODEL_NAME = "model.keras"
+
+
+def trial_dir_of(trial: Path | None, sweep: Path | None) -> Path:
+    """The trial to use: `trial` itself, or the best finished trial of `sweep`."""
+    return Path(trial) if trial is not None else results.best_trial_dir(Path(sweep))
+
+
+def load_trial_model(trial_dir: Path):
+    """(the trial's Keras model, its trial.json as a dict); FileNotFoundError when it has no model."""
+    trial_dir = Path(trial_dir)
+    path = trial_dir / MODEL_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"no {MODEL_NAME} in {trial_dir} (only trials that finished with status ok have one)")
+    # Imported here so that `--help` and argument errors answer without TensorFlow's start-up time.
+    import keras
+
+    import harness.models  # noqa: F401  (registers the custom InputScaling layer)
+
+    model = keras.saving.load_model(path, compile=False)
+    record = TrialRecord.load(trial_dir)
+    return model, (asdict(record) if record else {"trial_id": trial_dir.name, "status": OK})
+
+
+class Predictor:
+    """A model turned into answers; safe to call from several threads at once."""
+
+    def __init__(self, model):
+        self.model = model
+        self._lock = threading.Lock()
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        """Softmax of the logits for N x 28 x 28 MNIST-formatted images (0-255)."""
+        import keras
+
+        with self._lock:  # one Keras call at a time: models are not documented as thread-safe
+            logits = self.model(np.asarray(images, dtype=np.float32), training=False)
+            return keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1)).astype(np.float64)
+
+
+def answer(probs: np.ndarray) -> dict:
+    """The JSON-ready answer for one image's ten probabilities."""
+    order = np.argsort(-probs, kind="stable")
+    return {"digit": int(order[0]), "probabilities": [float(p) for p in probs],
+            "top3": [{"digit": int(d), "probability": float(probs[d])} for d in order[:3]]}
+
+
+def read_image(path: Path, raw: bool = False) -> np.ndarray:
+    """The file as a 28x28 model input: preprocessed, or (`raw`) as is, which must then be 28x28."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except UnidentifiedImageError:
+        raise ValueError("not an image Pillow can read") from None
+    except Image.DecompressionBombError as e:
+        raise ValueError(str(e)) from None
+    except OSError as e:
+        raise ValueError(f"cannot read: {e.strerror or e}") from None
+    if not raw:
+        return preprocess(image)
+    grey = greyscale(image)
+    if grey.shape != (SIZE, SIZE):
+        raise ValueError(f"--no-preprocess needs 28x28 images, this one is {grey.shape[1]}x{grey.shape[0]}")
+    return grey
+
+
+def predict_files(predictor: Predictor, files: list[Path], raw: bool = False) -> list[dict]:
+    """One result per file, in order: its answer, or {"error": why}."""
+    inputs, out = {}, []
+    for i, f in enumerate(files):
+        try:
+            inputs[i] = read_image(f, raw)
+            out.append({"file": str(f)})
+        except ValueError as e:  # unreadable, or blank (BlankImageError)
+            out.append({"file": str(f), "error": str(e)})
+    if inputs:
+        probs = predictor.probabilities(np.stack(list(inputs.values())))
+        for i, p in zip(inputs, probs):
+            out[i].update(answer(p))
+    return out
+
+
+def _format(result: dict) -> str:
+    if "error" in result:
+        return f"{result['file']}: error: {result['error']}"
+    top = ", ".join(f"{t['digit']} {t['probability']:.3f}" for t in result["top3"])
+    return f"{result['file']}: {result['digit']}   (top 3: {top})"
+
+
+def parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """The options `predict` and `serve` share: which trial's model to use."""
+    p = argparse.ArgumentParser(prog=prog, description=description,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--trial", type=Path, metavar="DIR", help="a trial directory, e.g. runs/quick/t0003")
+    which.add_argument("--sweep", type=Path, metavar="DIR",
+                       help="a sweep directory, e.g. runs/quick: use its best finished trial by test accuracy")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser("python -m harness predict", __doc__ + """
+examples:
+  python -m harness predict --sweep runs/quick photo.jpg scan.png
+  python -m harness predict --trial runs/quick/t0003 --json digits/*.png""")
+    p.add_argument("files", nargs="+", type=Path, metavar="IMAGE", help="image files (PNG, JPEG, ... any size)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON list: per file digit, probabilities (10), top3, or error")
+    p.add_argument("--no-preprocess", action="store_true",
+                   help="feed 28x28 images (white on black, as MNIST) to the model exactly as they are")
+    args = p.parse_args(argv)
+    try:
+        trial_dir = trial_dir_of(args.trial, args.sweep)
+        model, record = load_trial_model(trial_dir)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    acc = record.get("test_accuracy")
+    print(f"trial {trial_dir} (test accuracy {acc:.4f})" if acc is not None else f"trial {trial_dir}", file=sys.stderr)
+    out = predict_files(Predictor(model), args.files, raw=args.no_preprocess)
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        for r in out:
+            print(_format(r), file=sys.stderr if "error" in r else sys.stdout)
+    return 1 if any("error" in r for r in out) else 0

@@ -1,0 +1,191 @@
+"""`python -m harness serve`: a web page to draw digits on, answered live by a trained trial.
+
+Standard library only (http.server): one page, one model, a handful of routes,
+so a web framework would add a dependency and nothing else.
+
+    GET  /          the drawing page (harness/static/)
+    GET  /info      the loaded trial: trial_id, experiment, status, test_accuracy, family, params, path
+    POST /predict   {"pixels": 28 rows of 28 numbers 0-255}  -> fed to the model AS IS: they must
+                    already be MNIST-formatted (white on black, centred), so answers equal
+                    calling the model on MNIST's own arrays;
+                    {"image": "data:image/png;base64,..."}   -> decoded by Pillow and run through
+                    harness.preprocess exactly like `predict` does with files (the page sends
+                    this); the answer then also has "input", the 28x28 the model was given.
+                    Answer: {"digit": d, "probabilities": [10 floats], "top3": [{"digit", "probability"}]}
+
+Every bad request gets a 4xx with {"error": "..."}: 400 malformed, 404 unknown
+route, 405 wrong method, 411 no Content-Length, 413 body over 1 MB, 422 blank image.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import math
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from harness.predict import Predictor, answer, load_trial_model, parser, trial_dir_of
+from harness.preprocess import SIZE, BlankImageError, preprocess
+
+STATIC = Path(__file__).parent / "static"
+TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+MAX_BODY = 1 << 20  # bytes; a 280x280 canvas as PNG is ~10 KB
+MAX_DRAIN = 16 << 20  # read (and drop) oversized bodies up to this, so the client sees the 413, not a reset
+MAX_PIXELS = 2048 * 2048  # decoded image size; PNG compresses blank areas too well to trust the byte count
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _pixels(value) -> np.ndarray:
+    if not (isinstance(value, list) and len(value) == SIZE and all(isinstance(r, list) and len(r) == SIZE for r in value)):
+        raise BadRequest(400, f'"pixels" must be {SIZE} rows of {SIZE} numbers (white digit on black, MNIST-formatted)')
+    if not all(type(v) in (int, float) for row in value for v in row):
+        raise BadRequest(400, '"pixels" must contain only numbers')
+    if not all(0 <= v <= 255 for row in value for v in row):  # also false for NaN
+        raise BadRequest(400, '"pixels" values must be between 0 and 255')
+    return np.array(value, dtype=np.float32)
+
+
+def _image(value) -> np.ndarray:
+    if not (isinstance(value, str) and value.startswith("data:image/") and ";base64," in value):
+        raise BadRequest(400, '"image" must be a data URL: "data:image/png;base64,..."')
+    try:
+        data = base64.b64decode(value.split(";base64,", 1)[1], validate=True)
+        image = Image.open(io.BytesIO(data))
+        if math.prod(image.size) > MAX_PIXELS:
+            raise BadRequest(400, f"image is {image.size[0]}x{image.size[1]}; at most {MAX_PIXELS} pixels")
+        image.load()
+        return preprocess(image)
+    except binascii.Error:
+        raise BadRequest(400, '"image" is not valid base64') from None
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise BadRequest(400, '"image" is not an image Pillow can read') from None
+    except BlankImageError as e:
+        raise BadRequest(422, str(e)) from None
+
+
+def handle_predict(predictor: Predictor, body: bytes) -> dict:
+    """The answer to a POST /predict body; BadRequest for anything malformed."""
+    try:
+        request = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise BadRequest(400, f"body is not valid JSON: {e}") from None
+    if not isinstance(request, dict) or len({"pixels", "image"} & request.keys()) != 1:
+        raise BadRequest(400, 'body must be a JSON object with either "pixels" or "image"')
+    preprocessed = "image" in request
+    x = _image(request["image"]) if preprocessed else _pixels(request["pixels"])
+    out = answer(predictor.probabilities(x[None])[0])
+    return {**out, "input": x.astype(int).tolist()} if preprocessed else out
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "mnist-harness"
+    timeout = 30  # seconds a client may stall mid-request before its connection is dropped
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, obj) -> None:
+        self._send(status, json.dumps(obj).encode(), "application/json")
+
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own errors (bad request line, unknown method, ...) as JSON too."""
+        code = 405 if code == 501 else code  # a method we have no handler for is the client's mistake
+        self.close_connection = True
+        self._json(code, {"error": message or self.responses.get(code, ("error",))[0]})
+
+    def do_GET(self):
+        path = self.path.split("?", 1)[0]
+        if path == "/info":
+            return self._json(200, self.server.info)
+        file = self.server.files.get(path)
+        if file is None:
+            return self._json(405 if path == "/predict" else 404, {"error": f"no route GET {path}"})
+        self._send(200, file.read_bytes(), TYPES.get(file.suffix, "application/octet-stream"))
+
+    do_HEAD = do_GET
+
+    def do_POST(self):
+        path = self.path.split("?", 1)[0]
+        if path != "/predict":
+            known = path == "/info" or path in self.server.files
+            return self._json(405 if known else 404, {"error": f"no route POST {path}"})
+        try:
+            self._json(200, handle_predict(self.server.predictor, self._body()))
+        except BadRequest as e:
+            self._json(e.status, {"error": str(e)})
+
+    def _body(self) -> bytes:
+        try:
+            length = int(self.headers["Content-Length"])
+        except (TypeError, ValueError):
+            raise BadRequest(411, "a Content-Length header is required") from None
+        if length < 0:
+            raise BadRequest(400, "Content-Length must not be negative")
+        if length > MAX_BODY:
+            if length <= MAX_DRAIN:
+                while length > 0 and (chunk := self.rfile.read(min(length, 1 << 16))):
+                    length -= len(chunk)
+            self.close_connection = True
+            raise BadRequest(413, f"body too large: at most {MAX_BODY} bytes")
+        return self.rfile.read(length)
+
+    def log_message(self, format, *args):
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+
+def make_server(trial_dir: Path, host: str = "127.0.0.1", port: int = 8000, verbose: bool = False) -> ThreadingHTTPServer:
+    """A server (not yet serving) for the trial's model; port 0 picks a free one."""
+    model, record = load_trial_model(trial_dir)
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    server.predictor = Predictor(model)
+    server.verbose = verbose
+    server.info = {**{k: record.get(k) for k in ("trial_id", "experiment", "status", "test_accuracy", "params")},
+                   "family": model.name, "path": str(Path(trial_dir).resolve())}
+    server.files = {"/": STATIC / "index.html", **{f"/static/{f.name}": f for f in STATIC.iterdir() if f.suffix in TYPES}}
+    return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser("python -m harness serve", __doc__)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: loopback only; 0.0.0.0 lets anyone on the network use it)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--verbose", action="store_true", help="log every request")
+    args = p.parse_args(argv)
+    try:
+        trial_dir = trial_dir_of(args.trial, args.sweep)
+        server = make_server(trial_dir, args.host, args.port, args.verbose)
+    except (FileNotFoundError, ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    host, port = server.server_address[:2]
+    print(f"serving trial {trial_dir} on http://{host}:{port}/  (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

@@ -1,0 +1,86 @@
+"""Search-space expansion and trial planning: counts, determinism, duplicates, ids."""
+
+import math
+
+import pytest
+
+from harness import plan
+from harness.config import ConfigError, from_dict
+from harness.space import expand
+
+
+def sweep(**section):
+    return from_dict({"sweep": section}).sweep
+
+
+def test_grid_is_the_cartesian_product_in_listed_order():
+    settings = expand(sweep(parameters={"model.hidden": [[64], [128, 64]], "train.lr": [0.1, 0.01, 0.001]}))
+    assert len(settings) == 6
+    assert settings[0] == {"model.hidden": (64,), "train.lr": 0.1}
+    assert settings[-1] == {"model.hidden": (128, 64), "train.lr": 0.001}
+
+
+def test_duplicate_settings_run_once():
+    assert len(expand(sweep(parameters={"train.lr": [0.1, 0.1, 0.01]}))) == 2
+    # Random draws from a small list repeat; only distinct settings remain.
+    assert len(expand(sweep(method="random", samples=50, parameters={"train.optimizer": ["adam", "sgd"]}))) == 2
+
+
+def test_random_is_deterministic_for_a_seed_and_respects_distributions():
+    spec = dict(method="random", samples=40, parameters={
+        "train.lr": {"distribution": "log_uniform", "min": 1e-4, "max": 1e-1},
+        "model.dropout": {"distribution": "uniform", "min": 0.0, "max": 0.5},
+        "train.batch_size": {"distribution": "int_uniform", "min": 32, "max": 64},
+    })
+    first, again, other = expand(sweep(**spec)), expand(sweep(**spec)), expand(sweep(**spec, seed=1))
+    assert first == again and first != other and len(first) == 40
+    lrs = [s["train.lr"] for s in first]
+    assert all(1e-4 <= lr <= 1e-1 for lr in lrs)
+    # log-uniform: about as many draws below 1e-2.5 as above
+    assert 10 <= sum(math.log10(lr) < -2.5 for lr in lrs) <= 30
+    assert all(0 <= s["model.dropout"] <= 0.5 for s in first)
+    assert all(isinstance(s["train.batch_size"], int) and 32 <= s["train.batch_size"] <= 64 for s in first)
+
+
+@pytest.mark.parametrize("section, message", [
+    ({"parameters": {"train.lr": {"distribution": "log_uniform", "min": 0, "max": 1}}}, r"0 < min < max"),
+    ({"parameters": {"train.lr": {"distribution": "normal", "min": 0, "max": 1}}}, r"must be one of uniform, log_uniform, int_uniform"),
+    ({"parameters": {"train.lr": {"distribution": "uniform", "min": 0.1, "max": 0.5}}}, r"method = 'grid': every parameter needs a list"),
+    ({"parameters": {"train.lr": {"valeus": [1]}}}, r"valeus: unknown key; did you mean 'values'"),
+    ({"repeats": 0}, r"sweep\.repeats = 0: must be >= 1"),
+    ({"metric": {"name": "accuracy"}}, r"unknown metric"),
+])
+def test_bad_sweep_sections_are_refused(section, message):
+    with pytest.raises(ConfigError, match=message):
+        from_dict({"sweep": section})
+
+
+def test_plan_validates_every_setting_before_any_training():
+    raw = {"sweep": {"parameters": {"model.dropout": [0.1, 1.5], "model.hiden": [[8]]}}}
+    with pytest.raises(ConfigError, match=r"sweep\.parameters\.model\.hiden: unknown key; did you mean 'hidden'"):
+        plan.plan(raw)
+    with pytest.raises(ConfigError, match=r"model\.dropout = 1\.5: must be >= 0 and < 1 \(setting dropout=1\.5\)"):
+        plan.plan({"sweep": {"parameters": {"model.dropout": [0.1, 1.5]}}})
+    with pytest.raises(ConfigError, match=r"sweep\.parameters\.name: cannot be swept"):
+        plan.plan({"sweep": {"parameters": {"name": ["a", "b"]}}})
+
+
+def test_trial_ids_are_readable_stable_and_seed_repeats():
+    raw = {"train": {"seed": 10}, "sweep": {"repeats": 2, "parameters": {
+        "model.hidden": [[256], [512, 256]], "model.dropout": [0.2], "train.lr": [0.01]}}}
+    _, specs = plan.plan(raw)
+    ids = [s.trial_id for s in specs]
+    assert ids[0] == "hidden=256,dropout=0.2,lr=0.01,rep=0"
+    assert ids[3] == "hidden=512-256,dropout=0.2,lr=0.01,rep=1"
+    assert [s.config.train.seed for s in specs] == [10, 11, 10, 11]
+    assert specs[3].group == "hidden=512-256,dropout=0.2,lr=0.01" and specs[3].config.model.hidden == (512, 256)
+    assert [s.trial_id for s in plan.plan(raw)[1]] == ids  # same settings, same ids
+    assert plan.plan({})[1][0].trial_id == "base"
+
+
+def test_long_ids_are_shortened_with_a_hash():
+    settings = {f"model.{k}": 0.123456789 for k in ("dropout", "l2", "init_stddev", "bias_init")}
+    settings.update({f"train.{k}": 0.123456789 for k in ("lr", "momentum", "beta_1", "beta_2", "rho")})
+    sid = plan.setting_id(settings)
+    assert len(sid) <= plan.MAX_ID_LENGTH and "~" in sid
+    assert sid != plan.setting_id({**settings, "train.rho": 0.5})

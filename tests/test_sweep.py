@@ -1,0 +1,107 @@
+"""Real sweeps through the command line: results, resume after SIGKILL, failure isolation."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+
+from tests.sweeps import run_sweep, sweep_cmd, write_config
+
+GRID = {"parameters": {"model.hidden": [[16], [32]], "train.lr": [0.001, 0.01]}}
+
+
+def test_parallel_sweep_end_to_end(tmp_path):
+    cfg = write_config(tmp_path, "grid", sweep={**GRID, "repeats": 1})
+    out = run_sweep(cfg, tmp_path, "--workers", "2")
+    assert out.returncode == 0, out.stderr
+    df = pd.read_csv(tmp_path / "runs" / "grid" / "results.csv")
+    assert len(df) == 4 and df["trial_id"].is_unique and (df["status"] == "ok").all()
+    assert {"model.hidden", "train.lr", "test_accuracy", "test_loss", "best_val_accuracy", "best_epoch",
+            "epochs_run", "train_seconds", "eval_seconds", "seconds_per_epoch", "examples_per_second",
+            "params", "seed", "started", "ended", "error"} <= set(df.columns)
+    assert sorted(df["trial_id"]) == sorted(["hidden=16,lr=0.001", "hidden=16,lr=0.01", "hidden=32,lr=0.001",
+                                              "hidden=32,lr=0.01"])
+    for tid in df["trial_id"]:
+        record = json.loads((tmp_path / "runs" / "grid" / tid / "trial.json").read_text())
+        assert record["status"] == "ok" and record["test_accuracy"] == pytest.approx(
+            df.set_index("trial_id").loc[tid, "test_accuracy"])
+        assert any((tmp_path / "eventlog" / "grid" / tid).glob("events.out.tfevents.*"))
+    assert len(list((tmp_path / "eventlog" / "grid").glob("events.out.tfevents.*"))) == 1  # the HParams config
+    assert "model.hidden" in out.stdout and "runs/grid/results.csv" in out.stdout  # ranked table and where to look
+
+    # Same command again: nothing to run, same table.
+    again = run_sweep(cfg, tmp_path, "--workers", "2")
+    assert again.returncode == 0 and "4 already finished, 0 to run" in again.stdout
+    assert pd.read_csv(tmp_path / "runs" / "grid" / "results.csv").equals(df)
+
+    # A wider sweep keeps the finished trials and adds the new ones.
+    wider = write_config(tmp_path, "grid", sweep={"parameters": {**GRID["parameters"], "train.lr": [0.001, 0.01, 0.1]}})
+    more = run_sweep(wider, tmp_path)
+    assert more.returncode == 0 and "4 already finished, 2 to run" in more.stdout
+    assert len(pd.read_csv(tmp_path / "runs" / "grid" / "results.csv")) == 6
+
+    # Changing a non-swept value would mix results: refused, with the way out.
+    changed = run_sweep(cfg, tmp_path, "--set", "train.batch_size=50")
+    assert changed.returncode == 2 and "train.batch_size: 100 -> 50" in changed.stderr
+
+
+def _wait_for(predicate, timeout=180.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _status(run_dir):
+    try:
+        return json.loads((run_dir / "trial.json").read_text())["status"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def test_sigkill_then_rerun_loses_and_duplicates_nothing(tmp_path):
+    cfg = write_config(tmp_path, "kill", data={"limit": 6000}, train={"epochs": 3},
+                       sweep={"parameters": {"train.lr": [0.001, 0.002, 0.003]}})
+    sweep_dir = tmp_path / "runs" / "kill"
+    first, second = sweep_dir / "lr=0.001", sweep_dir / "lr=0.002"
+    proc = subprocess.Popen(sweep_cmd(cfg, tmp_path), cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        # Kill once the first trial has finished and the second has saved a checkpoint.
+        assert _wait_for(lambda: _status(first) == "ok" and (second / "checkpoint").exists())
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    done_before = json.loads((first / "trial.json").read_text())
+    assert _status(second) == "running"
+
+    out = run_sweep(cfg, tmp_path)
+    assert out.returncode == 0, out.stderr
+    df = pd.read_csv(sweep_dir / "results.csv")
+    assert sorted(df["trial_id"]) == ["lr=0.001", "lr=0.002", "lr=0.003"] and (df["status"] == "ok").all()
+    assert json.loads((first / "trial.json").read_text()) == done_before  # not trained again
+    resumed = json.loads((second / "trial.json").read_text())
+    assert resumed["attempts"] == 2 and resumed["resumed_from_epoch"] >= 1  # continued from its checkpoint
+    history = pd.read_csv(second / "history.csv")
+    assert history["epoch"].tolist() == [1, 2, 3]
+
+
+def test_diverged_and_failed_trials_do_not_stop_the_sweep(tmp_path):
+    cfg = write_config(tmp_path, "bad", train={"optimizer": "sgd"}, sweep={"parameters": {
+        "train.lr": [0.1, 1.0e12], "model.hidden": [[16], [100000000]]}})
+    out = run_sweep(cfg, tmp_path)
+    assert out.returncode == 1  # some trials did not finish ok
+    df = pd.read_csv(tmp_path / "runs" / "bad" / "results.csv").set_index("trial_id")
+    assert df.loc["lr=0.1,hidden=16", "status"] == "ok"
+    assert df.loc["lr=1000000000000.0,hidden=16", "status"] == "diverged"
+    assert df.loc["lr=0.1,hidden=100000000", "status"] == "failed"
+    assert "ResourceExhaustedError" in df.loc["lr=0.1,hidden=100000000", "error"]
+    assert "2 failed or diverged" in out.stdout or "3 failed or diverged" in out.stdout
