@@ -3,7 +3,7 @@
 A `sweep` section in the YAML, in the spirit of W&B sweeps:
 
     sweep:
-      method: grid            # or random
+      method: grid            # or random, or list (explicit settings, below)
       samples: 20             # random: how many settings to draw
       seed: 0                 # random: sampling seed (same seed, same settings)
       repeats: 3              # independent training seeds per setting
@@ -14,6 +14,14 @@ A `sweep` section in the YAML, in the spirit of W&B sweeps:
         model.dropout: {values: [0.0, 0.2]}        # the same, spelled out
         train.lr: {distribution: log_uniform, min: 1.0e-4, max: 1.0e-1}
         train.batch_size: {distribution: int_uniform, min: 32, max: 256}
+
+With `method: list`, `settings` names each setting explicitly instead:
+
+    sweep:
+      method: list
+      settings:
+        - {model.hidden: [512], train.lr: 0.1}
+        - {model.hidden: [256, 128], train.lr: 0.01}
 
 `expand` turns it into settings: one dict of dotted paths to values each,
 duplicates dropped, in a deterministic order.
@@ -74,7 +82,7 @@ class Metric:
 
 @dataclass(frozen=True)
 class SweepConfig:
-    method: Literal["grid", "random"] = "grid"
+    method: Literal["grid", "random", "list"] = "grid"
     samples: int = 10
     seed: int = 0
     repeats: int = 1
@@ -82,6 +90,7 @@ class SweepConfig:
     ray_address: str | None = None  # an existing Ray cluster (ray://host:10001 or auto); None = a local Ray
     metric: Metric = field(default_factory=Metric)
     parameters: tuple[Parameter, ...] = ()
+    settings: tuple[dict, ...] = ()  # method list: the settings themselves
 
     @classmethod
     def from_dict(cls, raw: Any, path: str, problems: list[str]) -> "SweepConfig | None":
@@ -93,6 +102,10 @@ class SweepConfig:
             return None
         raw = dict(raw)
         params_raw = raw.pop("parameters", None) or {}
+        settings = _settings(raw.pop("settings", None), f"{path}.settings", problems)
+        if settings:  # each listed key becomes a parameter whose values are those listed
+            params_raw = {k: list(dict.fromkeys(_hashable(s[k]) for s in settings if k in s))
+                          for k in dict.fromkeys(k for s in settings for k in s)}
         metric_raw = raw.pop("metric", None)
         base = build(_SweepScalars, raw, path, problems)
         metric = build(Metric, metric_raw, f"{path}.metric", problems) if metric_raw is not None else Metric()
@@ -106,19 +119,35 @@ class SweepConfig:
             return None
         if base.method == "grid" and any(p.values is None for p in params):
             problems.append(f"{path}.method = 'grid': every parameter needs a list of values (distributions need method: random)")
-        return cls(base.method, base.samples, base.seed, base.repeats, base.executor, base.ray_address, metric, params)
+        if (base.method == "list") != bool(settings):
+            problems.append(f"{path}: method 'list' goes with a non-empty 'settings' list (and only it)")
+        return cls(base.method, base.samples, base.seed, base.repeats, base.executor, base.ray_address, metric,
+                   params, settings)
 
 
 @dataclass(frozen=True)
 class _SweepScalars:
     """The plain keys of a sweep section, validated by the generic loader."""
 
-    method: Literal["grid", "random"] = "grid"
+    method: Literal["grid", "random", "list"] = "grid"
     samples: int = field(default=10, metadata={"lo": 1})
     seed: int = field(default=0, metadata={"lo": 0})
     repeats: int = field(default=1, metadata={"lo": 1})
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _settings(raw: Any, path: str, problems: list[str]) -> tuple[dict, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(s, dict) and s for s in raw):
+        problems.append(f"{path}: must be a list of mappings of dotted config paths to values")
+        return ()
+    return tuple({str(k): _hashable(v) for k, v in s.items()} for s in raw)
 
 
 def _parameter(key: str, raw: Any, path: str, problems: list[str]) -> Parameter | None:
@@ -164,13 +193,16 @@ def expand(sweep: SweepConfig) -> list[dict[str, Any]]:
     """The distinct settings of a sweep, each a dict {dotted path: value}.
 
     Grid: the Cartesian product in the order the parameters are listed.
+    List: the settings as written.
     Random: `samples` draws from a generator seeded with `seed`, so the same
     spec always gives the same settings. Duplicate settings appear once.
     """
     params = sweep.parameters
     if not params:
         return [{}]
-    if sweep.method == "grid":
+    if sweep.method == "list":
+        combos = iter(sweep.settings)
+    elif sweep.method == "grid":
         combos = (dict(zip([p.path for p in params], vals)) for vals in itertools.product(*(p.values for p in params)))
     else:
         rng = random.Random(sweep.seed)

@@ -26,6 +26,16 @@ def test_duplicate_settings_run_once():
     assert len(expand(sweep(method="random", samples=50, parameters={"train.optimizer": ["adam", "sgd"]}))) == 2
 
 
+def test_explicit_list_of_settings():
+    sw = sweep(method="list", settings=[{"train.lr": 0.1, "model.hidden": [64]}, {"train.lr": 0.01},
+                                        {"train.lr": 0.1, "model.hidden": [64]}])
+    assert expand(sw) == [{"train.lr": 0.1, "model.hidden": (64,)}, {"train.lr": 0.01}]
+    assert [p.path for p in sw.parameters] == ["train.lr", "model.hidden"]
+    assert sw.parameters[0].values == (0.1, 0.01)
+    with pytest.raises(ConfigError, match="method 'list' goes with a non-empty 'settings'"):
+        from_dict({"sweep": {"settings": [{"train.lr": 0.1}]}})
+
+
 def test_random_is_deterministic_for_a_seed_and_respects_distributions():
     spec = dict(method="random", samples=40, parameters={
         "train.lr": {"distribution": "log_uniform", "min": 1e-4, "max": 1e-1},

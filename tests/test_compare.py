@@ -1,0 +1,111 @@
+"""The compare command on constructed results with known answers."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness import compare
+
+
+
+
+def results(rows):
+    df = pd.DataFrame(rows)
+    df.insert(0, "sweep", "s")
+    for col, default in [("status", "ok"), ("train_seconds", 10.0), ("repeat", 0), ("group", "")]:
+        df[col] = df[col].fillna(default) if col in df else default
+    return df.astype({"repeat": int})
+
+
+def constructed():
+    """adam/0.0 clearly best (0.98 +- 0.001), adam/0.5 close behind, sgd far behind; one failed trial."""
+    rows = []
+    for opt, drop, accs in [("adam", 0.0, [0.981, 0.980, 0.979]), ("adam", 0.5, [0.978, 0.977, 0.976]),
+                            ("sgd", 0.0, [0.90, 0.91, 0.92]), ("sgd", 0.5, [0.88, 0.89, 0.87])]:
+        for rep, acc in enumerate(accs):
+            rows.append({"trial_id": f"optimizer={opt},dropout={drop},rep={rep}", "group": f"{opt}{drop}",
+                         "train.optimizer": opt, "model.dropout": drop, "test_accuracy": acc, "repeat": rep,
+                         "train_seconds": 20.0 if opt == "adam" else 10.0})
+    rows.append({"trial_id": "broken", "group": "broken", "train.optimizer": "sgd", "model.dropout": 0.9,
+                 "test_accuracy": np.nan, "status": "failed"})
+    return results(rows)
+
+
+def test_grouped_statistics_are_exact():
+    g = compare.grouped(constructed(), ["train.optimizer", "model.dropout"], "test_accuracy", "maximize")
+    top = g.iloc[0]
+    assert (top["train.optimizer"], top["model.dropout"], top["n"]) == ("adam", 0.0, 3)
+    assert top["mean"] == pytest.approx(0.980) and top["std"] == pytest.approx(0.001)
+    assert top["ci95"] == pytest.approx(4.302653 * 0.001 / np.sqrt(3), rel=1e-5)  # t(0.975, 2)
+    assert top["best"] == pytest.approx(0.981) and top["train_seconds"] == 20.0
+    assert len(g) == 4  # the failed trial is left out
+    by_opt = compare.grouped(constructed(), ["train.optimizer"], "test_accuracy", "maximize")
+    assert by_opt["n"].tolist() == [6, 6]
+
+
+def test_pivot_and_filters():
+    df = constructed()
+    p = compare.pivot(df, "train.optimizer", "model.dropout", "test_accuracy")
+    assert p.loc["sgd", 0.5] == pytest.approx(0.88) and p.loc["adam", 0.0] == pytest.approx(0.98)
+    assert set(compare.apply_filters(df, ["optimizer=adam"])["train.optimizer"]) == {"adam"}
+    assert len(compare.apply_filters(df, ["dropout<0.5", "optimizer!=sgd"])) == 3
+    with pytest.raises(KeyError, match="'optimiser' is not a column"):
+        compare.apply_filters(df, ["optimiser=adam"])
+
+
+def test_verdict_significant_and_within_noise():
+    df = constructed()
+    clear = compare.verdict(df, ["train.optimizer"], "test_accuracy", "maximize")
+    assert "train.optimizer=adam" in clear and "significant at the 5% level" in clear
+    close = compare.verdict(compare.apply_filters(df, ["optimizer=adam"]), ["model.dropout"], "test_accuracy",
+                            "maximize")
+    assert "model.dropout=0.0" in close and "significant" in close  # 0.980 vs 0.977, tiny spread
+    noisy = results([{"trial_id": f"{g}{i}", "g": g, "test_accuracy": a}
+                     for g, accs in [("a", [0.95, 0.97, 0.99]), ("b", [0.96, 0.94, 0.98])]
+                     for i, a in enumerate(accs)])
+    assert "within noise" in compare.verdict(noisy, ["g"], "test_accuracy", "maximize")
+    single = results([{"trial_id": "x", "g": "a", "test_accuracy": 0.9}, {"trial_id": "y", "g": "b", "test_accuracy": 0.8}])
+    assert compare.verdict(single, ["g"], "test_accuracy", "maximize") is None  # no repeats, no verdict
+
+
+def test_two_sweeps_side_by_side():
+    a = constructed()
+    b = constructed()
+    b["sweep"] = "t"
+    b["test_accuracy"] += 0.01
+    diff = compare.side_by_side(a, b, "test_accuracy")
+    assert len(diff) == 4  # the four settings with finished trials
+    assert diff["difference"].dropna().round(6).eq(0.01).all()
+
+
+def test_ranked_and_rendering():
+    df = constructed()
+    top = compare.ranked(df, "test_accuracy", "maximize", top=2)
+    assert top["test_accuracy"].tolist() == [0.981, 0.980]
+    md = compare.render(top, "markdown").splitlines()
+    assert md[0].startswith("| train.optimizer | model.dropout | repeat | status") and md[1].startswith("|---|")
+    assert compare.render(top, "csv").splitlines()[1].startswith("adam,0.0,0,ok,0.981")
+    assert "(no trials)" in compare.render(top.iloc[:0], "table")
+
+
+def test_command_line(tmp_path):
+    sweep_dir = tmp_path / "runs" / "s"
+    sweep_dir.mkdir(parents=True)
+    constructed().drop(columns="sweep").to_csv(sweep_dir / "results.csv", index=False)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "harness", "compare", str(sweep_dir), *a],  # noqa: E731
+                                    capture_output=True, text=True, cwd=tmp_path, timeout=120, env=env)
+    out = run()
+    assert out.returncode == 0 and "ci95" in out.stdout and "significant" in out.stdout
+    out = run("--pivot", "optimizer", "dropout", "--format", "csv")
+    assert out.returncode == 0 and out.stdout.splitlines()[0] == "train.optimizer,0.0,0.5"  # the failed 0.9 trial is left out
+    bad = run("--group-by", "nothing")
+    assert bad.returncode == 2 and "'nothing' is not a column" in bad.stderr
+    missing = subprocess.run([sys.executable, "-m", "harness", "compare", str(tmp_path / "nope")],
+                             capture_output=True, text=True, cwd=tmp_path, timeout=120, env=env)
+    assert missing.returncode == 2 and "no results at" in missing.stderr

@@ -1,0 +1,134 @@
+"""MNIST-style preprocessing, and `python -m harness predict` on real image files with a real model."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from fixtures_model import trained_trial  # noqa: F401  (a pytest fixture)
+from PIL import Image
+
+from harness import predict
+from harness.preprocess import BlankImageError, preprocess
+from harness.record import TrialRecord
+
+N = 30  # test digits written to files
+
+
+def centre_of_mass(x):
+    rows, cols = np.mgrid[0:x.shape[0], 0:x.shape[1]]
+    return (x * rows).sum() / x.sum(), (x * cols).sum() / x.sum()
+
+
+def direct(trial_dir, x):
+    """Probabilities from the saved model, called directly on the arrays."""
+    model, _ = predict.load_trial_model(trial_dir)
+    return predict.Predictor(model).probabilities(x)
+
+
+def test_preprocess_makes_any_picture_look_like_mnist(mnist):
+    digits = mnist.x_test[:200]
+    out = np.stack([preprocess(d) for d in digits])
+    assert out.shape == (200, 28, 28) and out.dtype == np.float32
+    assert np.array_equal(out, np.rint(out)) and out.min() == 0 and out.max() == 255
+    # MNIST digits are already in this format: preprocessing changes them very little...
+    assert np.abs(out - digits).mean() < 1
+    # ...and dark-on-light, RGB, or transparent-with-black-ink versions give the very same input.
+    assert all(np.array_equal(preprocess(255 - d), o) for d, o in zip(digits, out))
+    rgb = Image.fromarray(255 - digits[0]).convert("RGB")
+    rgba = Image.fromarray(np.dstack([np.zeros((28, 28, 3), np.uint8), digits[0]]), "RGBA")
+    assert np.array_equal(preprocess(rgb), out[0]) and np.array_equal(preprocess(rgba), out[0])
+    # A small digit drawn in a corner of a big grey page is cropped, scaled into 20x20 and centred by mass.
+    page = np.full((300, 400), 200.0)
+    page[10:66, 20:76] = 200 - np.kron(digits[0], np.ones((2, 2))) * (150 / 255)
+    x = preprocess(page)
+    rows, cols = np.nonzero(x)
+    assert max(np.ptp(rows), np.ptp(cols)) + 1 <= 20
+    assert np.allclose(centre_of_mass(x), 14, atol=0.5)
+    assert np.abs(x - out[0]).mean() < 10
+    for blank in (np.zeros((28, 28)), np.full((50, 80), 255.0), Image.new("RGB", (64, 64), "grey")):
+        with pytest.raises(BlankImageError):
+            preprocess(blank)
+
+
+@pytest.fixture
+def digit_files(mnist, tmp_path):
+    """The first N test digits as files: as is (PNG), inverted (PNG), 140x140 black on white (JPEG)."""
+    paths = {"plain": [], "inverted": [], "large": []}
+    for i, d in enumerate(mnist.x_test[:N]):
+        for kind, image, ext in [("plain", Image.fromarray(d), "png"), ("inverted", Image.fromarray(255 - d), "png"),
+                                 ("large", Image.fromarray(255 - d).resize((140, 140), Image.Resampling.BICUBIC), "jpg")]:
+            path = tmp_path / f"{kind}{i}.{ext}"
+            image.save(path)
+            paths[kind].append(path)
+    return paths
+
+
+def run(argv, capsys):
+    status = predict.main(argv)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_predictions_on_files_equal_the_model_on_mnist(trained_trial, digit_files, mnist, capsys):  # noqa: F811
+    expected = direct(trained_trial, mnist.x_test[:N])
+    # Unmodified 28x28 MNIST digits fed as they are: exactly the model's own answer.
+    status, out, _ = run(["--trial", str(trained_trial), "--json", "--no-preprocess", *map(str, digit_files["plain"])],
+                         capsys)
+    results = json.loads(out)
+    assert status == 0 and [r["file"] for r in results] == list(map(str, digit_files["plain"]))
+    assert [r["digit"] for r in results] == list(expected.argmax(1))
+    assert np.allclose([r["probabilities"] for r in results], expected, atol=1e-6)
+    # Through preprocessing (re-cropped, re-scaled, re-centred, JPEG for the large ones) the inputs are not
+    # bit-identical any more, so the answers may differ on a borderline digit: require 90% agreement.
+    for kind in ("plain", "inverted", "large"):
+        status, out, _ = run(["--trial", str(trained_trial), "--json", *map(str, digit_files[kind])], capsys)
+        results = json.loads(out)
+        agree = np.mean([r["digit"] == e for r, e in zip(results, expected.argmax(1))])
+        assert status == 0 and agree >= 0.9, (kind, agree)
+        top3 = results[0]["top3"]
+        assert [t["digit"] for t in top3][0] == results[0]["digit"] and len(top3) == 3
+        assert top3[0]["probability"] >= top3[1]["probability"] >= top3[2]["probability"]
+        assert np.isclose(sum(results[0]["probabilities"]), 1, atol=1e-5)
+
+
+def test_bad_files_get_their_own_error_and_the_rest_an_answer(trained_trial, digit_files, tmp_path, capsys):  # noqa: F811
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    blank = tmp_path / "blank.png"
+    Image.new("L", (100, 100), 255).save(blank)
+    good = digit_files["inverted"][0]
+    files = [str(text), str(good), str(tmp_path / "missing.jpg"), str(blank)]
+    status, out, err = run(["--trial", str(trained_trial), *files], capsys)
+    assert status == 1
+    assert out.startswith(f"{good}: ") and "top 3:" in out and len(out.splitlines()) == 1
+    assert f"{text}: error: not an image Pillow can read" in err
+    assert f"{tmp_path / 'missing.jpg'}: error: cannot read: No such file or directory" in err
+    assert f"{blank}: error: the image is blank: no digit found" in err
+    status, out, _ = run(["--trial", str(trained_trial), "--json", *files], capsys)
+    results = json.loads(out)
+    assert status == 1 and [("error" in r) for r in results] == [True, False, True, True]
+
+
+def test_sweep_picks_its_best_trial(trained_trial, digit_files, tmp_path, capsys):  # noqa: F811
+    sweep = tmp_path / "sweep"
+    shutil.copytree(trained_trial, sweep / "best")
+    shutil.copytree(trained_trial, sweep / "worse")
+    for name, acc in [("best", 0.9), ("worse", 0.5)]:
+        record = TrialRecord.load(sweep / name)
+        record.trial_id, record.test_accuracy = name, acc
+        record.save(sweep / name)
+    status, out, err = run(["--sweep", str(sweep), str(digit_files["plain"][0])], capsys)
+    assert status == 0 and f"trial {sweep / 'best'} (test accuracy 0.9000)" in err
+    status, _, err = run(["--trial", str(tmp_path), str(digit_files["plain"][0])], capsys)
+    assert status == 2 and "no model.keras" in err
+
+
+def test_help_explains_without_loading_tensorflow():
+    out = subprocess.run([sys.executable, "-m", "harness", "predict", "--help"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0
+    for words in ("--trial", "--sweep", "--json", "--no-preprocess", "invert", "exit status"):
+        assert words in out.stdout, words
