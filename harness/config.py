@@ -333,15 +333,17 @@ def to_yaml(cfg) -> str:
     return yaml.safe_dump(to_dict(cfg), sort_keys=False)
 
 
+def scalar(value: Any) -> Any:
+    """A config value as one table cell or hparam: lists become `256,128`."""
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+
+
 def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
-    """Nested mapping to dotted keys; lists become comma-joined strings (`256,128`)."""
+    """Nested mapping to dotted keys with scalar values (see `scalar`)."""
     out: dict[str, Any] = {}
     for k, v in d.items():
-        key = f"{prefix}{k}"
         if isinstance(v, dict):
-            out.update(flatten(v, key + "."))
-        elif isinstance(v, (list, tuple)):
-            out[key] = ",".join(str(x) for x in v)
+            out.update(flatten(v, f"{prefix}{k}."))
         else:
-            out[key] = v
+            out[f"{prefix}{k}"] = scalar(v)
     return out

@@ -18,6 +18,7 @@ from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.plugins.hparams import summary_v2
 from tensorboard.summary.writer.record_writer import RecordWriter
 
+from harness.config import scalar
 from harness.space import Parameter
 
 # Shown in the HParams dashboard for every trial, besides whatever a sweep varies.
@@ -34,17 +35,12 @@ METRICS = {
 SIGNATURE = "hparams_experiment.pb"  # the last config written, to tell whether it changed
 
 
-def _logged(value):
-    """A value as trials log it (harness.config.flatten): lists become `a,b`."""
-    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
-
-
 def domain(param: Parameter):
     if param.distribution == "int_uniform":
         return summary_v2.IntInterval(int(param.min), int(param.max))
     if param.distribution is not None:
         return summary_v2.RealInterval(float(param.min), float(param.max))
-    values = [_logged(v) for v in param.values]
+    values = [scalar(v) for v in param.values]  # as trials log them
     if all(isinstance(v, bool) for v in values) or all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         return summary_v2.Discrete(values)

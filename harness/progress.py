@@ -32,7 +32,7 @@ class SweepProgress:
         self.running = self.failed = 0
         self.best: TrialRecord | None = None
         self.bar = tqdm(total=total, unit="trial", file=sys.stderr, disable=quiet or None,
-                        bar_format="{l_bar}{bar:20}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}")
+                        bar_format="{l_bar}{bar:20}| {n_fmt}/{total_fmt} trials [{elapsed}<{remaining}]{postfix}")
         self.quiet = quiet
         self._refresh()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.config import scalar
 from harness.record import OK, RECORD_NAME, TrialRecord, atomic_write_text
 
 RESULT_COLUMNS = [
@@ -32,10 +33,6 @@ def load_records(sweep_dir: Path, trial_ids: list[str] | None = None) -> list[Tr
     return [r for r in records if r is not None]
 
 
-def _cell(value):
-    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
-
-
 def table(records: list[TrialRecord]) -> pd.DataFrame:
     """One row per record: trial id, group, swept settings, then RESULT_COLUMNS."""
     param_cols: list[str] = []
@@ -43,7 +40,7 @@ def table(records: list[TrialRecord]) -> pd.DataFrame:
         param_cols += [k for k in r.settings if k not in param_cols]
     rows = [
         {"trial_id": r.trial_id, "group": r.group or r.trial_id,
-         **{k: _cell(r.settings.get(k)) for k in param_cols},
+         **{k: scalar(r.settings.get(k)) for k in param_cols},
          **{c: getattr(r, c) for c in RESULT_COLUMNS}}
         for r in records
     ]

@@ -145,7 +145,8 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
             end.update(x_test=split.x_test, y_test=split.y_test,
                        probs=keras.ops.convert_to_numpy(keras.ops.softmax(logits)))
     except KeyboardInterrupt:
-        record.status = PENDING  # not a result: the next run resumes it from its checkpoint
+        # Not a result: the next run resumes it from its checkpoint.
+        record.status, record.test_accuracy, record.test_loss, record.eval_seconds = PENDING, None, None, None
         raise
     except Exception as e:  # a trial's failure is recorded, never propagated
         record.status, record.error = FAILED, f"{type(e).__name__}: {e}"
