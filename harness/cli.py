@@ -13,7 +13,7 @@ from pathlib import Path
 
 from harness import config as config_mod
 from harness import data as data_mod
-from harness import experiment, plan, results, runner
+from harness import curves, experiment, plan, plots, results, runner
 from harness.config import ConfigError
 from harness.progress import SweepProgress, trial_line
 from harness.record import OK, TrialRecord
@@ -108,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
 
         def on_done(spec, record):
             results.write_csv(sweep_dir, results.load_records(sweep_dir, ids))
+            if record.status == OK:  # drawn here, while the workers train the next trials
+                _quietly(curves.write_trial_curves, sweep_dir / record.trial_id, record=record)
             progress.finished(record)
 
         interrupted = False
@@ -120,7 +122,16 @@ def run(args: argparse.Namespace) -> int:
             progress.close()
         final = results.load_records(sweep_dir, ids)
         csv_path = results.write_csv(sweep_dir, final)
+        _quietly(plots.write_sweep_plots, sweep_dir, metric_name, goal)
     return report(cfg.name, final, csv_path, args, metric_name, goal, len(specs), interrupted)
+
+
+def _quietly(fn, *args, **kwargs) -> None:
+    """Plots are a convenience: a plotting error is reported, never fatal to the sweep."""
+    try:
+        fn(*args, **kwargs)
+    except Exception as e:
+        print(f"warning: {fn.__name__} failed: {type(e).__name__}: {e}", file=sys.stderr)
 
 
 def report(name: str, records: list[TrialRecord], csv_path: Path, args, metric: str, goal: str,
@@ -140,6 +151,7 @@ def report(name: str, records: list[TrialRecord], csv_path: Path, args, metric: 
     state = "interrupted" if interrupted else "done"
     print(f"{name}: {state}, {len(finished)}/{planned} trials finished, {len(bad)} failed or diverged.")
     print(f"  results:     {csv_path}")
+    print(f"  plots:       {csv_path.parent / 'plots'} and each trial's curves.png")
     print(f"  compare:     python -m harness compare {csv_path.parent}")
     print(f"  TensorBoard: tensorboard --logdir {args.eventlog / name}")
     if interrupted:

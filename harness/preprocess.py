@@ -50,6 +50,8 @@ def greyscale(image: Image.Image | np.ndarray) -> np.ndarray:
 
 def _normalise(grey: np.ndarray) -> np.ndarray:
     """White ink on a 0 background, stretched to 0-255 (steps 2-3)."""
+    if grey.size == 0:
+        raise BlankImageError("the image is empty: it has no pixels")
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     if np.median(border) > 127:
         grey, border = 255 - grey, 255 - border

@@ -35,7 +35,8 @@ from harness.predict import Predictor, answer, load_trial_model, parser, trial_d
 from harness.preprocess import SIZE, BlankImageError, preprocess
 
 STATIC = Path(__file__).parent / "static"
-TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+         ".css": "text/css; charset=utf-8"}
 MAX_BODY = 1 << 20  # bytes; a 280x280 canvas as PNG is ~10 KB
 MAX_DRAIN = 16 << 20  # read (and drop) oversized bodies up to this, so the client sees the 413, not a reset
 MAX_PIXELS = 2048 * 2048  # decoded image size; PNG compresses blank areas too well to trust the byte count
@@ -48,7 +49,8 @@ class BadRequest(Exception):
 
 
 def _pixels(value) -> np.ndarray:
-    if not (isinstance(value, list) and len(value) == SIZE and all(isinstance(r, list) and len(r) == SIZE for r in value)):
+    rows = isinstance(value, list) and len(value) == SIZE
+    if not (rows and all(isinstance(r, list) and len(r) == SIZE for r in value)):
         raise BadRequest(400, f'"pixels" must be {SIZE} rows of {SIZE} numbers (white digit on black, MNIST-formatted)')
     if not all(type(v) in (int, float) for row in value for v in row):
         raise BadRequest(400, '"pixels" must contain only numbers')
@@ -120,7 +122,7 @@ class Handler(BaseHTTPRequestHandler):
         file = self.server.files.get(path)
         if file is None:
             return self._json(405 if path == "/predict" else 404, {"error": f"no route GET {path}"})
-        self._send(200, file.read_bytes(), TYPES.get(file.suffix, "application/octet-stream"))
+        self._send(200, file.read_bytes(), TYPES[file.suffix])
 
     do_HEAD = do_GET
 
@@ -154,7 +156,8 @@ class Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def make_server(trial_dir: Path, host: str = "127.0.0.1", port: int = 8000, verbose: bool = False) -> ThreadingHTTPServer:
+def make_server(trial_dir: Path, host: str = "127.0.0.1", port: int = 8000,
+                verbose: bool = False) -> ThreadingHTTPServer:
     """A server (not yet serving) for the trial's model; port 0 picks a free one."""
     model, record = load_trial_model(trial_dir)
     server = ThreadingHTTPServer((host, port), Handler)
@@ -163,7 +166,8 @@ def make_server(trial_dir: Path, host: str = "127.0.0.1", port: int = 8000, verb
     server.verbose = verbose
     server.info = {**{k: record.get(k) for k in ("trial_id", "experiment", "status", "test_accuracy", "params")},
                    "family": model.name, "path": str(Path(trial_dir).resolve())}
-    server.files = {"/": STATIC / "index.html", **{f"/static/{f.name}": f for f in STATIC.iterdir() if f.suffix in TYPES}}
+    server.files = {"/": STATIC / "index.html",
+                    **{f"/static/{f.name}": f for f in STATIC.iterdir() if f.suffix in TYPES}}
     return server
 
 

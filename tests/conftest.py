@@ -10,6 +10,8 @@ import pytest  # noqa: E402
 
 from harness import config, data  # noqa: E402
 
+pytest_plugins = ["fixtures_model"]  # a small trained trial and a live server (predict/serve tests)
+
 TINY = {
     "data": {"limit": 1000, "test_limit": 300},
     "train": {"epochs": 1, "batch_size": 100},

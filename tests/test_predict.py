@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 import pytest
-from fixtures_model import trained_trial  # noqa: F401  (a pytest fixture)
 from PIL import Image
 
 from harness import predict
@@ -48,7 +47,7 @@ def test_preprocess_makes_any_picture_look_like_mnist(mnist):
     assert max(np.ptp(rows), np.ptp(cols)) + 1 <= 20
     assert np.allclose(centre_of_mass(x), 14, atol=0.5)
     assert np.abs(x - out[0]).mean() < 10
-    for blank in (np.zeros((28, 28)), np.full((50, 80), 255.0), Image.new("RGB", (64, 64), "grey")):
+    for blank in (np.zeros((28, 28)), np.full((50, 80), 255.0), Image.new("RGB", (64, 64), "grey"), np.zeros((0, 9))):
         with pytest.raises(BlankImageError):
             preprocess(blank)
 
@@ -58,8 +57,9 @@ def digit_files(mnist, tmp_path):
     """The first N test digits as files: as is (PNG), inverted (PNG), 140x140 black on white (JPEG)."""
     paths = {"plain": [], "inverted": [], "large": []}
     for i, d in enumerate(mnist.x_test[:N]):
+        large = Image.fromarray(255 - d).resize((140, 140), Image.Resampling.BICUBIC)
         for kind, image, ext in [("plain", Image.fromarray(d), "png"), ("inverted", Image.fromarray(255 - d), "png"),
-                                 ("large", Image.fromarray(255 - d).resize((140, 140), Image.Resampling.BICUBIC), "jpg")]:
+                                 ("large", large, "jpg")]:
             path = tmp_path / f"{kind}{i}.{ext}"
             image.save(path)
             paths[kind].append(path)
@@ -81,20 +81,22 @@ def test_predictions_on_files_equal_the_model_on_mnist(trained_trial, digit_file
     assert status == 0 and [r["file"] for r in results] == list(map(str, digit_files["plain"]))
     assert [r["digit"] for r in results] == list(expected.argmax(1))
     assert np.allclose([r["probabilities"] for r in results], expected, atol=1e-6)
-    # Through preprocessing (re-cropped, re-scaled, re-centred, JPEG for the large ones) the inputs are not
-    # bit-identical any more, so the answers may differ on a borderline digit: require 90% agreement.
-    for kind in ("plain", "inverted", "large"):
+    # Through preprocessing (re-cropped, re-scaled, re-centred; JPEG for the large ones) the inputs are no
+    # longer bit-identical, so a borderline digit may change its answer. Measured on 1,000 test digits:
+    # 100% agreement for plain and inverted, 97% for large JPEGs; required here on 30: 95% and 90%.
+    for kind, required in [("plain", 0.95), ("inverted", 0.95), ("large", 0.9)]:
         status, out, _ = run(["--trial", str(trained_trial), "--json", *map(str, digit_files[kind])], capsys)
         results = json.loads(out)
         agree = np.mean([r["digit"] == e for r, e in zip(results, expected.argmax(1))])
-        assert status == 0 and agree >= 0.9, (kind, agree)
+        assert status == 0 and agree >= required, (kind, agree)
         top3 = results[0]["top3"]
         assert [t["digit"] for t in top3][0] == results[0]["digit"] and len(top3) == 3
         assert top3[0]["probability"] >= top3[1]["probability"] >= top3[2]["probability"]
         assert np.isclose(sum(results[0]["probabilities"]), 1, atol=1e-5)
 
 
-def test_bad_files_get_their_own_error_and_the_rest_an_answer(trained_trial, digit_files, tmp_path, capsys):  # noqa: F811
+def test_bad_files_get_their_own_error_and_the_rest_an_answer(trained_trial, digit_files, tmp_path,  # noqa: F811
+                                                              capsys):
     text = tmp_path / "notes.png"
     text.write_text("not an image")
     blank = tmp_path / "blank.png"
@@ -126,7 +128,7 @@ def test_sweep_picks_its_best_trial(trained_trial, digit_files, tmp_path, capsys
     assert status == 2 and "no model.keras" in err
 
 
-def test_help_explains_without_loading_tensorflow():
+def test_help_explains_the_command():
     out = subprocess.run([sys.executable, "-m", "harness", "predict", "--help"], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0

@@ -9,7 +9,7 @@ import time
 import pandas as pd
 import pytest
 
-from tests.sweeps import run_sweep, sweep_cmd, write_config
+from sweeps import run_sweep, sweep_cmd, write_config
 
 GRID = {"parameters": {"model.hidden": [[16], [32]], "train.lr": [0.001, 0.01]}}
 

@@ -10,7 +10,7 @@ import urllib.request
 import pandas as pd
 import pytest
 
-from tests.sweeps import run_sweep, write_config
+from sweeps import run_sweep, write_config
 
 
 def _free_port() -> int:

@@ -1,0 +1,389 @@
+"""`python -m harness plot runs/NAME`: the sweep's results as pictures (matplotlib).
+
+Per trial: learning curves (train and validation loss and accuracy against the
+optimizer step), `curves.png` and `curves.svg` in the trial's directory. Per
+sweep, in `runs/NAME/plots/`: the metric against each swept parameter
+(`<metric>_vs_<param>.png`: every repeat a point, the per-value mean a line)
+and the metric against training time with the Pareto front marked
+(`pareto.png`). Only trials with status ok are plotted.
+
+The functions here take DataFrames and write files; `write_sweep_plots` does
+everything for one sweep directory and is called at the end of every sweep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure  # no pyplot: no global state, no display, no backend to pick
+
+from harness.curves import CURVES_NAME, HISTORY_NAME, save_figure, curves_current, write_trial_curves
+from harness.record import OK
+from harness.results import RESULTS_NAME, load_records, param_columns, table
+
+PLOTS_DIR = "plots"
+PARETO_NAME = "pareto.png"
+
+EPILOG = """\
+examples:
+  python -m harness plot runs/quick                       # curves per trial, plots in runs/quick/plots/
+  python -m harness plot runs/quick --metric best_val_accuracy
+  python -m harness plot runs/quick --metric test_loss    # goal defaults to minimize for losses
+  python -m harness plot runs/quick --out /tmp/quick-plots --no-curves
+
+files written (only trials with status ok are plotted):
+  runs/NAME/TRIAL/curves.png, curves.svg     train and validation loss and accuracy against step
+  runs/NAME/plots/METRIC_vs_PARAM.png        the metric against each swept parameter: one point per
+                                             trial (repeats side by side), the per-value mean as a line
+  runs/NAME/plots/pareto.png                 the metric against train_seconds; the Pareto front (trials
+                                             no other beats on both metric and time) marked and listed
+                                             (pareto_METRIC.png for a --metric other than test_accuracy)
+Parameters with a single value among the ok trials get no plot; the Pareto plot needs two trials.
+Sweeps also write all of these when they finish.
+"""
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "param"
+
+
+# ----------------------------------------------------------------------------- metric vs a parameter
+
+
+def _numbers(text: str) -> tuple[float, ...] | None:
+    """'512,256' -> (512.0, 256.0); None if any part is not a number."""
+    try:
+        return tuple(float(p) for p in str(text).split(","))
+    except ValueError:
+        return None
+
+
+def param_kind(values: pd.Series) -> str:
+    """'numeric' (a number axis), or 'categorical' (strings, booleans, layer lists like '512,256')."""
+    v = values.dropna()
+    if len(v) and pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v):
+        return "numeric"
+    return "categorical"
+
+
+def category_order(values: pd.Series) -> list:
+    """Distinct values in a sensible order: by their numbers when all are numbers or number lists
+    (so '64' < '128' < '128,64' < '512'), else in order of first appearance (= the config's order)."""
+    distinct = list(dict.fromkeys(values.dropna().tolist()))
+    parsed = [_numbers(v) for v in distinct]
+    if all(p is not None for p in parsed):
+        return [v for _, v in sorted(zip(parsed, distinct))]
+    return distinct
+
+
+def _log_axis(x: np.ndarray) -> bool:
+    """Log scale for positive values spanning more than a decade (learning rates, widths)."""
+    return len(x) > 0 and bool((x > 0).all()) and x.max() / x.min() > 10
+
+
+def metric_vs_param(df: pd.DataFrame, param: str, metric: str = "test_accuracy", goal: str = "maximize",
+                    title: str = "") -> Figure:
+    """`metric` of every row against `param`: points (repeats jittered on categorical axes) and the
+    per-value mean as a line (the mean over repeats and all other parameters' values)."""
+    d = df[[param, metric]].copy()
+    d[metric] = pd.to_numeric(d[metric], errors="coerce")
+    d = d[d[metric].notna()]
+    kind = param_kind(d[param])
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    rng = np.random.default_rng(0)  # the same jitter every time
+    if kind == "numeric":
+        d = d[d[param].notna()]
+        x = d[param].to_numpy(dtype=float)
+        log = _log_axis(x)
+        means = d.groupby(param)[metric].agg(["mean", "size"]).sort_index()
+        ax.scatter(x, d[metric], s=36, facecolors="none", edgecolors="tab:blue", alpha=0.8,
+                   label=f"trial (n={len(d)})")
+        ax.plot(means.index.to_numpy(dtype=float), means["mean"], color="tab:red", marker="D", ms=6, lw=2,
+                label="mean per value")
+        if log:
+            ax.set_xscale("log")
+        if len(means) <= 10:
+            ax.set_xticks(means.index.to_numpy(dtype=float))
+            ax.set_xticklabels([f"{v:g}" for v in means.index])
+            ax.xaxis.set_minor_formatter("")  # the values' ticks only, no 2x10^-3 clutter on log axes
+        pad = _pad(means.index.to_numpy(dtype=float), log)
+        ax.set_xlim(*pad)
+    else:
+        d[param] = d[param].where(d[param].notna(), "(unset)")
+        order = category_order(d[param])
+        pos = {v: i for i, v in enumerate(order)}
+        x = d[param].map(pos).to_numpy(dtype=float)
+        counts = d[param].value_counts()
+        width = 0.12 if counts.max() > 1 else 0.0
+        ax.scatter(x + rng.uniform(-width, width, len(x)), d[metric], s=36, facecolors="none",
+                   edgecolors="tab:blue", alpha=0.8, label=f"trial (n={len(d)})")
+        means = d.groupby(param)[metric].mean().reindex(order)
+        ax.plot(range(len(order)), means.to_numpy(), color="tab:red", marker="D", ms=6, lw=2,
+                label="mean per value")
+        ax.set_xticks(range(len(order)))
+        ax.set_xticklabels([str(v) for v in order], rotation=30 if sum(len(str(v)) for v in order) > 60 else 0,
+                           ha="right" if sum(len(str(v)) for v in order) > 60 else "center")
+        ax.set_xlim(-0.5, len(order) - 0.5)
+    _metric_axis(ax, metric)
+    ax.set_xlabel(param + (" (log scale)" if kind == "numeric" and ax.get_xscale() == "log" else ""))
+    ax.grid(True, alpha=0.3)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=9, frameon=False)
+    best = "higher" if goal == "maximize" else "lower"
+    ax.set_title(title or f"{metric} vs {param}\n{best} is better; line: mean over repeats and all other "
+                 "parameters' values", fontsize=10)
+    return fig
+
+
+def _pad(x: np.ndarray, log: bool) -> tuple[float, float]:
+    lo, hi = float(x.min()), float(x.max())
+    if log:
+        f = (hi / lo) ** 0.08 if hi > lo else 2.0
+        return lo / f, hi * f
+    span = hi - lo or max(abs(lo), 1.0)
+    return lo - 0.08 * span, hi + 0.08 * span
+
+
+def _metric_axis(ax, metric: str) -> None:
+    ax.set_ylabel(metric)
+    if metric.endswith("accuracy"):
+        ax.yaxis.set_major_formatter(lambda v, _: f"{v:.1%}")
+
+
+# ---------------------------------------------------------------------------------------- Pareto front
+
+
+def pareto_front(df: pd.DataFrame, metric: str = "test_accuracy", goal: str = "maximize",
+                 cost: str = "train_seconds") -> pd.Series:
+    """A boolean mask over `df`'s rows: True for the trials no other trial beats, i.e. none is at
+    least as good on `metric` (by `goal`) and at least as cheap on `cost` (lower is better) while
+    strictly better on one of them. Ties are all kept; rows missing either value are False."""
+    m = pd.to_numeric(df[metric], errors="coerce").to_numpy(dtype=float)
+    c = pd.to_numeric(df[cost], errors="coerce").to_numpy(dtype=float)
+    if goal == "minimize":
+        m = -m
+    elif goal != "maximize":
+        raise ValueError(f"goal {goal!r}: expected maximize or minimize")
+    ok = np.isfinite(m) & np.isfinite(c)
+    front = ok.copy()
+    for i in np.flatnonzero(ok):
+        others = ok.copy()
+        others[i] = False
+        beaten = others & (m >= m[i]) & (c <= c[i]) & ((m > m[i]) | (c < c[i]))
+        front[i] = not beaten.any()
+    return pd.Series(front, index=df.index, name="pareto")
+
+
+def pareto_plot(df: pd.DataFrame, metric: str = "test_accuracy", goal: str = "maximize",
+                cost: str = "train_seconds", title: str = "") -> Figure:
+    """`metric` against `cost`, coloured by group, the Pareto front joined by a step line and its
+    points labelled with their group."""
+    d = df.copy()
+    d[metric] = pd.to_numeric(d[metric], errors="coerce")
+    d[cost] = pd.to_numeric(d[cost], errors="coerce")
+    d = d[d[metric].notna() & d[cost].notna()]
+    front = pareto_front(d, metric, goal, cost)
+    groups = list(dict.fromkeys(d["group"].fillna("").astype(str))) if "group" in d else [""]
+    many = len(groups) > 20
+    fig = Figure(figsize=(11 if not many else 8, 6.5 + 0.16 * int(front.sum())), layout="constrained")
+    ax = fig.subplots()
+    cmap = _colors(len(groups)) if not many else ["tab:blue"] * len(groups)  # 20+ colours can't be told apart
+    for k, g in enumerate(groups):
+        sel = (d["group"].fillna("").astype(str) == g) if "group" in d else pd.Series(True, index=d.index)
+        part = d[sel]
+        ax.scatter(part[cost], part[metric], s=40, color=cmap[k], alpha=0.85, edgecolors="none",
+                   label=None if many else (g or "(no group)"))
+    f = d[front].sort_values(cost)
+    ax.scatter(f[cost], f[metric], s=160, facecolors="none", edgecolors="black", lw=1.5, zorder=3,
+               label=f"Pareto front ({len(f)})")
+    if len(f) > 1:
+        ax.step(f[cost], f[metric], where="post", color="black", lw=1, ls="--", zorder=2)
+    entries = []
+    for i, (_, row) in enumerate(f.iterrows(), 1):
+        ax.annotate(str(i), (row[cost], row[metric]), xytext=(7, 4) if i % 2 else (7, -13), textcoords="offset points",
+                    fontsize=9, fontweight="bold", zorder=4)
+        name = str(row.get("trial_id", "")) or str(row.get("group", ""))
+        shown = f"{row[metric]:.2%}" if metric.endswith("accuracy") else f"{row[metric]:.4g}"
+        entries.append(f"{i}. {shown}  {row[cost]:.3g} s  {_short(name, 90)}")
+    ax.set_xlabel(f"{cost} (training time, lower is better)" if cost == "train_seconds" else f"{cost} (lower is better)")
+    _metric_axis(ax, metric)
+    better = "higher" if goal == "maximize" else "lower"
+    ax.set_ylabel(f"{metric} ({better} is better)")
+    ax.grid(True, alpha=0.3)
+    ax.set_title(title or f"{metric} vs {cost}: {len(d)} trials in {len(groups)} groups\n"
+                 f"circled and numbered: the Pareto front (no trial is both {better} and cheaper)", fontsize=10)
+    if many:
+        ax.legend(fontsize=8, loc="best", title=f"one colour: {len(groups)} groups are too many to tell apart",
+                  title_fontsize=7.5)
+    else:
+        ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+                  title="colour = group (repeats share it)", title_fontsize=8)
+    if entries:
+        fig.legend([_blank()] * len(entries), entries, loc="outside lower left", fontsize=8, frameon=False,
+                   handlelength=0, handletextpad=0, title=f"Pareto front, cheapest first ({metric}, {cost})",
+                   title_fontsize=8, alignment="left")
+    return fig
+
+
+def _blank():
+    from matplotlib.patches import Rectangle
+    return Rectangle((0, 0), 0, 0, visible=False)
+
+
+def _colors(n: int) -> list:
+    from matplotlib import colormaps
+    name = "tab10" if n <= 10 else "tab20"
+    cmap = colormaps[name]
+    return [cmap(i % cmap.N) for i in range(max(n, 1))]
+
+
+def _short(text: str, width: int = 48) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# ------------------------------------------------------------------------------------- a whole sweep
+
+
+def load_table(sweep_dir: Path) -> pd.DataFrame:
+    """The sweep's results: results.csv, or (mid-sweep, before it exists) the table of its records."""
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise FileNotFoundError(f"no sweep directory {sweep_dir}")
+    csv = sweep_dir / RESULTS_NAME
+    if csv.exists():
+        return pd.read_csv(csv)
+    records = load_records(sweep_dir)
+    if not records:
+        raise FileNotFoundError(f"no {RESULTS_NAME} and no trial records in {sweep_dir} (run the sweep first)")
+    return table(records)
+
+
+def write_sweep_plots(sweep_dir: Path, metric: str = "test_accuracy", goal: str = "maximize",
+                      out: Path | None = None, curves: bool = True, force: bool = False,
+                      log: Callable[[str], None] | None = None) -> list[Path]:
+    """Every plot of one sweep; returns the files written.
+
+    Per ok trial: TRIAL/curves.png and .svg. In `out` (default `sweep_dir/plots`):
+    METRIC_vs_PARAM.png for each swept parameter with at least two values among the ok trials, and
+    pareto.png (`pareto_name(metric)`) when at least two ok trials have the metric and a training time. With `out`
+    given, the curves go to `out/TRIAL/` instead, so nothing is written into the sweep.
+    Curves newer than their trial's history and record are kept, not redrawn (unless `force`),
+    so a resumed sweep only draws its new trials; the sweep plots are always redrawn.
+    What is skipped, and why, is passed to `log` (e.g. print). FileNotFoundError when
+    `sweep_dir` is not a sweep; KeyError for an unknown metric.
+    """
+    say = log or (lambda _msg: None)
+    sweep_dir = Path(sweep_dir)
+    df = load_table(sweep_dir)
+    if metric not in df.columns:
+        raise KeyError(f"{metric!r} is not a column of the results (e.g. test_accuracy, best_val_accuracy, test_loss)")
+    plots_dir = Path(out) if out is not None else sweep_dir / PLOTS_DIR
+    ok = df[df["status"] == OK].reset_index(drop=True)
+    written: list[Path] = []
+    if ok.empty:
+        say(f"{sweep_dir.name}: no trial finished ok ({len(df)} in the table): nothing to plot")
+        return written
+
+    if curves:
+        missing, current = [], 0
+        for tid in ok["trial_id"]:
+            dest = None if out is None else plots_dir / tid
+            if not force and curves_current(sweep_dir / tid, dest):
+                current += 1
+                continue
+            files = write_trial_curves(sweep_dir / tid, dest)
+            written += files
+            if not files:
+                missing.append(tid)
+        if current:
+            say(f"learning curves of {current} trial(s) already up to date, kept")
+        if missing:
+            say(f"no learning curves for {len(missing)} trial(s) without {HISTORY_NAME}: {', '.join(missing[:3])}"
+                + (" ..." if len(missing) > 3 else ""))
+
+    scored = ok[pd.to_numeric(ok[metric], errors="coerce").notna()]
+    if scored.empty:
+        say(f"no ok trial has a {metric}: no sweep plots")
+        return written
+    params = param_columns(df)
+    if not params:
+        say("nothing was swept: no metric-vs-parameter plots")
+    for p in params:
+        values = scored[p].dropna().unique()
+        if len(values) < 2:
+            say(f"{p}: {len(values)} value(s) among the ok trials: no {metric}_vs_{_safe(p)}.png")
+            continue
+        fig = metric_vs_param(scored, p, metric, goal)
+        written.append(save_figure(fig, plots_dir / f"{_safe(metric)}_vs_{_safe(p)}.png"))
+
+    timed = scored[pd.to_numeric(scored["train_seconds"], errors="coerce").notna()]
+    pareto_path = plots_dir / pareto_name(metric)
+    if len(timed) < 2:
+        say(f"{len(timed)} ok trial(s) with {metric} and train_seconds: no {pareto_path.name} (needs two)")
+    else:
+        written.append(save_figure(pareto_plot(timed, metric, goal), pareto_path))
+    # Plots of an earlier run that this one had no data for would now mislead: remove them.
+    for stale in [*plots_dir.glob(f"{_safe(metric)}_vs_*.png"), pareto_path]:
+        if stale not in written and stale.exists():
+            stale.unlink()
+            say(f"removed the outdated {stale}")
+    return written
+
+
+def pareto_name(metric: str) -> str:
+    return PARETO_NAME if metric == "test_accuracy" else f"pareto_{_safe(metric)}.png"
+
+
+# ------------------------------------------------------------------------------------------ command
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="python -m harness plot",
+        description="Plot a sweep: learning curves per trial (train/validation loss and accuracy against\n"
+        "step), the metric against each swept parameter, and the metric against training time with\n"
+        "the Pareto front. Only trials with status ok are plotted.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sweep", type=Path, help="sweep directory (runs/NAME), as written by sweep.py")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="write everything here instead (curves in DIR/TRIAL/); default: RUN/plots/ and "
+                   "each trial's directory")
+    p.add_argument("--metric", default="test_accuracy",
+                   help="results column to plot (default test_accuracy; e.g. best_val_accuracy, test_loss)")
+    p.add_argument("--goal", choices=["maximize", "minimize"],
+                   help="which way is better, for the Pareto front (default: minimize for loss/seconds, else maximize)")
+    p.add_argument("--no-curves", action="store_true", help="skip the per-trial learning curves")
+    p.add_argument("--force", action="store_true",
+                   help="redraw every trial's curves, even those newer than the trial's history")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    goal = args.goal or ("minimize" if re.search(r"loss|seconds|params", args.metric) else "maximize")
+    try:
+        written = write_sweep_plots(args.sweep, args.metric, goal, args.out, curves=not args.no_curves,
+                                    force=args.force, log=lambda msg: print(f"note: {msg}"))
+    except (FileNotFoundError, KeyError) as e:
+        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
+    n_curves = sum(1 for p in written if p.name.startswith(CURVES_NAME + "."))
+    sweep_files = [p for p in written if not p.name.startswith(CURVES_NAME + ".")]
+    if n_curves:
+        print(f"learning curves: {n_curves // 2} trial(s), {CURVES_NAME}.png and {CURVES_NAME}.svg in each "
+              f"{'trial directory' if args.out is None else 'DIR/TRIAL'}")
+    for p in sweep_files:
+        print(f"wrote {p}")
+    if not written:
+        print("nothing written")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
