@@ -6,6 +6,8 @@ import importlib
 import os
 import sys
 
+from harness.quiet import filter_tensorflow_noise
+
 # command -> (module with a `main(argv) -> int`, one-line help)
 COMMANDS = {
     "sweep": ("harness.cli", "run a sweep (same as: python sweep.py CONFIG)"),
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
+    filter_tensorflow_noise()
     module = importlib.import_module(COMMANDS[argv[0]][0])
     return module.main(argv[1:])
 

@@ -46,6 +46,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--retry-failed", action="store_true", help="train failed and diverged trials again")
     p.add_argument("--dry-run", action="store_true", help="validate and list the trials, train nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-trial lines")
+    p.add_argument("--executor", choices=("local", "ray"), default=None,
+                   help="where trials run: local worker processes or Ray tasks (default: the config's "
+                   "sweep.executor, else local; ray needs requirements-ray.txt)")
+    p.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                   help="a Ray cluster to join, e.g. auto or ray://host:10001 (default: the config's "
+                   "sweep.ray_address, else a local Ray instance)")
     args = p.parse_args(argv)
     if args.workers < 1:
         p.error(f"--workers {args.workers}: must be at least 1")
@@ -114,8 +120,15 @@ def run(args: argparse.Namespace) -> int:
 
         interrupted = False
         try:
-            runner.execute(todo, min(args.workers, max(1, len(todo))), args.runs, args.eventlog,
-                           lambda spec: progress.started(), on_done)
+            executor = args.executor or (cfg.sweep.executor if cfg.sweep else "local")
+            run_args = (todo, min(args.workers, max(1, len(todo))), args.runs, args.eventlog,
+                        lambda spec: progress.started(), on_done)
+            if executor == "ray":
+                from harness import ray_executor  # imports Ray: only when asked for
+
+                ray_executor.execute(*run_args, address=args.ray_address or (cfg.sweep.ray_address if cfg.sweep else None))
+            else:
+                runner.execute(*run_args)
         except KeyboardInterrupt:
             interrupted = True
         finally:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from harness.plan import TrialSpec
+from harness.quiet import filter_tensorflow_noise
 from harness.record import FAILED, TrialRecord
 
 
@@ -77,34 +78,12 @@ def _init_worker(threads: int, parent: int) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-    _filter_stderr()
+    filter_tensorflow_noise()
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")  # retracing notices: each trial builds a new model on purpose
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
-
-
-# TensorFlow's C++ notices that ignore TF_CPP_MIN_LOG_LEVEL (printed before its logging
-# is set up); with several workers they bury the progress display.
-TF_NOISE = ("All log messages before absl::InitializeLog()", "oneDNN custom operations are on",
-            "cpu_feature_guard", "rebuild TensorFlow with the appropriate compiler flags")
-
-
-def _filter_stderr() -> None:
-    """Route this process's stderr (fd 2) through a thread that drops TF_NOISE lines."""
-    read_fd, write_fd = os.pipe()
-    original = os.dup(2)
-    os.dup2(write_fd, 2)
-    os.close(write_fd)
-
-    def pump():
-        with os.fdopen(read_fd, "rb") as src, os.fdopen(original, "wb", buffering=0) as dst:
-            for line in src:
-                if not any(n.encode() in line for n in TF_NOISE):
-                    dst.write(line)
-
-    threading.Thread(target=pump, daemon=True).start()
 
 
 def _run_one(spec: TrialSpec, runs: str, eventlog: str) -> TrialRecord:

@@ -33,6 +33,13 @@ def test_parallel_sweep_end_to_end(tmp_path):
     assert len(list((tmp_path / "eventlog" / "grid").glob("events.out.tfevents.*"))) == 1  # the HParams config
     assert "model.hidden" in out.stdout and "runs/grid/results.csv" in out.stdout  # ranked table and where to look
 
+    # Serial (one process, all cores) gives the same results as two workers.
+    serial = run_sweep(cfg, tmp_path, "--runs", str(tmp_path / "serial"), "--eventlog", str(tmp_path / "serial-ev"))
+    assert serial.returncode == 0, serial.stderr
+    one = pd.read_csv(tmp_path / "serial" / "grid" / "results.csv").set_index("trial_id").sort_index()
+    two = df.set_index("trial_id").sort_index()
+    assert one["test_accuracy"].equals(two["test_accuracy"]) and one["test_loss"].equals(two["test_loss"])
+
     # Same command again: nothing to run, same table.
     again = run_sweep(cfg, tmp_path, "--workers", "2")
     assert again.returncode == 0 and "4 already finished, 0 to run" in again.stdout

