@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 
 from harness import config, data, models, optim  # noqa: E402
+from harness.quiet import filter_tensorflow_noise  # noqa: E402
 from harness.trial import run_trial  # noqa: E402
 
 # Each a few tens of seconds of training on 2 cores, so start-up costs do not dominate.
@@ -64,6 +65,7 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=5, help="runs of each side per model (default 5)")
     p.add_argument("--models", nargs="+", choices=list(CASES), default=list(CASES))
     args = p.parse_args()
+    filter_tensorflow_noise()
     mnist = data.load()
     print(f"{'model':<5} {'harness s (median)':>19} {'bare s (median)':>16} {'ratio':>7}   per-run ratios")
     for name in args.models:

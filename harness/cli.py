@@ -121,7 +121,12 @@ def run(args: argparse.Namespace) -> int:
         interrupted = False
         try:
             executor = args.executor or (cfg.sweep.executor if cfg.sweep else "local")
-            run_args = (todo, min(args.workers, max(1, len(todo))), args.runs, args.eventlog,
+            workers = min(args.workers, max(1, len(todo)))
+            if executor == "local" and workers > runner.cpu_count():
+                print(f"--workers {workers}: this machine has {runner.cpu_count()} cores; "
+                      f"running {runner.cpu_count()} workers of 1 thread each")
+                workers = runner.cpu_count()
+            run_args = (todo, workers, args.runs, args.eventlog,
                         lambda spec: progress.started(), on_done)
             if executor == "ray":
                 from harness import ray_executor  # imports Ray: only when asked for

@@ -13,9 +13,12 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorboard.compat.proto import summary_pb2
+from tensorboard.plugins.histogram.summary_v2 import histogram_pb
 from tensorboard.plugins.hparams import api as hp
 from tensorboard.plugins.hparams import api_pb2
 from tensorboard.plugins.hparams import summary as hparams_summary
+from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 
 from harness import figures
 from harness.callbacks import current_lr, global_step
@@ -30,12 +33,20 @@ FINAL_METRICS = {
 }
 
 
-def write_stats(tag: str, values, step: int) -> None:
-    """A histogram plus mean/stddev/min/max scalars, as the TensorBoard tutorial logs them."""
-    values = tf.convert_to_tensor(values)
-    tf.summary.histogram(tag, values, step=step)
-    for name, fn in (("mean", tf.reduce_mean), ("stddev", tf.math.reduce_std), ("min", tf.reduce_min), ("max", tf.reduce_max)):
-        tf.summary.scalar(f"{tag}/{name}", fn(values), step=step)
+def stats_pb(tag: str, values: np.ndarray) -> list[summary_pb2.Summary.Value]:
+    """A histogram plus mean/stddev/min/max scalars, as the TensorBoard tutorial logs them.
+
+    Built in NumPy as protos and written in one op per epoch: hundreds of eager
+    summary ops (or tracing them into a graph) would cost more than short epochs.
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]  # a diverging trial's NaNs: its status says so, the histogram shows the rest
+    if not v.size:
+        return []
+    out = list(histogram_pb(tag, v, buckets=30).value)
+    for name, x in (("mean", v.mean()), ("stddev", v.std()), ("min", v.min()), ("max", v.max())):
+        out.extend(scalar_pb(f"{tag}/{name}", x).value)
+    return out
 
 
 class SummaryLogger(keras.callbacks.Callback):
@@ -61,7 +72,7 @@ class SummaryLogger(keras.callbacks.Callback):
             outputs[f"{name}/preactivations"] = layer.output
             if act is not None:
                 outputs[f"{name}/activations"] = act.output
-        self._probe = keras.Model(self.model.input, outputs) if self.histograms_every else None
+        self._probe = keras.Model(self.model.input, outputs)
         self._weighted = [(name, layer) for name, layer, _ in probed]
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -112,12 +123,14 @@ class SummaryLogger(keras.callbacks.Callback):
             self._stop_profiler()
 
     def _histograms(self):
+        values = []
         for name, layer in self._weighted:
-            write_stats(f"{name}/weights", layer.kernel, self._step)
+            values += stats_pb(f"{name}/weights", layer.kernel.numpy())
             if layer.bias is not None:
-                write_stats(f"{name}/biases", layer.bias, self._step)
+                values += stats_pb(f"{name}/biases", layer.bias.numpy())
         for tag, value in self._probe(self.probe_batch, training=False).items():
-            write_stats(tag, value, self._step)
+            values += stats_pb(tag, keras.ops.convert_to_numpy(value))
+        tf.summary.experimental.write_raw_pb(summary_pb2.Summary(value=values).SerializeToString(), step=self._step)
 
     def _stop_profiler(self):
         tf.profiler.experimental.stop()
