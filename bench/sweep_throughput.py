@@ -18,6 +18,7 @@ Goals: 2 local workers >= 1.5x serial; Ray within 10% of 2 local workers.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import subprocess
@@ -76,12 +77,9 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
     args = p.parse_args()
-    if "ray" in args.modes:
-        try:
-            import ray  # noqa: F401
-        except ImportError:
-            raise SystemExit("Ray is not installed: .venv/bin/pip install -r requirements-ray.txt "
-                             "(or leave it out: --modes serial local)")
+    if "ray" in args.modes and importlib.util.find_spec("ray") is None:
+        raise SystemExit("Ray is not installed: .venv/bin/pip install -r requirements-ray.txt "
+                         "(or leave it out: --modes serial local)")
 
     cores = cpu_count()
     print(f"{len(LRS)} trials: MLP hidden [128], {args.limit} training images, {args.epochs} epochs, "

