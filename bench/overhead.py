@@ -26,10 +26,13 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness.quiet import filter_tensorflow_noise  # noqa: E402
+
+filter_tensorflow_noise()  # before TensorFlow is imported
+
 import keras  # noqa: E402
 
 from harness import config, data, models, optim  # noqa: E402
-from harness.quiet import filter_tensorflow_noise  # noqa: E402
 from harness.trial import run_trial  # noqa: E402
 
 # Full training set; each run 15-40 s of training on 2 cores.
@@ -65,7 +68,6 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=3, help="runs of each side per model (default 3)")
     p.add_argument("--models", nargs="+", choices=list(CASES), default=list(CASES))
     args = p.parse_args()
-    filter_tensorflow_noise()
     mnist = data.load()
     print(f"{'model':<5} {'harness s (median)':>19} {'bare s (median)':>16} {'ratio':>7}   per-run ratios")
     for name in args.models:
