@@ -36,6 +36,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from harness.validate import build, unknown_key
+
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform")
 METRICS = {
     "test_accuracy": "maximize",
@@ -95,8 +97,6 @@ class SweepConfig:
     @classmethod
     def from_dict(cls, raw: Any, path: str, problems: list[str]) -> "SweepConfig | None":
         """Validate the section (the config loader calls this for `sweep`)."""
-        from harness.config import build, unknown_key  # the generic loader; no cycle at import
-
         if not isinstance(raw, dict):
             problems.append(f"{path} = {raw!r}: must be a mapping")
             return None
@@ -158,8 +158,6 @@ def _parameter(key: str, raw: Any, path: str, problems: list[str]) -> Parameter 
     allowed = {"values", "value", "distribution", "min", "max"}
     bad = [k for k in raw if k not in allowed]
     if bad:
-        from harness.config import unknown_key
-
         problems.extend(unknown_key(path, str(k), sorted(allowed)) for k in bad)
         return None
     if "value" in raw:

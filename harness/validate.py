@@ -1,0 +1,125 @@
+"""Plain data (parsed YAML) into frozen dataclasses, collecting every problem.
+
+Generic: walks a dataclass's fields and type hints, refuses unknown keys
+(suggesting the closest one), wrong types and values outside the bounds a
+field declares in its metadata (`lo`, `hi`, `lo_open`, `hi_open`). Every
+problem names its dotted key path, the bad value and what is allowed; all
+are reported together in one ConfigError.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from typing import Literal
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; the message lists every problem found."""
+
+    def __init__(self, problems: list[str], source: str = "config"):
+        self.problems = problems
+        super().__init__(f"{source}: " + ("\n  ".join(["invalid config:"] + problems) if len(problems) > 1 else problems[0]))
+
+
+def _describe(tp) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("null" if a is type(None) else _describe(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        return f"a list of {_describe(typing.get_args(tp)[0])}s"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(tp, str(tp))
+
+
+def _bounds_problem(value, meta) -> str | None:
+    lo, hi = meta.get("lo"), meta.get("hi")
+    bad_lo = lo is not None and (value <= lo if meta.get("lo_open") else value < lo)
+    bad_hi = hi is not None and (value >= hi if meta.get("hi_open") else value > hi)
+    if not (bad_lo or bad_hi):
+        return None
+    parts = []
+    if lo is not None:
+        parts.append(f"{'>' if meta.get('lo_open') else '>='} {lo}")
+    if hi is not None:
+        parts.append(f"{'<' if meta.get('hi_open') else '<='} {hi}")
+    return "must be " + " and ".join(parts)
+
+
+def _convert(tp, value, path: str, meta: dict, problems: list[str]):
+    """Return `value` as type `tp`, appending to `problems` what does not fit."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(args[0], value, path, meta, problems)
+    if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and hasattr(tp, "from_dict"):
+            return tp.from_dict(value, path, problems)
+        return build(tp, value, path, problems)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            problems.append(f"{path} = {value!r}: must be {_describe(tp)}")
+        return value
+    if origin is tuple:
+        item = typing.get_args(tp)[0]
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return tuple(_convert(item, v, f"{path}[{i}]", meta, problems) for i, v in enumerate(items))
+    ok = (
+        (tp is bool and isinstance(value, bool))
+        or (tp is int and isinstance(value, int) and not isinstance(value, bool))
+        or (tp is float and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (tp is str and isinstance(value, str))
+    )
+    if not ok:
+        problems.append(f"{path} = {value!r}: must be {_describe(tp)}")
+        return value
+    if tp is float:
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            problems.append(f"{path} = {value!r}: must be a finite number")
+            return value
+    if tp in (int, float):
+        why = _bounds_problem(value, meta)
+        if why:
+            problems.append(f"{path} = {value!r}: {why}")
+    return value
+
+
+def unknown_key(path: str, key: str, valid) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(valid)}"
+    return f"{path}{'.' if path else ''}{key}: unknown key{hint}"
+
+
+def build(cls, raw, path: str = "", problems: list[str] | None = None):
+    """Build dataclass `cls` from a mapping, checking keys, types and ranges."""
+    own = problems is None
+    problems = [] if own else problems
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        problems.append(f"{path or 'config'} = {raw!r}: must be a mapping")
+        raw = {}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in fields:
+            problems.append(unknown_key(path, str(key), fields))
+            continue
+        kwargs[key] = _convert(hints[key], value, f"{path}.{key}" if path else key, dict(fields[key].metadata), problems)
+    obj = None
+    try:
+        obj = cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        problems.append(f"{path}: {e}")
+    if own and problems:
+        raise ConfigError(problems)
+    return obj
