@@ -8,7 +8,6 @@ per-step and per-epoch curves share one x-axis.
 
 from __future__ import annotations
 
-import time
 
 import keras
 import numpy as np
@@ -21,7 +20,7 @@ from tensorboard.plugins.hparams import summary as hparams_summary
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 
 from harness import figures
-from harness.callbacks import current_lr, global_step
+from harness.callbacks import EpochHistory, current_lr, global_step
 from harness.models import probed_layers
 
 # Scalars the HParams dashboard shows as metrics, written once at the end of a trial.
@@ -53,7 +52,7 @@ class SummaryLogger(keras.callbacks.Callback):
     """Scalars every N steps and every epoch; histograms every N epochs; an optional profile."""
 
     def __init__(self, writer, probe_batch: np.ndarray, every_steps: int, histograms_every: int,
-                 profile_steps: tuple[int, int] | None, logdir: str, batch_size: int):
+                 profile_steps: tuple[int, int] | None, logdir: str, history: EpochHistory):
         super().__init__()
         self.writer = writer
         self.probe_batch = probe_batch
@@ -61,7 +60,7 @@ class SummaryLogger(keras.callbacks.Callback):
         self.histograms_every = histograms_every
         self.profile_steps = profile_steps
         self.logdir = logdir
-        self.batch_size = batch_size
+        self.history = history  # its epoch timings, measured once, are logged here too
         self._profiling = False
 
     def on_train_begin(self, logs=None):
@@ -74,15 +73,6 @@ class SummaryLogger(keras.callbacks.Callback):
                 outputs[f"{name}/activations"] = act.output
         self._probe = keras.Model(self.model.input, outputs)
         self._weighted = [(name, layer) for name, layer, _ in probed]
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._t0 = time.perf_counter()
-        self._step0 = self._step
-        self._train_seconds = None
-
-    def on_test_begin(self, logs=None):
-        if self._train_seconds is None:
-            self._train_seconds = time.perf_counter() - self._t0
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.profile_steps and self._step + 1 == self.profile_steps[0]:
@@ -102,9 +92,7 @@ class SummaryLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        elapsed = time.perf_counter() - self._t0
-        train_seconds = self._train_seconds or elapsed
-        examples = (self._step - self._step0) * self.batch_size
+        timing = self.history.rows[-1]  # EpochHistory runs first, see trial.py
         with self.writer.as_default(step=self._step):
             for key, tag in (("loss", "train/loss"), ("accuracy", "train/accuracy"),
                              ("val_loss", "val/loss"), ("val_accuracy", "val/accuracy")):
@@ -112,8 +100,9 @@ class SummaryLogger(keras.callbacks.Callback):
                     tf.summary.scalar(tag, logs[key])
             tf.summary.scalar("train/learning_rate", current_lr(self.model))
             tf.summary.scalar("train/epoch", epoch + 1)
-            tf.summary.scalar("time/seconds_per_epoch", elapsed)
-            tf.summary.scalar("time/examples_per_second", examples / max(train_seconds, 1e-9))
+            tf.summary.scalar("time/seconds_per_epoch", timing["epoch_seconds"])
+            if timing["examples_per_second"]:
+                tf.summary.scalar("time/examples_per_second", timing["examples_per_second"])
             if self.histograms_every and (epoch + 1) % self.histograms_every == 0:
                 self._histograms()
         self.writer.flush()

@@ -115,7 +115,7 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
             history,
             summaries.SummaryLogger(writer, split.x_val[:PROBE_SIZE], cfg.logging.every_steps,
                                     cfg.logging.histograms_every, cfg.logging.profile_steps,
-                                    str(paths.log_dir), cfg.train.batch_size),
+                                    str(paths.log_dir), history),
         ]
         if cfg.train.early_stopping.patience:
             callbacks.append(keras.callbacks.EarlyStopping(
