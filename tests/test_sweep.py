@@ -81,8 +81,8 @@ def test_sigkill_then_rerun_loses_and_duplicates_nothing(tmp_path):
     proc = subprocess.Popen(sweep_cmd(cfg, tmp_path), cwd=tmp_path, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        # Kill once the first trial has finished and the second has saved a checkpoint.
-        assert _wait_for(lambda: _status(first) == "ok" and (second / "checkpoint").exists())
+        # Kill once the first trial has finished and the second has saved a whole checkpoint.
+        assert _wait_for(lambda: _status(first) == "ok" and (second / "checkpoint" / "training_metadata.json").exists())
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
