@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from harness.record import OK
-from harness.results import RESULTS_NAME, param_columns
+from harness.results import RESULTS_NAME, default_goal, param_columns
 
 EPILOG = """\
 examples:
@@ -158,10 +158,6 @@ def render(df: pd.DataFrame, fmt: str) -> str:
         lines += ["| " + " | ".join(row) + " |" for row in shown.itertuples(index=False)]
         return "\n".join(lines)
     return shown.to_string(index=False) if len(shown) else "(no trials)"
-
-
-def default_goal(column_name: str) -> str:
-    return "minimize" if re.search(r"loss|seconds|params", column_name) else "maximize"
 
 
 def parse_args(argv):

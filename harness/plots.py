@@ -25,7 +25,7 @@ from matplotlib.figure import Figure  # no pyplot: no global state, no display, 
 
 from harness.curves import CURVES_NAME, HISTORY_NAME, save_figure, curves_current, write_trial_curves
 from harness.record import OK
-from harness.results import RESULTS_NAME, load_records, param_columns, table
+from harness.results import RESULTS_NAME, default_goal, load_records, param_columns, table
 
 PLOTS_DIR = "plots"
 PARETO_NAME = "pareto.png"
@@ -366,7 +366,7 @@ def parse_args(argv):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    goal = args.goal or ("minimize" if re.search(r"loss|seconds|params", args.metric) else "maximize")
+    goal = args.goal or default_goal(args.metric)
     try:
         written = write_sweep_plots(args.sweep, args.metric, goal, args.out, curves=not args.no_curves,
                                     force=args.force, log=lambda msg: print(f"note: {msg}"))

@@ -62,7 +62,7 @@ from typing import Callable, Iterable
 
 from harness.plan import TrialSpec
 from harness.record import FAILED, PENDING, RECORD_NAME, TrialRecord
-from harness.runner import MAX_ATTEMPTS, cpu_count, file_lock
+from harness.runner import MAX_ATTEMPTS, configure_tensorflow, cpu_count, file_lock, worker_mnist
 
 LOCK_NAME = ".lock"  # the local executor's per-trial lock file: never shipped
 CANCEL_GRACE = 15.0  # seconds interrupted tasks get to stop before they are killed
@@ -141,22 +141,16 @@ def install_tree(blob: bytes, dest: Path, staging_root: Path, last: str | None =
 
 # --- in the Ray worker -----------------------------------------------------------------
 
-_WORKER = {"threads": None, "mnist": None}
+_WORKER = {"threads": None}
 
 
 def _prepare_worker(threads: int) -> None:
     """Once per worker process, before TensorFlow starts: its thread counts and quiet logs."""
     if _WORKER["threads"] is not None:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    configure_tensorflow(threads)
     import tensorflow as tf
 
-    tf.get_logger().setLevel("ERROR")
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
-    except RuntimeError:  # TensorFlow already ran in this process (not the harness's doing): keep its pools
-        pass
     _WORKER["threads"] = (tf.config.threading.get_intra_op_parallelism_threads(),
                           tf.config.threading.get_inter_op_parallelism_threads())
 
@@ -168,11 +162,8 @@ def _trial_task(spec: TrialSpec, threads: int, run_blob: bytes, log_blob: bytes,
 
     import keras
 
-    from harness import data
     from harness.trial import TrialPaths, run_trial
 
-    if _WORKER["mnist"] is None:
-        _WORKER["mnist"] = data.load()
     tmp = Path(tempfile.mkdtemp(prefix="mnist-harness-trial-"))
     try:
         paths = TrialPaths.of(spec.config.name, spec.trial_id, tmp / "runs", tmp / "eventlog")
@@ -184,7 +175,7 @@ def _trial_task(spec: TrialSpec, threads: int, run_blob: bytes, log_blob: bytes,
             previous.save(paths.run_dir)
         record = run_trial(spec.config, spec.trial_id, settings=spec.settings, repeat=spec.repeat,
                            group=spec.group, runs=paths.run_dir.parent.parent,
-                           eventlog=paths.log_dir.parent.parent, mnist=_WORKER["mnist"])
+                           eventlog=paths.log_dir.parent.parent, mnist=worker_mnist())
         return {"record": record,
                 "run": pack_tree(paths.run_dir, skip=("checkpoint",) if record.finished else ()),
                 "log": pack_tree(paths.log_dir),

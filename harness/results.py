@@ -8,6 +8,7 @@ atomically, so pandas can read it at any moment, even mid-sweep.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -59,6 +60,11 @@ def write_csv(sweep_dir: Path, records: list[TrialRecord]) -> Path:
 def param_columns(df: pd.DataFrame) -> list[str]:
     """The swept-parameter columns of a results table."""
     return [c for c in df.columns if c not in ("trial_id", "group", *RESULT_COLUMNS)]
+
+
+def default_goal(column_name: str) -> str:
+    """Losses, times and sizes are minimized; accuracies and the rest maximized."""
+    return "minimize" if re.search(r"loss|seconds|params", column_name) else "maximize"
 
 
 def best_trial_dir(sweep_dir: Path, metric: str = "test_accuracy", goal: str = "maximize") -> Path:

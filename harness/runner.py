@@ -9,12 +9,14 @@ progress. Safety comes from the records and locks, not from the scheduler:
 - an interrupted trial resumes from its checkpoint;
 - a per-trial file lock keeps two processes (say, an orphan of a killed
   sweep) from training the same trial at once;
-- a worker whose parent died exits, so `kill -9` of the sweep leaves no
+- a worker dies with the sweep process (even after `kill -9`), leaving no
   stray training behind.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import fcntl
 import multiprocessing
 import os
@@ -32,6 +34,7 @@ from harness.quiet import filter_tensorflow_noise
 from harness.record import FAILED, TrialRecord
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 MAX_ATTEMPTS = 3  # a trial whose worker dies this often is recorded as failed
 
 
@@ -63,11 +66,27 @@ def file_lock(path: Path, blocking: bool = True) -> Iterator[bool]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _watch_parent(parent: int) -> None:
-    while True:
-        time.sleep(0.5)
-        if os.getppid() != parent:
-            os._exit(1)
+def _die_with_parent(parent: int) -> None:
+    """End this worker the moment the sweep process dies (kill -9 included).
+
+    On Linux the kernel does it (PR_SET_PDEATHSIG); elsewhere a thread polls.
+    A worker that outlived its sweep by even a fraction of a second could
+    finish a trial's training, drop its checkpoint, and die before recording
+    the result, so the re-run would have to start that trial over.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) == 0 and os.getppid() == parent:
+            return
+    except (OSError, AttributeError):
+        pass
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _init_worker(threads: int, parent: int) -> None:
@@ -77,20 +96,28 @@ def _init_worker(threads: int, parent: int) -> None:
     a training one stops its trial (see _run_one) and the main process ends the sweep.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    _die_with_parent(parent)
     filter_tensorflow_noise()
+    configure_tensorflow(threads)
+
+
+def configure_tensorflow(threads: int) -> None:
+    """In a worker, before its first trial: TensorFlow's thread pools and quiet logs."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")  # retracing notices: each trial builds a new model on purpose
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+    except RuntimeError:  # TensorFlow already ran in this process (not the harness's doing): keep its pools
+        pass
 
 
 def _run_one(spec: TrialSpec, runs: str, eventlog: str) -> TrialRecord:
     """In a worker: train one trial under its lock, then free Keras' global state."""
     import keras
 
-    from harness import data
     from harness.trial import TrialPaths, run_trial
 
     paths = TrialPaths.of(spec.config.name, spec.trial_id, Path(runs), Path(eventlog))
@@ -98,7 +125,7 @@ def _run_one(spec: TrialSpec, runs: str, eventlog: str) -> TrialRecord:
     try:
         with file_lock(paths.run_dir / ".lock"):
             return run_trial(spec.config, spec.trial_id, settings=spec.settings, repeat=spec.repeat,
-                             group=spec.group, runs=Path(runs), eventlog=Path(eventlog), mnist=_mnist(data))
+                             group=spec.group, runs=Path(runs), eventlog=Path(eventlog), mnist=worker_mnist())
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         keras.backend.clear_session()
@@ -107,11 +134,13 @@ def _run_one(spec: TrialSpec, runs: str, eventlog: str) -> TrialRecord:
 _MNIST = None
 
 
-def _mnist(data_module):
-    """Loaded once per worker and shared by its trials."""
+def worker_mnist():
+    """MNIST, loaded once per worker process and shared by its trials."""
     global _MNIST
     if _MNIST is None:
-        _MNIST = data_module.load()
+        from harness import data
+
+        _MNIST = data.load()
     return _MNIST
 
 

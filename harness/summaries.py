@@ -98,7 +98,7 @@ class SummaryLogger(keras.callbacks.Callback):
                              ("val_loss", "val/loss"), ("val_accuracy", "val/accuracy")):
                 if key in logs:
                     tf.summary.scalar(tag, logs[key])
-            tf.summary.scalar("train/learning_rate", current_lr(self.model))
+            tf.summary.scalar("train/learning_rate", timing["learning_rate"])
             tf.summary.scalar("train/epoch", epoch + 1)
             tf.summary.scalar("time/seconds_per_epoch", timing["epoch_seconds"])
             if timing["examples_per_second"]:

@@ -73,6 +73,17 @@ def hparams_of(cfg: ExperimentConfig, settings: dict) -> dict:
     return {k: flat[k] for k in keys if flat.get(k) is not None}
 
 
+def _take_history(record: TrialRecord, history: EpochHistory) -> None:
+    """Epochs, timings and the best validation epoch, over every attempt of the trial."""
+    rows = history.rows
+    record.epochs_run, record.resumed_from_epoch = len(rows), history.start_epoch
+    record.train_seconds = sum(r["epoch_seconds"] for r in rows)
+    record.seconds_per_epoch = record.train_seconds / len(rows) if rows else None
+    rates = [r["examples_per_second"] for r in rows if r["examples_per_second"]]
+    record.examples_per_second = float(np.mean(rates)) if rates else None
+    record.best_val_accuracy, record.best_epoch = history.best()
+
+
 def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = None, repeat: int = 0,
               group: str | None = None, runs: Path = Path("runs"), eventlog: Path = Path("eventlog"),
               mnist: data_mod.Mnist | None = None) -> TrialRecord:
@@ -90,11 +101,12 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
                          repeat=repeat, seed=cfg.train.seed, started=_now(),
                          attempts=(previous.attempts if previous else 0) + 1,
                          versions=_versions(), git_commit=_git_commit())
-    record.save(paths.run_dir)
     writer = None
     end = {"x_test": None, "y_test": None, "probs": None, "step": 0}
     try:
-        atomic_write_text(paths.run_dir / "config.yaml", config_mod.to_yaml(cfg))
+        record.save(paths.run_dir)  # inside: an interruption from here on is recorded as such
+        resolved = config_mod.to_yaml(cfg)
+        atomic_write_text(paths.run_dir / "config.yaml", resolved)
         split = data_mod.split(mnist or data_mod.load(), cfg.data.validation, cfg.data.limit, cfg.data.test_limit)
         keras.utils.set_random_seed(cfg.train.seed)
         if cfg.train.deterministic:
@@ -103,7 +115,7 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
         steps_per_epoch = optim.compile_model(model, cfg.train, len(split.x_train))
         record.params = int(model.count_params())
         writer = tf.summary.create_file_writer(str(paths.log_dir))
-        summaries.write_start(writer, config_mod.to_yaml(cfg), model, hparams_of(cfg, record.settings),
+        summaries.write_start(writer, resolved, model, hparams_of(cfg, record.settings),
                               record.group, cfg.description)
         guard = TrainingGuard(cfg.train.steps)
         history = EpochHistory(paths.run_dir / "history.csv", len(split.x_train), cfg.train.batch_size)
@@ -124,14 +136,8 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
         model.fit(split.x_train, split.y_train, batch_size=cfg.train.batch_size,
                   epochs=optim.epochs_to_run(cfg.train, steps_per_epoch),
                   validation_data=(split.x_val, split.y_val), callbacks=callbacks, verbose=0)
-        rows = history.rows
-        record.epochs_run, record.resumed_from_epoch = len(rows), history.start_epoch
+        _take_history(record, history)
         record.steps = end["step"] = global_step(model)
-        record.train_seconds = sum(r["epoch_seconds"] for r in rows)
-        record.seconds_per_epoch = record.train_seconds / len(rows) if rows else None
-        rates = [r["examples_per_second"] for r in rows if r["examples_per_second"]]
-        record.examples_per_second = float(np.mean(rates)) if rates else None
-        record.best_val_accuracy, record.best_epoch = history.best()
         if guard.diverged_at is not None:
             record.status, record.error = DIVERGED, f"loss became NaN or infinite at step {guard.diverged_at}"
         else:

@@ -131,9 +131,9 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_completes(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, err
-    assert "interrupted" in out and "run the same command again" in out and "Traceback" not in err
+    assert "interrupted" in out and "run the same command again" in out and "Traceback" not in err, out + err
     statuses = [_status(d) for d in (tmp_path / "runs" / "intr").glob("lr=*")]
-    assert "running" not in statuses  # every started trial was stopped and recorded as such
+    assert "running" not in statuses, statuses  # every started trial was stopped and recorded as such
     again = run_sweep(cfg, tmp_path, "--workers", "2")
     assert again.returncode == 0, again.stderr
     df = pd.read_csv(tmp_path / "runs" / "intr" / "results.csv")
