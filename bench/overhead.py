@@ -32,8 +32,11 @@ filter_tensorflow_noise()  # before TensorFlow is imported
 
 import keras  # noqa: E402
 
-from harness import config, data, models, optim  # noqa: E402
-from harness.trial import run_trial  # noqa: E402
+from harness.config import schema as config
+from harness.training import data
+from harness.training import models
+from harness.training import optim  # noqa: E402
+from harness.training.trial import run_trial  # noqa: E402
 
 # Full training set; each run 15-40 s of training on 2 cores.
 CASES = {

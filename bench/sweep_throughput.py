@@ -33,7 +33,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.runner import cpu_count  # noqa: E402  (no TensorFlow: the driver only times)
+from harness.sweep.local import cpu_count  # noqa: E402  (no TensorFlow: the driver only times)
 
 LRS = [0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.006, 0.008]  # 8 trials
 MODES = {

@@ -11,10 +11,10 @@ from harness.quiet import filter_tensorflow_noise
 # command -> (module with a `main(argv) -> int`, one-line help)
 COMMANDS = {
     "sweep": ("harness.cli", "run a sweep (same as: python sweep.py CONFIG)"),
-    "compare": ("harness.compare", "results tables: ranking, groups with confidence intervals, pivots, diffs"),
-    "predict": ("harness.predict", "predict digits in image files with a trained trial"),
-    "serve": ("harness.serve", "a web page to draw digits and watch a trained trial predict them"),
-    "plot": ("harness.plots", "learning curves per trial, metric vs parameters and the accuracy/time Pareto front per sweep"),
+    "compare": ("harness.analysis.compare", "results tables: ranking, groups with confidence intervals, pivots, diffs"),
+    "predict": ("harness.serving.predict", "predict digits in image files with a trained trial"),
+    "serve": ("harness.serving.server", "a web page to draw digits and watch a trained trial predict them"),
+    "plot": ("harness.analysis.plots", "learning curves per trial, metric vs parameters and the accuracy/time Pareto front per sweep"),
 }
 
 

@@ -11,11 +11,17 @@ import shutil
 import sys
 from pathlib import Path
 
-from harness import config as config_mod
-from harness import data as data_mod
-from harness import curves, experiment, plan, plots, results, runner
-from harness.config import ConfigError
-from harness.progress import SweepProgress, trial_line
+from harness.config import schema as config_mod
+from harness.training import data as data_mod
+from harness.analysis import curves
+from harness.sweep import hparams as experiment
+from harness.config import plan
+from harness.analysis import plots
+from harness.analysis import results
+from harness.sweep import local as runner
+from harness.config.schema import ConfigError
+from harness.files import file_lock
+from harness.sweep.progress import SweepProgress, trial_line
 from harness.record import OK, TrialRecord
 
 EPILOG = """\
@@ -96,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     data_mod.load()  # verify MNIST (and build the cache) once, before any worker starts
-    with runner.file_lock(sweep_dir / ".sweep.lock", blocking=False) as mine:
+    with file_lock(sweep_dir / ".sweep.lock", blocking=False) as mine:
         if not mine:
             raise ConfigError([f"another sweep is running on {sweep_dir}; wait for it or stop it"], args.config)
         fixed = {} if cfg.sweep and cfg.sweep.parameters else {k: None for k in experiment.CORE_HPARAMS}
@@ -129,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
             run_args = (todo, workers, args.runs, args.eventlog,
                         lambda spec: progress.started(), on_done)
             if executor == "ray":
-                from harness import ray_executor  # imports Ray: only when asked for
+                from harness.sweep import ray_tasks as ray_executor  # imports Ray: only when asked for
 
                 ray_executor.execute(*run_args, address=args.ray_address or (cfg.sweep.ray_address if cfg.sweep else None))
             else:
@@ -155,7 +161,7 @@ def _quietly(fn, *args, **kwargs) -> None:
 def report(name: str, records: list[TrialRecord], csv_path: Path, args, metric: str, goal: str,
            planned: int, interrupted: bool) -> int:
     """The end-of-sweep summary: ranking, failures, where to look; returns the exit status."""
-    from harness import compare
+    from harness.analysis import compare
 
     finished = [r for r in records if r.finished]
     bad = [r for r in finished if r.status != OK]

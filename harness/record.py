@@ -9,32 +9,16 @@ after `kill -9`.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-RECORD_NAME = "trial.json"
+from harness import layout
+from harness.files import atomic_write_text
 
 # The fixed set of states a trial moves through.
 PENDING, RUNNING, OK, DIVERGED, FAILED = "pending", "running", "ok", "diverged", "failed"
 FINISHED = (OK, DIVERGED, FAILED)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass
@@ -73,12 +57,12 @@ class TrialRecord:
         return self.status in FINISHED
 
     def save(self, trial_dir: Path) -> None:
-        atomic_write_text(Path(trial_dir) / RECORD_NAME, json.dumps(asdict(self), indent=2) + "\n")
+        atomic_write_text(Path(trial_dir) / layout.RECORD, json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
     def load(cls, trial_dir: Path) -> "TrialRecord | None":
         """The record in `trial_dir`, or None when there is none (or it is unreadable)."""
-        path = Path(trial_dir) / RECORD_NAME
+        path = Path(trial_dir) / layout.RECORD
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):

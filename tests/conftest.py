@@ -8,7 +8,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from harness import config, data  # noqa: E402
+from harness.config import schema as config
+from harness.training import data  # noqa: E402
 
 pytest_plugins = ["fixtures_model"]  # a small trained trial and a live server (predict/serve tests)
 

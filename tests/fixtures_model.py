@@ -13,9 +13,9 @@ import urllib.request
 
 import pytest
 
-from harness import config
-from harness.serve import make_server
-from harness.trial import run_trial
+from harness.config import schema as config
+from harness.serving.server import make_server
+from harness.training.trial import run_trial
 
 # ~2 s on 2 CPU cores, ~93% test accuracy: good enough that a wrong answer means a bug, not a weak model.
 SMALL = {"name": "small", "data": {"limit": 20000, "test_limit": 1000}, "train": {"epochs": 3, "seed": 1},

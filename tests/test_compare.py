@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import compare
+from harness.analysis import compare
 
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import config
-from harness.config import ConfigError
+from harness.config import schema as config
+from harness.config.schema import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 

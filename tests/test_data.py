@@ -3,7 +3,7 @@ import shutil
 import numpy as np
 import pytest
 
-from harness import data
+from harness.training import data
 
 
 def test_full_mnist_is_verified(mnist):

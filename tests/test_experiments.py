@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import config, plan
-from harness.trial import run_trial
+from harness.config import schema as config
+from harness.config import plan
+from harness.training.trial import run_trial
 
 EXPERIMENTS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.yaml"))
 TINY = ["data.limit=200", "data.test_limit=100", "train.epochs=1", "train.steps=null",

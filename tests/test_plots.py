@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import plots
+from harness.analysis import plots
 from harness.__main__ import main as harness_main
 from sweeps import ROOT, sweep_cmd, write_config
 

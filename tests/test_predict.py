@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness import predict
-from harness.preprocess import BlankImageError, preprocess
+from harness.serving import predict
+from harness.serving.preprocess import BlankImageError, preprocess
 from harness.record import TrialRecord
 
 N = 30  # test digits written to files

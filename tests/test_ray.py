@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.ray_executor import install_tree, pack_tree, unpack_tree
+from harness.sweep.ray_tasks import install_tree, pack_tree, unpack_tree
 from sweeps import ROOT, write_config
 
 GRID = {"parameters": {"model.hidden": [[16], [32]], "train.lr": [0.001, 0.01]}}

@@ -17,8 +17,8 @@ import pytest
 from fixtures_model import post
 from PIL import Image
 
-from harness import predict
-from harness.preprocess import preprocess
+from harness.serving import predict
+from harness.serving.preprocess import preprocess
 from harness.record import TrialRecord
 
 

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from harness import plan
-from harness.config import ConfigError, from_dict
-from harness.space import expand
+from harness.config import plan
+from harness.config.schema import ConfigError, from_dict
+from harness.config.space import expand
 
 
 def sweep(**section):

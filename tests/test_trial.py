@@ -11,8 +11,8 @@ from tensorboard.util import tensor_util
 from tensorboard.plugins.hparams import metadata as hp_metadata
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-import harness.models  # noqa: F401  (registers the custom layer for loading)
-from harness.trial import run_trial
+import harness.training.models  # noqa: F401  (registers the custom layer for loading)
+from harness.training.trial import run_trial
 
 
 def read_events(log_dir):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from harness.config import ModelConfig
+from harness.config.schema import ModelConfig
 
 
 @keras.saving.register_keras_serializable(package="mnist_harness")

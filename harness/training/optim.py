@@ -6,7 +6,7 @@ import math
 
 import keras
 
-from harness.config import TrainConfig
+from harness.config.schema import TrainConfig
 
 
 @keras.saving.register_keras_serializable(package="mnist_harness")

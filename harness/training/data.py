@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.metadata
+import io
 import os
 import pickle
 import sys
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from harness.files import atomic_write_bytes
 
 CACHE_ENV = "MNIST_HARNESS_CACHE"
 CACHE_NAME = "mnist-uint8.npz"
@@ -127,10 +130,9 @@ def _from_keras() -> dict[str, np.ndarray]:
 
 
 def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def load(cache: Path | None = None) -> Mnist:
@@ -184,7 +186,7 @@ def split(data: Mnist, validation: int, limit: int | None = None, test_limit: in
 
 
 def main() -> int:
-    """`python -m harness.data`: build (if needed) and verify the cache."""
+    """`python -m harness.training.data`: build (if needed) and verify the cache."""
     try:
         data = load()
     except DataError as e:

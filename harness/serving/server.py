@@ -9,7 +9,7 @@ so a web framework would add a dependency and nothing else.
                     already be MNIST-formatted (white on black, centred), so answers equal
                     calling the model on MNIST's own arrays;
                     {"image": "data:image/png;base64,..."}   -> decoded by Pillow and run through
-                    harness.preprocess exactly like `predict` does with files (the page sends
+                    harness.serving.preprocess exactly like `predict` does with files (the page sends
                     this); the answer then also has "input", the 28x28 the model was given.
                     Answer: {"digit": d, "probabilities": [10 floats], "top3": [{"digit", "probability"}]}
 
@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from harness.predict import Predictor, answer, load_trial_model, parser, trial_dir_of
-from harness.preprocess import SIZE, BlankImageError, preprocess
+from harness.serving.predict import Predictor, answer, load_trial_model, parser, trial_dir_of
+from harness.serving.preprocess import SIZE, BlankImageError, preprocess
 
 STATIC = Path(__file__).parent / "static"
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",

@@ -1,6 +1,6 @@
 """`python -m harness predict`: which digit is in each image file, by a trained trial.
 
-Every file goes through harness.preprocess (greyscale, invert a light
+Every file goes through harness.serving.preprocess (greyscale, invert a light
 background, crop, scale into 20x20, centre by mass in 28x28), so a phone photo
 of a digit on paper is asked about in the form the model was trained on.
 A file that cannot be read, or has no digit in it, gets its own error; the
@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from harness import results
-from harness.preprocess import SIZE, greyscale, preprocess
+from harness.analysis import results
+from harness.serving.preprocess import SIZE, greyscale, preprocess
+from harness.layout import MODEL
 from harness.record import OK, TrialRecord
 
-MODEL_NAME = "model.keras"
 
 
 def trial_dir_of(trial: Path | None, sweep: Path | None) -> Path:
@@ -34,13 +34,13 @@ def trial_dir_of(trial: Path | None, sweep: Path | None) -> Path:
 def load_trial_model(trial_dir: Path):
     """(the trial's Keras model, its trial.json as a dict); FileNotFoundError when it has no model."""
     trial_dir = Path(trial_dir)
-    path = trial_dir / MODEL_NAME
+    path = trial_dir / MODEL
     if not path.is_file():
-        raise FileNotFoundError(f"no {MODEL_NAME} in {trial_dir} (only trials that finished with status ok have one)")
+        raise FileNotFoundError(f"no {MODEL} in {trial_dir} (only trials that finished with status ok have one)")
     # Imported here so that `--help` and argument errors answer without TensorFlow's start-up time.
     import keras
 
-    import harness.models  # noqa: F401  (registers the custom InputScaling layer)
+    import harness.training.models  # noqa: F401  (registers the custom InputScaling layer)
 
     model = keras.saving.load_model(path, compile=False)
     record = TrialRecord.load(trial_dir)

@@ -18,20 +18,12 @@ from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.plugins.hparams import summary_v2
 from tensorboard.summary.writer.record_writer import RecordWriter
 
-from harness.config import scalar
-from harness.space import Parameter
+from harness.config.schema import scalar
+from harness.config.space import Parameter
+from harness.metrics import METRICS
 
 # Shown in the HParams dashboard for every trial, besides whatever a sweep varies.
 CORE_HPARAMS = ("model.family", "model.hidden", "model.dropout", "train.optimizer", "train.lr", "train.batch_size")
-# Scalar tag -> display name; each trial writes these (summaries.FINAL_METRICS and per epoch).
-METRICS = {
-    "test/accuracy": "test accuracy",
-    "test/loss": "test loss",
-    "val/best_accuracy": "best validation accuracy",
-    "val/accuracy": "validation accuracy (last epoch)",
-    "train/accuracy": "train accuracy (last epoch)",
-    "time/train_seconds": "train seconds",
-}
 SIGNATURE = "hparams_experiment.pb"  # the last config written, to tell whether it changed
 
 
@@ -50,7 +42,7 @@ def domain(param: Parameter):
 def experiment_pb(params: list[Parameter], fixed: dict) -> summary_pb2.Summary:
     """The HParams experiment config: swept params (or, for a single trial, `fixed`) and METRICS."""
     hparams = [summary_v2.HParam(p.path, domain(p)) for p in params] or [summary_v2.HParam(k) for k in fixed]
-    metrics = [summary_v2.Metric(tag, display_name=name) for tag, name in METRICS.items()]
+    metrics = [summary_v2.Metric(m.tag, display_name=m.display) for m in METRICS]
     return summary_v2.hparams_config_pb(hparams, metrics, time_created_secs=0)
 
 

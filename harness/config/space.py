@@ -36,15 +36,10 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from harness.validate import build, unknown_key
+from harness.metrics import FINAL
+from harness.config.validate import build, unknown_key
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform")
-METRICS = {
-    "test_accuracy": "maximize",
-    "best_val_accuracy": "maximize",
-    "test_loss": "minimize",
-    "train_seconds": "minimize",
-}
 
 
 @dataclass(frozen=True)
@@ -109,8 +104,8 @@ class SweepConfig:
         metric_raw = raw.pop("metric", None)
         base = build(_SweepScalars, raw, path, problems)
         metric = build(Metric, metric_raw, f"{path}.metric", problems) if metric_raw is not None else Metric()
-        if metric is not None and metric.name not in METRICS:
-            problems.append(unknown_key(f"{path}.metric.name =", repr(metric.name), METRICS).replace(": unknown key", ": unknown metric"))
+        if metric is not None and metric.name not in FINAL:
+            problems.append(unknown_key(f"{path}.metric.name =", repr(metric.name), FINAL).replace(": unknown key", ": unknown metric"))
         if not isinstance(params_raw, dict):
             problems.append(f"{path}.parameters: must be a mapping of dotted config paths to values")
             params_raw = {}

@@ -60,11 +60,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
-from harness.plan import TrialSpec
-from harness.record import FAILED, PENDING, RECORD_NAME, TrialRecord
-from harness.runner import MAX_ATTEMPTS, configure_tensorflow, cpu_count, file_lock, worker_mnist
+from harness.config.plan import TrialSpec
+from harness.layout import CHECKPOINT, RECORD, TRIAL_LOCK
+from harness.record import FAILED, PENDING, TrialRecord
+from harness.files import file_lock, is_temporary
+from harness.sweep.local import MAX_ATTEMPTS, configure_tensorflow, cpu_count, worker_mnist
 
-LOCK_NAME = ".lock"  # the local executor's per-trial lock file: never shipped
 CANCEL_GRACE = 15.0  # seconds interrupted tasks get to stop before they are killed
 
 
@@ -72,7 +73,7 @@ CANCEL_GRACE = 15.0  # seconds interrupted tasks get to stop before they are kil
 
 def _shipped(name: str) -> bool:
     """False for lock files and the atomic writers' temporary files."""
-    return name != LOCK_NAME and not (name.startswith(".") and name.endswith(".tmp"))
+    return name != TRIAL_LOCK and not is_temporary(name)
 
 
 def pack_tree(root: Path, skip: Iterable[str] = ()) -> bytes:
@@ -162,7 +163,8 @@ def _trial_task(spec: TrialSpec, threads: int, run_blob: bytes, log_blob: bytes,
 
     import keras
 
-    from harness.trial import TrialPaths, run_trial
+    from harness.layout import TrialPaths
+    from harness.training.trial import run_trial
 
     tmp = Path(tempfile.mkdtemp(prefix="mnist-harness-trial-"))
     try:
@@ -177,7 +179,7 @@ def _trial_task(spec: TrialSpec, threads: int, run_blob: bytes, log_blob: bytes,
                            group=spec.group, runs=paths.run_dir.parent.parent,
                            eventlog=paths.log_dir.parent.parent, mnist=worker_mnist())
         return {"record": record,
-                "run": pack_tree(paths.run_dir, skip=("checkpoint",) if record.finished else ()),
+                "run": pack_tree(paths.run_dir, skip=(CHECKPOINT,) if record.finished else ()),
                 "log": pack_tree(paths.log_dir),
                 "host": socket.gethostname(), "pid": os.getpid(), "threads": _WORKER["threads"]}
     finally:
@@ -213,10 +215,10 @@ def _connect(ray, address: str | None) -> bool:
         if address is None:  # a new local instance, even when a cluster runs on this machine
             ray.init(address="local", num_cpus=cpu_count(), include_dashboard=False, **options)
         else:
-            ray.init(address=address, runtime_env={"py_modules": [str(Path(__file__).resolve().parent)],
+            ray.init(address=address, runtime_env={"py_modules": [str(Path(__file__).resolve().parents[1])],
                                                    "excludes": ["__pycache__", "*.pyc"]}, **options)
     except (ConnectionError, RuntimeError, ValueError) as e:
-        from harness.config import ConfigError
+        from harness.config.schema import ConfigError
 
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         hint = ("; a cluster with token authentication (Ray's default) also needs RAY_AUTH_MODE=token and its "
@@ -234,7 +236,7 @@ def execute(specs: list[TrialSpec], workers: int, runs: Path, eventlog: Path,
         import ray
         from ray.exceptions import RayError
     except ImportError as e:
-        from harness.config import ConfigError
+        from harness.config.schema import ConfigError
 
         raise ConfigError([f"executor 'ray' needs Ray ({e}): .venv/bin/pip install -r requirements-ray.txt"],
                           "--executor ray") from e
@@ -286,9 +288,9 @@ def _dirs(spec: TrialSpec, runs: Path, eventlog: Path) -> tuple[Path, Path]:
 def _install(spec: TrialSpec, result: dict, runs: Path, eventlog: Path) -> TrialRecord:
     """Write a task's artifacts into the driver's runs/ and eventlog/ (trial.json last)."""
     run_dir, log_dir = _dirs(spec, runs, eventlog)
-    with file_lock(run_dir / LOCK_NAME):
+    with file_lock(run_dir / TRIAL_LOCK):
         install_tree(result["log"], log_dir, staging_root=eventlog / ".ray-staging")
-        install_tree(result["run"], run_dir, staging_root=runs / ".ray-staging", last=RECORD_NAME)
+        install_tree(result["run"], run_dir, staging_root=runs / ".ray-staging", last=RECORD)
     for root in (runs, eventlog):
         try:
             (root / ".ray-staging").rmdir()  # only when empty: another sweep may be staging
@@ -300,7 +302,7 @@ def _install(spec: TrialSpec, result: dict, runs: Path, eventlog: Path) -> Trial
 def _give_up(spec: TrialSpec, runs: Path, lost: int, why: str) -> TrialRecord:
     """Record a trial whose tasks kept dying as failed (the driver's checkpoint, if any, stays)."""
     run_dir = runs / spec.config.name / spec.trial_id
-    with file_lock(run_dir / LOCK_NAME):
+    with file_lock(run_dir / TRIAL_LOCK):
         record = TrialRecord.load(run_dir) or _blank_record(spec)
         record.attempts += lost
         record.status, record.error = FAILED, why

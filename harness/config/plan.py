@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from harness import config as config_mod
-from harness.config import ConfigError, ExperimentConfig
-from harness.space import expand
+from harness.config import schema as config_mod
+from harness.config.schema import ConfigError, ExperimentConfig
+from harness.config.space import expand
 
 MAX_ID_LENGTH = 120
 
@@ -67,10 +67,10 @@ def plan(raw: dict, source: str = "config") -> tuple[ExperimentConfig, list[Tria
     """
     cfg = config_mod.from_dict(raw, source)
     sweep = cfg.sweep
-    settings_list = expand(sweep) if sweep else [{}]
-    repeats = sweep.repeats if sweep else 1
+    settings_list = expand(sweep)
+    repeats = sweep.repeats
     base = {k: v for k, v in copy.deepcopy(raw).items() if k != "sweep"}
-    problems = [f"sweep.parameters.{why}" for p in (sweep.parameters if sweep else ())
+    problems = [f"sweep.parameters.{why}" for p in sweep.parameters
                 if (why := config_mod.path_problem(p.path, sweepable=True))]
     if problems:
         raise ConfigError(problems, source)

@@ -23,11 +23,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: no global state, no display, no backend to pick
 
-from harness.curves import CURVES_NAME, HISTORY_NAME, save_figure, curves_current, write_trial_curves
+from harness.analysis.curves import curves_current, save_figure, write_trial_curves
 from harness.record import OK
-from harness.results import RESULTS_NAME, default_goal, load_records, param_columns, table
+from harness.analysis.results import load_records, param_columns, table
+from harness.layout import CURVES, HISTORY, PLOTS, RESULTS
+from harness.metrics import goal_of
 
-PLOTS_DIR = "plots"
 PARETO_NAME = "pareto.png"
 
 EPILOG = """\
@@ -255,12 +256,12 @@ def load_table(sweep_dir: Path) -> pd.DataFrame:
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise FileNotFoundError(f"no sweep directory {sweep_dir}")
-    csv = sweep_dir / RESULTS_NAME
+    csv = sweep_dir / RESULTS
     if csv.exists():
         return pd.read_csv(csv)
     records = load_records(sweep_dir)
     if not records:
-        raise FileNotFoundError(f"no {RESULTS_NAME} and no trial records in {sweep_dir} (run the sweep first)")
+        raise FileNotFoundError(f"no {RESULTS} and no trial records in {sweep_dir} (run the sweep first)")
     return table(records)
 
 
@@ -283,7 +284,7 @@ def write_sweep_plots(sweep_dir: Path, metric: str = "test_accuracy", goal: str 
     df = load_table(sweep_dir)
     if metric not in df.columns:
         raise KeyError(f"{metric!r} is not a column of the results (e.g. test_accuracy, best_val_accuracy, test_loss)")
-    plots_dir = Path(out) if out is not None else sweep_dir / PLOTS_DIR
+    plots_dir = Path(out) if out is not None else sweep_dir / PLOTS
     ok = df[df["status"] == OK].reset_index(drop=True)
     written: list[Path] = []
     if ok.empty:
@@ -304,7 +305,7 @@ def write_sweep_plots(sweep_dir: Path, metric: str = "test_accuracy", goal: str 
         if current:
             say(f"learning curves of {current} trial(s) already up to date, kept")
         if missing:
-            say(f"no learning curves for {len(missing)} trial(s) without {HISTORY_NAME}: {', '.join(missing[:3])}"
+            say(f"no learning curves for {len(missing)} trial(s) without {HISTORY}: {', '.join(missing[:3])}"
                 + (" ..." if len(missing) > 3 else ""))
 
     scored = ok[pd.to_numeric(ok[metric], errors="coerce").notna()]
@@ -366,17 +367,17 @@ def parse_args(argv):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    goal = args.goal or default_goal(args.metric)
+    goal = args.goal or goal_of(args.metric)
     try:
         written = write_sweep_plots(args.sweep, args.metric, goal, args.out, curves=not args.no_curves,
                                     force=args.force, log=lambda msg: print(f"note: {msg}"))
     except (FileNotFoundError, KeyError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
-    n_curves = sum(1 for p in written if p.name.startswith(CURVES_NAME + "."))
-    sweep_files = [p for p in written if not p.name.startswith(CURVES_NAME + ".")]
+    n_curves = sum(1 for p in written if p.name.startswith(CURVES + "."))
+    sweep_files = [p for p in written if not p.name.startswith(CURVES + ".")]
     if n_curves:
-        print(f"learning curves: {n_curves // 2} trial(s), {CURVES_NAME}.png and {CURVES_NAME}.svg in each "
+        print(f"learning curves: {n_curves // 2} trial(s), {CURVES}.png and {CURVES}.svg in each "
               f"{'trial directory' if args.out is None else 'DIR/TRIAL'}")
     for p in sweep_files:
         print(f"wrote {p}")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import keras
 
-from harness.record import atomic_write_text
+from harness.files import atomic_write_text
+
 
 
 def global_step(model: keras.Model) -> int:

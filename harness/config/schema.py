@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 import yaml
 
-from harness.space import SweepConfig
-from harness.validate import ConfigError, build, unknown_key
+from harness.config.space import SweepConfig
+from harness.config.validate import ConfigError, build, unknown_key
 
 
 def _opt(default, doc: str, lo=None, hi=None, lo_open=False, hi_open=False):
@@ -104,7 +104,7 @@ class ExperimentConfig:
     model: ModelConfig = field(default_factory=ModelConfig, metadata={"doc": "model"})
     train: TrainConfig = field(default_factory=TrainConfig, metadata={"doc": "training"})
     logging: LoggingConfig = field(default_factory=LoggingConfig, metadata={"doc": "logging"})
-    sweep: SweepConfig | None = _opt(None, "search space (see harness/space.py); absent = one trial")
+    sweep: SweepConfig = field(default_factory=SweepConfig, metadata={"doc": "search space (see harness/config/space.py); absent = one trial"})
 
 
 def _check_consistency(cfg: ExperimentConfig, problems: list[str]) -> None:
@@ -216,8 +216,13 @@ def to_dict(cfg) -> dict:
     return plain(dataclasses.asdict(cfg))
 
 
-def to_yaml(cfg) -> str:
-    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+def trial_dict(cfg: ExperimentConfig) -> dict:
+    """What one trial trains with: the config without its sweep section."""
+    return {k: v for k, v in to_dict(cfg).items() if k != "sweep"}
+
+
+def trial_yaml(cfg: ExperimentConfig) -> str:
+    return yaml.safe_dump(trial_dict(cfg), sort_keys=False)
 
 
 def scalar(value: Any) -> Any:

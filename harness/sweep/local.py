@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import fcntl
 import multiprocessing
 import os
 import signal
@@ -25,11 +24,11 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
-from harness.plan import TrialSpec
+from harness.config.plan import TrialSpec
+from harness.files import file_lock
 from harness.quiet import filter_tensorflow_noise
 from harness.record import FAILED, TrialRecord
 
@@ -48,22 +47,6 @@ def cpu_count() -> int:
 def threads_per_worker(workers: int) -> int:
     """Each worker's share of the cores, so that workers x threads never exceeds them."""
     return max(1, cpu_count() // workers)
-
-
-@contextmanager
-def file_lock(path: Path, blocking: bool = True) -> Iterator[bool]:
-    """An exclusive flock on `path`; yields False (non-blocking) when someone else holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -118,7 +101,8 @@ def _run_one(spec: TrialSpec, runs: str, eventlog: str) -> TrialRecord:
     """In a worker: train one trial under its lock, then free Keras' global state."""
     import keras
 
-    from harness.trial import TrialPaths, run_trial
+    from harness.layout import TrialPaths
+    from harness.training.trial import run_trial
 
     paths = TrialPaths.of(spec.config.name, spec.trial_id, Path(runs), Path(eventlog))
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -138,7 +122,7 @@ def worker_mnist():
     """MNIST, loaded once per worker process and shared by its trials."""
     global _MNIST
     if _MNIST is None:
-        from harness import data
+        from harness.training import data
 
         _MNIST = data.load()
     return _MNIST

@@ -19,17 +19,11 @@ from tensorboard.plugins.hparams import api_pb2
 from tensorboard.plugins.hparams import summary as hparams_summary
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 
-from harness import figures
-from harness.callbacks import EpochHistory, current_lr, global_step
-from harness.models import probed_layers
+from harness.metrics import FINAL
+from harness.training import figures
+from harness.training.callbacks import EpochHistory, current_lr, global_step
+from harness.training.models import probed_layers
 
-# Scalars the HParams dashboard shows as metrics, written once at the end of a trial.
-FINAL_METRICS = {
-    "test/accuracy": "test_accuracy",
-    "test/loss": "test_loss",
-    "val/best_accuracy": "best_val_accuracy",
-    "time/train_seconds": "train_seconds",
-}
 
 
 def stats_pb(tag: str, values: np.ndarray) -> list[summary_pb2.Summary.Value]:
@@ -152,10 +146,10 @@ def write_end(writer, record, x_test: np.ndarray | None, y_test: np.ndarray | No
               probs: np.ndarray | None, step: int, images: bool) -> None:
     """Once, at the end: final metrics, confusion matrix, misclassified digits, session status."""
     with writer.as_default(step=step):
-        for tag, attr in FINAL_METRICS.items():
-            value = getattr(record, attr)
+        for metric in FINAL.values():  # the HParams dashboard's metrics
+            value = getattr(record, metric.name)
             if value is not None:
-                tf.summary.scalar(tag, value)
+                tf.summary.scalar(metric.tag, value)
         if images and probs is not None:
             pred = probs.argmax(axis=1)
             tf.summary.image("test/confusion_matrix", _png_tensor(figures.confusion_matrix(y_test, pred)))

@@ -7,18 +7,17 @@ tutorial saves its curves as SVG), by every sweep as its trials finish and by
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: no global state, no display, no backend to pick
 
-from harness.record import RECORD_NAME, TrialRecord
+from harness.files import atomic_write_bytes
+from harness.layout import CURVES, HISTORY, RECORD
+from harness.record import TrialRecord
 
-CURVES_NAME = "curves"  # curves.png, curves.svg
-HISTORY_NAME = "history.csv"
 TRAIN_COLOR, VAL_COLOR, TEST_COLOR = "tab:blue", "tab:orange", "tab:green"
 
 
@@ -26,17 +25,10 @@ TRAIN_COLOR, VAL_COLOR, TEST_COLOR = "tab:blue", "tab:orange", "tab:green"
 def save_figure(fig: Figure, path: Path) -> Path:
     """Write `fig` to `path` (format from the suffix) atomically: readers never see half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        # No dates in the files, so re-plotting unchanged data gives identical bytes.
-        meta = {"Date": None} if path.suffix == ".svg" else {}
-        fig.savefig(tmp, dpi=100, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    # No dates in the files, so re-plotting unchanged data gives identical bytes.
+    fig.savefig(buf, format=path.suffix[1:], dpi=100, metadata={"Date": None} if path.suffix == ".svg" else {})
+    atomic_write_bytes(path, buf.getvalue())
     return path
 
 
@@ -97,8 +89,8 @@ def curves_current(trial_dir: Path, out_dir: Path | None = None) -> bool:
     trial_dir = Path(trial_dir)
     out_dir = Path(out_dir) if out_dir is not None else trial_dir
     try:
-        made = min((out_dir / f"{CURVES_NAME}{ext}").stat().st_mtime for ext in (".png", ".svg"))
-        sources = max((trial_dir / n).stat().st_mtime for n in (HISTORY_NAME, RECORD_NAME))
+        made = min((out_dir / f"{CURVES}{ext}").stat().st_mtime for ext in (".png", ".svg"))
+        sources = max((trial_dir / n).stat().st_mtime for n in (HISTORY, RECORD))
     except OSError:
         return False
     return made >= sources
@@ -109,7 +101,7 @@ def write_trial_curves(trial_dir: Path, out_dir: Path | None = None,
     """curves.png and curves.svg for one trial (in `out_dir`, default the trial's directory);
     [] when it has no history. About 0.3 s a trial."""
     trial_dir = Path(trial_dir)
-    path = trial_dir / HISTORY_NAME
+    path = trial_dir / HISTORY
     if not path.exists():
         return []
     history = pd.read_csv(path)
@@ -123,4 +115,4 @@ def write_trial_curves(trial_dir: Path, out_dir: Path | None = None,
             title += f"\n{record.status}, test accuracy {record.test_accuracy:.2%}, {record.epochs_run} epochs"
     fig = learning_curves(history, title, test)
     out_dir = Path(out_dir) if out_dir is not None else trial_dir
-    return [save_figure(fig, out_dir / f"{CURVES_NAME}.png"), save_figure(fig, out_dir / f"{CURVES_NAME}.svg")]
+    return [save_figure(fig, out_dir / f"{CURVES}.png"), save_figure(fig, out_dir / f"{CURVES}.svg")]

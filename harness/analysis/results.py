@@ -8,13 +8,14 @@ atomically, so pandas can read it at any moment, even mid-sweep.
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 
 import pandas as pd
 
-from harness.config import scalar
-from harness.record import OK, RECORD_NAME, TrialRecord, atomic_write_text
+from harness.files import atomic_write_text
+from harness.config.schema import scalar
+from harness import layout
+from harness.record import OK, TrialRecord
 
 RESULT_COLUMNS = [
     "status", "test_accuracy", "test_loss", "best_val_accuracy", "best_epoch", "epochs_run", "steps",
@@ -22,14 +23,13 @@ RESULT_COLUMNS = [
     "repeat", "started", "ended", "error",
 ]
 INT_COLUMNS = ["best_epoch", "epochs_run", "steps", "params", "seed", "repeat"]
-RESULTS_NAME = "results.csv"
 
 
 def load_records(sweep_dir: Path, trial_ids: list[str] | None = None) -> list[TrialRecord]:
     """The records in `sweep_dir` (all of them, or those of `trial_ids`, in that order)."""
     sweep_dir = Path(sweep_dir)
     if trial_ids is None:
-        trial_ids = sorted(p.parent.name for p in sweep_dir.glob(f"*/{RECORD_NAME}"))
+        trial_ids = sorted(p.parent.name for p in sweep_dir.glob(f"*/{layout.RECORD}"))
     records = (TrialRecord.load(sweep_dir / t) for t in trial_ids)
     return [r for r in records if r is not None]
 
@@ -50,7 +50,7 @@ def table(records: list[TrialRecord]) -> pd.DataFrame:
 
 
 def write_csv(sweep_dir: Path, records: list[TrialRecord]) -> Path:
-    path = Path(sweep_dir) / RESULTS_NAME
+    path = Path(sweep_dir) / layout.RESULTS
     buf = io.StringIO()
     table(records).to_csv(buf, index=False)
     atomic_write_text(path, buf.getvalue())
@@ -60,11 +60,6 @@ def write_csv(sweep_dir: Path, records: list[TrialRecord]) -> Path:
 def param_columns(df: pd.DataFrame) -> list[str]:
     """The swept-parameter columns of a results table."""
     return [c for c in df.columns if c not in ("trial_id", "group", *RESULT_COLUMNS)]
-
-
-def default_goal(column_name: str) -> str:
-    """Losses, times and sizes are minimized; accuracies and the rest maximized."""
-    return "minimize" if re.search(r"loss|seconds|params", column_name) else "maximize"
 
 
 def best_trial_dir(sweep_dir: Path, metric: str = "test_accuracy", goal: str = "maximize") -> Path:

@@ -19,7 +19,9 @@ import pandas as pd
 from scipy import stats
 
 from harness.record import OK
-from harness.results import RESULTS_NAME, default_goal, param_columns
+from harness.analysis.results import param_columns
+from harness.layout import RESULTS
+from harness.metrics import goal_of
 
 EPILOG = """\
 examples:
@@ -38,7 +40,7 @@ FILTER = re.compile(r"^\s*([\w.]+)\s*(<=|>=|!=|=|<|>)\s*(.+?)\s*$")
 def load(path: str | Path) -> pd.DataFrame:
     """A sweep's results, from its directory or its results.csv."""
     path = Path(path)
-    csv = path / RESULTS_NAME if path.is_dir() else path
+    csv = path / RESULTS if path.is_dir() else path
     if not csv.exists():
         raise FileNotFoundError(f"no results at {csv} (run the sweep first)")
     df = pd.read_csv(csv)
@@ -177,7 +179,7 @@ def parse_args(argv):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    goal = args.goal or default_goal(args.metric)
+    goal = args.goal or goal_of(args.metric)
     try:
         frames = [apply_filters(load(s), args.where) for s in args.sweeps]
         metric = column(frames[0], args.metric)
@@ -200,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("\n" + note)
         else:
             sort = column(df, args.sort) if args.sort else metric
-            print(render(ranked(df, sort, default_goal(sort) if args.sort else goal, args.top), args.format))
+            print(render(ranked(df, sort, goal_of(sort) if args.sort else goal, args.top), args.format))
     except (FileNotFoundError, KeyError, ValueError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2

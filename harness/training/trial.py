@@ -17,7 +17,6 @@ import platform
 import subprocess
 import time
 import traceback
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,25 +24,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from harness import config as config_mod
-from harness import data as data_mod
-from harness import models, optim, summaries
-from harness.callbacks import EmaEvaluation, EpochHistory, TrainingGuard, global_step
-from harness.config import ExperimentConfig
-from harness.experiment import CORE_HPARAMS
-from harness.record import DIVERGED, FAILED, OK, PENDING, RUNNING, TrialRecord, atomic_write_text
+from harness.files import atomic_write_text
+from harness.config import schema as config_mod
+from harness.training import data as data_mod
+from harness.training import models
+from harness.training import optim
+from harness.training import summaries
+from harness.training.callbacks import EmaEvaluation, EpochHistory, TrainingGuard, global_step
+from harness.config.schema import ExperimentConfig
+from harness.sweep.hparams import CORE_HPARAMS
+from harness.layout import TrialPaths
+from harness.record import DIVERGED, FAILED, OK, PENDING, RUNNING, TrialRecord
 
 PROBE_SIZE = 256  # validation images whose activations are histogrammed
-
-
-@dataclass(frozen=True)
-class TrialPaths:
-    run_dir: Path
-    log_dir: Path
-
-    @classmethod
-    def of(cls, experiment: str, trial_id: str, runs: Path, eventlog: Path) -> "TrialPaths":
-        return cls(Path(runs) / experiment / trial_id, Path(eventlog) / experiment / trial_id)
 
 
 def _now() -> str:
@@ -68,7 +61,7 @@ def _versions() -> dict[str, str]:
 
 def hparams_of(cfg: ExperimentConfig, settings: dict) -> dict:
     """The values the HParams dashboard shows: the core knobs plus every swept one."""
-    flat = config_mod.flatten(config_mod.to_dict(cfg))
+    flat = config_mod.flatten(config_mod.trial_dict(cfg))
     keys = list(CORE_HPARAMS) + [k for k in settings if k not in CORE_HPARAMS]
     return {k: flat[k] for k in keys if flat.get(k) is not None}
 
@@ -105,8 +98,8 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
     end = {"x_test": None, "y_test": None, "probs": None, "step": 0}
     try:
         record.save(paths.run_dir)  # inside: an interruption from here on is recorded as such
-        resolved = config_mod.to_yaml(cfg)
-        atomic_write_text(paths.run_dir / "config.yaml", resolved)
+        resolved = config_mod.trial_yaml(cfg)
+        atomic_write_text(paths.config, resolved)
         split = data_mod.split(mnist or data_mod.load(), cfg.data.validation, cfg.data.limit, cfg.data.test_limit)
         keras.utils.set_random_seed(cfg.train.seed)
         if cfg.train.deterministic:
@@ -118,9 +111,9 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
         summaries.write_start(writer, resolved, model, hparams_of(cfg, record.settings),
                               record.group, cfg.description)
         guard = TrainingGuard(cfg.train.steps)
-        history = EpochHistory(paths.run_dir / "history.csv", len(split.x_train), cfg.train.batch_size)
+        history = EpochHistory(paths.history, len(split.x_train), cfg.train.batch_size)
         callbacks = [
-            keras.callbacks.BackupAndRestore(str(paths.run_dir / "checkpoint"),
+            keras.callbacks.BackupAndRestore(str(paths.checkpoint),
                                              save_freq=cfg.logging.checkpoint_steps or "epoch"),
             *([EmaEvaluation()] if cfg.train.ema else []),
             guard,
@@ -146,7 +139,7 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
             record.test_loss = float(np.mean(keras.ops.convert_to_numpy(model.loss(split.y_test, logits))))
             record.test_accuracy = float(np.mean(logits.argmax(axis=1) == split.y_test))
             record.eval_seconds = time.perf_counter() - t0
-            model.save(paths.run_dir / "model.keras")
+            model.save(paths.model)
             record.status = OK
             end.update(x_test=split.x_test, y_test=split.y_test,
                        probs=keras.ops.convert_to_numpy(keras.ops.softmax(logits)))

@@ -1,0 +1,92 @@
+"""Where every artifact lives: all paths under runs/ and eventlog/, named in one place.
+
+For experiment E and trial T:
+
+    runs/E/results.csv        one row per trial, rebuilt from the records
+    runs/E/plots/             the sweep's plots
+    runs/E/.sweep.lock        held by the sweep running on E
+    runs/E/T/trial.json       the trial record (the single source of truth; written last)
+    runs/E/T/config.yaml      the trial's resolved config
+    runs/E/T/history.csv      one row per epoch
+    runs/E/T/model.keras      the trained model
+    runs/E/T/checkpoint/      resume state while the trial runs
+    runs/E/T/curves.png|svg   learning curves
+    runs/E/T/.lock            held by the process training T
+    eventlog/E/               the sweep's HParams experiment config
+    eventlog/E/T/             the trial's TensorBoard events
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+RECORD = "trial.json"
+CONFIG = "config.yaml"
+HISTORY = "history.csv"
+MODEL = "model.keras"
+CHECKPOINT = "checkpoint"
+CURVES = "curves"  # curves.png, curves.svg
+TRIAL_LOCK = ".lock"
+RESULTS = "results.csv"
+PLOTS = "plots"
+SWEEP_LOCK = ".sweep.lock"
+
+
+@dataclass(frozen=True)
+class TrialPaths:
+    run_dir: Path
+    log_dir: Path
+
+    @classmethod
+    def of(cls, experiment: str, trial_id: str, runs: Path, eventlog: Path) -> "TrialPaths":
+        return cls(Path(runs) / experiment / trial_id, Path(eventlog) / experiment / trial_id)
+
+    @property
+    def record(self) -> Path:
+        return self.run_dir / RECORD
+
+    @property
+    def config(self) -> Path:
+        return self.run_dir / CONFIG
+
+    @property
+    def history(self) -> Path:
+        return self.run_dir / HISTORY
+
+    @property
+    def model(self) -> Path:
+        return self.run_dir / MODEL
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.run_dir / CHECKPOINT
+
+    @property
+    def lock(self) -> Path:
+        return self.run_dir / TRIAL_LOCK
+
+
+@dataclass(frozen=True)
+class SweepPaths:
+    run_dir: Path
+    log_dir: Path
+
+    @classmethod
+    def of(cls, experiment: str, runs: Path = Path("runs"), eventlog: Path = Path("eventlog")) -> "SweepPaths":
+        return cls(Path(runs) / experiment, Path(eventlog) / experiment)
+
+    def trial(self, trial_id: str) -> TrialPaths:
+        return TrialPaths(self.run_dir / trial_id, self.log_dir / trial_id)
+
+    @property
+    def results(self) -> Path:
+        return self.run_dir / RESULTS
+
+    @property
+    def plots(self) -> Path:
+        return self.run_dir / PLOTS
+
+    @property
+    def lock(self) -> Path:
+        return self.run_dir / SWEEP_LOCK
