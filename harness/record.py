@@ -9,6 +9,7 @@ after `kill -9`.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,12 @@ from harness import layout
 from harness.files import atomic_write_text
 
 # The fixed set of states a trial moves through.
-PENDING, RUNNING, OK, DIVERGED, FAILED = "pending", "running", "ok", "diverged", "failed"
-FINISHED = (OK, DIVERGED, FAILED)
+PENDING, RUNNING, OK, DIVERGED, FAILED, PRUNED = "pending", "running", "ok", "diverged", "failed", "pruned"
+FINISHED = (OK, DIVERGED, FAILED, PRUNED)  # PRUNED: stopped early by the search strategy
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -51,6 +56,12 @@ class TrialRecord:
     attempts: int = 0
     versions: dict[str, str] = field(default_factory=dict)
     git_commit: str | None = None
+
+    @classmethod
+    def of(cls, spec) -> "TrialRecord":
+        """A blank record of a planned trial (a config.plan.TrialSpec)."""
+        return cls(trial_id=spec.trial_id, experiment=spec.config.name, group=spec.group,
+                   settings=dict(spec.settings), repeat=spec.repeat, seed=spec.config.train.seed)
 
     @property
     def finished(self) -> bool:

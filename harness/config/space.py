@@ -58,6 +58,11 @@ class Parameter:
             return "{" + ", ".join(json.dumps(v) for v in self.values) + "}"
         return f"{self.distribution}[{self.min}, {self.max}]"
 
+    def to_raw(self) -> dict:
+        if self.values is not None:
+            return {"values": [list(v) if isinstance(v, tuple) else v for v in self.values]}
+        return {"distribution": self.distribution, "min": self.min, "max": self.max}
+
     def sample(self, rng: random.Random):
         if self.values is not None:
             return rng.choice(self.values)
@@ -118,6 +123,17 @@ class SweepConfig:
             problems.append(f"{path}: method 'list' goes with a non-empty 'settings' list (and only it)")
         return cls(base.method, base.samples, base.seed, base.repeats, base.executor, base.ray_address, metric,
                    params, settings)
+
+    def to_raw(self) -> dict:
+        """The section as YAML would spell it (from_dict(to_raw()) gives it back)."""
+        raw = {"method": self.method, "samples": self.samples, "seed": self.seed, "repeats": self.repeats,
+               "executor": self.executor, "ray_address": self.ray_address,
+               "metric": {"name": self.metric.name, "goal": self.metric.goal}}
+        if self.settings:
+            raw["settings"] = [{k: list(v) if isinstance(v, tuple) else v for k, v in s.items()} for s in self.settings]
+        else:
+            raw["parameters"] = {p.path: p.to_raw() for p in self.parameters}
+        return raw
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,11 @@ def domain(param: Parameter):
     return summary_v2.Discrete([str(v) for v in values])
 
 
+def fixed_of(cfg) -> dict:
+    """A sweep of one setting has no swept columns: show the core knobs instead."""
+    return {} if cfg.sweep.parameters else {k: None for k in CORE_HPARAMS}
+
+
 def experiment_pb(params: list[Parameter], fixed: dict) -> summary_pb2.Summary:
     """The HParams experiment config: swept params (or, for a single trial, `fixed`) and METRICS."""
     hparams = [summary_v2.HParam(p.path, domain(p)) for p in params] or [summary_v2.HParam(k) for k in fixed]

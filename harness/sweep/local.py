@@ -1,10 +1,11 @@
-"""Run a sweep's trials in worker processes, crash-safe and resumable.
+"""The local executor: trials in worker processes on this machine.
 
 Each worker is a separate process (spawned, so TensorFlow starts clean) that
-imports TensorFlow once, with its share of the cores, and runs one trial at a
-time. The main process never imports TensorFlow for training: it schedules,
-rebuilds results.csv from the trial records after each trial, and shows
-progress. Safety comes from the records and locks, not from the scheduler:
+imports TensorFlow once, with its share of the cores, and then trains the
+trials it is sent, one at a time, over a pipe. The sweep's main process never
+imports TensorFlow. Because every worker is ours (not a pool's), a worker
+that dies (killed, out of memory) is known by name: only its trial is lost,
+and the others go on. Safety comes from the records and locks:
 - a finished trial's record says so, and run_trial returns it without training;
 - an interrupted trial resumes from its checkpoint;
 - a per-trial file lock keeps two processes (say, an orphan of a killed
@@ -20,21 +21,18 @@ import ctypes.util
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Callable
 
 from harness.config.plan import TrialSpec
-from harness.files import file_lock
 from harness.quiet import filter_tensorflow_noise
-from harness.record import FAILED, TrialRecord
-
+from harness.sweep.scheduler import Event, Finished, Lost, Progress
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-MAX_ATTEMPTS = 3  # a trial whose worker dies this often is recorded as failed
+CANCEL_GRACE = 15.0  # seconds interrupted trials get to record themselves before their workers are killed
 
 
 def cpu_count() -> int:
@@ -72,112 +70,128 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _init_worker(threads: int, parent: int) -> None:
-    """Runs first in each worker: limit threads before TensorFlow starts, watch the parent.
+def _worker_main(conn: Connection, threads: int, parent: int, runs: str, eventlog: str, report_epochs: bool) -> None:
+    """A worker process: train each trial it is sent; reply ("done", record) or ("interrupted", None).
 
-    Ctrl-C reaches every process of the terminal; an idle worker ignores it,
-    a training one stops its trial (see _run_one) and the main process ends the sweep.
+    Ctrl-C reaches every process of the terminal: an idle worker ignores it, a
+    training one stops its trial (recorded as pending, to resume) and says so.
+    With `report_epochs`, each epoch's logs go to the sweep, which answers
+    whether to stop the trial there.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.unraisablehook = _drop_interrupts
     _die_with_parent(parent)
     filter_tensorflow_noise()
-    configure_tensorflow(threads)
+    from harness.training import worker
 
+    worker.configure_tensorflow(threads)
 
-def configure_tensorflow(threads: int) -> None:
-    """In a worker, before its first trial: TensorFlow's thread pools and quiet logs."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    def on_epoch(epoch: int, logs: dict) -> bool:
+        conn.send(("epoch", (epoch, logs)))
+        return conn.recv()
 
-    tf.get_logger().setLevel("ERROR")  # retracing notices: each trial builds a new model on purpose
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
-    except RuntimeError:  # TensorFlow already ran in this process (not the harness's doing): keep its pools
-        pass
-
-
-def _run_one(spec: TrialSpec, runs: str, eventlog: str) -> TrialRecord:
-    """In a worker: train one trial under its lock, then free Keras' global state."""
-    import keras
-
-    from harness.layout import TrialPaths
-    from harness.training.trial import run_trial
-
-    paths = TrialPaths.of(spec.config.name, spec.trial_id, Path(runs), Path(eventlog))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with file_lock(paths.run_dir / ".lock"):
-            return run_trial(spec.config, spec.trial_id, settings=spec.settings, repeat=spec.repeat,
-                             group=spec.group, runs=Path(runs), eventlog=Path(eventlog), mnist=worker_mnist())
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        keras.backend.clear_session()
-
-
-_MNIST = None
-
-
-def worker_mnist():
-    """MNIST, loaded once per worker process and shared by its trials."""
-    global _MNIST
-    if _MNIST is None:
-        from harness.training import data
-
-        _MNIST = data.load()
-    return _MNIST
-
-
-def execute(specs: list[TrialSpec], workers: int, runs: Path, eventlog: Path,
-            on_start: Callable[[TrialSpec], None], on_done: Callable[[TrialSpec, TrialRecord], None]) -> None:
-    """Run `specs` on `workers` processes, calling back as trials start and finish.
-
-    When a worker dies mid-trial (killed, out of memory), the pool is rebuilt
-    and its trials resume from their checkpoints; a trial that keeps killing
-    its worker is recorded as failed and the sweep goes on.
-    KeyboardInterrupt propagates after the workers have stopped.
-    """
-    queue = list(specs)
-    threads = threads_per_worker(workers)
-    ctx = multiprocessing.get_context("spawn")
-    while queue:
-        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads, os.getpid()))
-        running: dict[Future, TrialSpec] = {}
+    while True:
         try:
-            while queue or running:
-                while queue and len(running) < workers:
-                    spec = queue.pop(0)
-                    running[pool.submit(_run_one, spec, str(runs), str(eventlog))] = spec
-                    on_start(spec)
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    spec = running.pop(fut)
-                    try:
-                        record = fut.result()
-                    except BrokenProcessPool:
-                        running[fut] = spec
-                        raise
-                    on_done(spec, record)
-        except BrokenProcessPool:
-            # Which worker died is unknown: every running trial is retried from its
-            # checkpoint, and one that keeps killing its worker is recorded as failed.
-            pool.shutdown(wait=False, cancel_futures=True)
-            for spec in running.values():
-                run_dir = Path(runs) / spec.config.name / spec.trial_id
-                record = TrialRecord.load(run_dir)
-                if record is not None and record.attempts >= MAX_ATTEMPTS:
-                    on_done(spec, _lost(record, run_dir, f"its worker process died in {record.attempts} attempts"))
-                else:
-                    queue.insert(0, spec)
-            continue
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
+            spec = conn.recv()
+        except EOFError:
+            return
+        if spec is None:
+            return
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            reply = ("done", worker.train(spec, Path(runs), Path(eventlog), on_epoch if report_epochs else None))
+        except KeyboardInterrupt:
+            reply = ("interrupted", None)
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        conn.send(reply)
 
 
-def _lost(record: TrialRecord, run_dir: Path, why: str) -> TrialRecord:
-    """Record a trial that could not finish as failed (its checkpoint stays for --retry-failed)."""
-    record.status, record.error = FAILED, why
-    record.save(run_dir)
-    return record
+def _drop_interrupts(unraisable) -> None:
+    """Ctrl-C that lands in a garbage-collection callback is swallowed there (Python prints it, and
+    the trial goes on): print nothing; the sweep interrupts that worker again (LocalExecutor.cancel)."""
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
+
+
+class _Worker:
+    def __init__(self, ctx, args: tuple):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, *args), daemon=True)
+        self.process.start()
+        child.close()
+        self.spec: TrialSpec | None = None
+
+
+class LocalExecutor:
+    """`workers` processes of cores/workers threads each, started when first needed and reused."""
+
+    def __init__(self, workers: int, runs: Path, eventlog: Path, report_epochs: bool = False):
+        self.slots = workers
+        self._ctx = multiprocessing.get_context("spawn")
+        self._args = (threads_per_worker(workers), os.getpid(), str(runs), str(eventlog), report_epochs)
+        self._idle: list[_Worker] = []
+        self._busy: dict[str, _Worker] = {}
+
+    def start(self, spec: TrialSpec) -> None:
+        # Every start counts in the record's attempts: run_trial saves it before training.
+        w = self._idle.pop() if self._idle else _Worker(self._ctx, self._args)
+        w.conn.send(spec)
+        w.spec = spec
+        self._busy[spec.trial_id] = w
+
+    def wait(self, timeout: float | None = None) -> list[Event]:
+        workers = list(self._busy.values())
+        ready = set(wait([w.conn for w in workers] + [w.process.sentinel for w in workers], timeout))
+        return [self._receive(w) for w in workers if w.conn in ready or w.process.sentinel in ready]
+
+    def _receive(self, w: _Worker) -> Event:
+        spec = w.spec
+        try:
+            kind, payload = w.conn.recv() if w.conn.poll() else (None, None)
+        except (EOFError, OSError):
+            kind = None
+        if kind == "epoch":
+            return Progress(spec, *payload)
+        if kind is None:  # the process died without a word
+            w.process.join(timeout=5)
+            del self._busy[spec.trial_id]
+            return Lost(spec, f"its worker process died (exit code {w.process.exitcode})")
+        del self._busy[spec.trial_id]
+        w.spec = None
+        self._idle.append(w)
+        if kind == "done":
+            return Finished(spec, payload)
+        return Lost(spec, "its training was interrupted (SIGINT)")  # recorded as pending: it resumes
+
+    def verdict(self, spec: TrialSpec, stop: bool) -> None:
+        self._busy[spec.trial_id].conn.send(stop)
+
+    def cancel(self) -> None:
+        """Let interrupted trials record themselves; interrupt those that did not hear Ctrl-C; kill stragglers."""
+        deadline = time.monotonic() + CANCEL_GRACE
+        nudged = time.monotonic() + 2.0
+        while self._busy and time.monotonic() < deadline:
+            if time.monotonic() > nudged:  # Ctrl-C did not reach them (not in our process group)
+                for w in self._busy.values():
+                    os.kill(w.process.pid, signal.SIGINT)
+                nudged = deadline
+            try:
+                for event in self.wait(0.2):
+                    if isinstance(event, Progress):
+                        self.verdict(event.spec, True)
+            except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
+                break
+
+    def close(self) -> None:
+        for w in self._idle:
+            try:
+                w.conn.send(None)
+            except OSError:
+                pass
+        for w in [*self._idle, *self._busy.values()]:
+            w.process.join(timeout=5)
+            if w.process.is_alive():
+                w.process.kill()
+                w.process.join()
+        self._idle, self._busy = [], {}

@@ -1,10 +1,9 @@
 """Run a sweep's trials as Ray tasks: on a local Ray instance or an existing cluster.
 
-The same contract as `harness.runner.execute` (the `--executor local` default):
-trials run `workers` at a time, `on_start`/`on_done` are called in the driver
-(the `sweep.py` process), a trial whose worker dies is tried again and recorded
-as failed after `runner.MAX_ATTEMPTS` attempts, and Ctrl-C stops the trials
-(`ray.cancel`) and raises KeyboardInterrupt. Ray is imported only here: the
+The same small interface as the local executor (harness/sweep/scheduler.py
+`Executor`): the scheduler in the driver (the `sweep.py` process) starts
+trials, `workers` at a time, and gets back finished and lost ones; Ctrl-C
+stops the tasks (`ray.cancel`). Ray is imported only here: the
 local executor never needs it (`pip install -r requirements-ray.txt`).
 
 Resources. Each trial is one task asking for `num_cpus` = its thread count:
@@ -29,10 +28,10 @@ checkpoint included, and event files with the task. A task that never returns
 from the driver's last checkpoint, if any, when the sweep runs again.
 
 Failures. A task that does not come back (its worker process or node died,
-or it could not run there) is submitted again, from the driver's copy of the
-trial; after runner.MAX_ATTEMPTS lost attempts in one sweep the trial is
-recorded as failed with the last error, and the sweep goes on. Attempts that
-never came back are counted in the trial's record (`attempts`).
+or it could not run there) is reported lost, and its attempt is counted in
+the driver's copy of the record (`attempts`); the scheduler's one policy
+applies (started again from the driver's copy, failed after
+scheduler.MAX_ATTEMPTS losses).
 
 Nodes. Every node that runs trials needs what a local run needs, except the
 code: the harness requirements (requirements.txt) and the same Ray and Python
@@ -55,16 +54,17 @@ import shutil
 import tarfile
 import tempfile
 import time
-from collections import deque
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 from harness.config.plan import TrialSpec
 from harness.layout import CHECKPOINT, RECORD, TRIAL_LOCK
-from harness.record import FAILED, PENDING, TrialRecord
+from harness.record import TrialRecord
 from harness.files import file_lock, is_temporary
-from harness.sweep.local import MAX_ATTEMPTS, configure_tensorflow, cpu_count, worker_mnist
+from harness.config.validate import ConfigError
+from harness.layout import TrialPaths
+from harness.sweep.local import cpu_count
+from harness.sweep.scheduler import Event, Finished, Lost
 
 CANCEL_GRACE = 15.0  # seconds interrupted tasks get to stop before they are killed
 
@@ -149,6 +149,8 @@ def _prepare_worker(threads: int) -> None:
     """Once per worker process, before TensorFlow starts: its thread counts and quiet logs."""
     if _WORKER["threads"] is not None:
         return
+    from harness.training.worker import configure_tensorflow
+
     configure_tensorflow(threads)
     import tensorflow as tf
 
@@ -156,40 +158,25 @@ def _prepare_worker(threads: int) -> None:
                           tf.config.threading.get_inter_op_parallelism_threads())
 
 
-def _trial_task(spec: TrialSpec, threads: int, run_blob: bytes, log_blob: bytes, lost_attempts: int) -> dict:
+def _trial_task(spec: TrialSpec, threads: int, run_blob: bytes, log_blob: bytes) -> dict:
     """A Ray task: train one trial in a temporary directory and return its record and artifacts."""
     _prepare_worker(threads)
     import socket
 
-    import keras
-
-    from harness.layout import TrialPaths
-    from harness.training.trial import run_trial
+    from harness.training import worker
 
     tmp = Path(tempfile.mkdtemp(prefix="mnist-harness-trial-"))
     try:
         paths = TrialPaths.of(spec.config.name, spec.trial_id, tmp / "runs", tmp / "eventlog")
         unpack_tree(run_blob, paths.run_dir)
         unpack_tree(log_blob, paths.log_dir)
-        if lost_attempts:  # attempts whose node or worker died never came back: count them
-            previous = TrialRecord.load(paths.run_dir) or _blank_record(spec)
-            previous.attempts += lost_attempts
-            previous.save(paths.run_dir)
-        record = run_trial(spec.config, spec.trial_id, settings=spec.settings, repeat=spec.repeat,
-                           group=spec.group, runs=paths.run_dir.parent.parent,
-                           eventlog=paths.log_dir.parent.parent, mnist=worker_mnist())
+        record = worker.train(spec, tmp / "runs", tmp / "eventlog")
         return {"record": record,
                 "run": pack_tree(paths.run_dir, skip=(CHECKPOINT,) if record.finished else ()),
                 "log": pack_tree(paths.log_dir),
                 "host": socket.gethostname(), "pid": os.getpid(), "threads": _WORKER["threads"]}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        keras.backend.clear_session()
-
-
-def _blank_record(spec: TrialSpec) -> TrialRecord:
-    return TrialRecord(trial_id=spec.trial_id, experiment=spec.config.name, status=PENDING, group=spec.group,
-                       settings=dict(spec.settings), repeat=spec.repeat, seed=spec.config.train.seed)
 
 
 # --- in the driver ---------------------------------------------------------------------
@@ -218,8 +205,6 @@ def _connect(ray, address: str | None) -> bool:
             ray.init(address=address, runtime_env={"py_modules": [str(Path(__file__).resolve().parents[1])],
                                                    "excludes": ["__pycache__", "*.pyc"]}, **options)
     except (ConnectionError, RuntimeError, ValueError) as e:
-        from harness.config.schema import ConfigError
-
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         hint = ("; a cluster with token authentication (Ray's default) also needs RAY_AUTH_MODE=token and its "
                 "token (~/.ray/auth_token or RAY_AUTH_TOKEN) here" if address else "")
@@ -228,87 +213,79 @@ def _connect(ray, address: str | None) -> bool:
     return True
 
 
-def execute(specs: list[TrialSpec], workers: int, runs: Path, eventlog: Path,
-            on_start: Callable[[TrialSpec], None], on_done: Callable[[TrialSpec, TrialRecord], None],
-            address: str | None = None) -> None:
-    """Run `specs` as Ray tasks, `workers` at a time; see the module docstring and runner.execute."""
-    try:
-        import ray
-        from ray.exceptions import RayError
-    except ImportError as e:
-        from harness.config.schema import ConfigError
+class RayExecutor:
+    """Trials as Ray tasks, `workers` at a time; see the module docstring."""
 
-        raise ConfigError([f"executor 'ray' needs Ray ({e}): .venv/bin/pip install -r requirements-ray.txt"],
-                          "--executor ray") from e
-
-    runs, eventlog = Path(runs), Path(eventlog)
-    started = _connect(ray, address)
-    try:
-        threads = _threads_per_trial(ray, workers, local=address is None)
-        task = ray.remote(_trial_task)
-        queue = deque((spec, 0) for spec in specs)  # (spec, attempts lost so far)
-        running: dict = {}
+    def __init__(self, workers: int, runs: Path, eventlog: Path, address: str | None = None):
         try:
-            while queue or running:
-                while queue and len(running) < workers:
-                    spec, lost = queue.popleft()
-                    run_dir, log_dir = _dirs(spec, runs, eventlog)
-                    ref = task.options(num_cpus=threads, max_retries=0, name=f"trial {spec.trial_id}").remote(
-                        spec, threads, pack_tree(run_dir), pack_tree(log_dir), lost)
-                    running[ref] = (spec, lost)
-                    if not lost:  # once per trial, however many attempts it takes
-                        on_start(spec)
-                ready, _ = ray.wait(list(running), num_returns=1)
-                for ref in ready:
-                    spec, lost = running.pop(ref)
-                    try:
-                        result = ray.get(ref)
-                    except RayError as e:  # its worker or node died, or the task could not run there
-                        lost += 1
-                        if lost < MAX_ATTEMPTS:
-                            queue.appendleft((spec, lost))  # resubmitted, from the driver's copy
-                            continue
-                        record = _give_up(spec, runs, lost, f"its Ray task was lost in {lost} attempts "
-                                          f"(last: {type(e).__name__}: {_first_line(e)})")
-                    else:
-                        record = _install(spec, result, runs, eventlog)
-                    on_done(spec, record)
-        except KeyboardInterrupt:
-            _cancel(ray, list(running))
-            raise
-    finally:
-        if started:
-            ray.shutdown()
+            import ray
+            from ray.exceptions import RayError
+        except ImportError as e:
+            raise ConfigError([f"executor 'ray' needs Ray ({e}): .venv/bin/pip install -r requirements-ray.txt"],
+                              "--executor ray") from e
+        self._ray, self._error = ray, RayError
+        self.slots = workers
+        self._runs, self._eventlog = Path(runs), Path(eventlog)
+        self._started = _connect(ray, address)
+        self._threads = _threads_per_trial(ray, workers, local=address is None)
+        self._task = ray.remote(_trial_task)
+        self._running: dict = {}  # ObjectRef -> TrialSpec
 
+    def start(self, spec: TrialSpec) -> None:
+        paths = self._paths(spec)
+        ref = self._task.options(num_cpus=self._threads, max_retries=0, name=f"trial {spec.trial_id}").remote(
+            spec, self._threads, pack_tree(paths.run_dir), pack_tree(paths.log_dir))
+        self._running[ref] = spec
 
-def _dirs(spec: TrialSpec, runs: Path, eventlog: Path) -> tuple[Path, Path]:
-    return runs / spec.config.name / spec.trial_id, eventlog / spec.config.name / spec.trial_id
+    def wait(self) -> list[Event]:
+        ready, _ = self._ray.wait(list(self._running), num_returns=1)
+        events: list[Event] = []
+        for ref in ready:
+            spec = self._running.pop(ref)
+            try:
+                result = self._ray.get(ref)
+            except self._error as e:  # its worker or node died, or the task could not run there
+                _count_lost_attempt(spec, self._paths(spec))
+                events.append(Lost(spec, f"its Ray task was lost ({type(e).__name__}: {_first_line(e)})"))
+            else:
+                events.append(Finished(spec, _install(spec, result, self._runs, self._eventlog)))
+        return events
+
+    def verdict(self, spec: TrialSpec, stop: bool) -> None:
+        raise NotImplementedError("Ray tasks do not report epochs")
+
+    def cancel(self) -> None:
+        _cancel(self._ray, list(self._running))
+
+    def close(self) -> None:
+        if self._started:
+            self._ray.shutdown()
+
+    def _paths(self, spec: TrialSpec) -> TrialPaths:
+        return TrialPaths.of(spec.config.name, spec.trial_id, self._runs, self._eventlog)
 
 
 def _install(spec: TrialSpec, result: dict, runs: Path, eventlog: Path) -> TrialRecord:
     """Write a task's artifacts into the driver's runs/ and eventlog/ (trial.json last)."""
-    run_dir, log_dir = _dirs(spec, runs, eventlog)
-    with file_lock(run_dir / TRIAL_LOCK):
-        install_tree(result["log"], log_dir, staging_root=eventlog / ".ray-staging")
-        install_tree(result["run"], run_dir, staging_root=runs / ".ray-staging", last=RECORD)
+    paths = TrialPaths.of(spec.config.name, spec.trial_id, runs, eventlog)
+    with file_lock(paths.lock):
+        install_tree(result["log"], paths.log_dir, staging_root=eventlog / ".ray-staging")
+        install_tree(result["run"], paths.run_dir, staging_root=runs / ".ray-staging", last=RECORD)
     for root in (runs, eventlog):
         try:
             (root / ".ray-staging").rmdir()  # only when empty: another sweep may be staging
         except OSError:
             pass
-    return TrialRecord.load(run_dir) or result["record"]
+    return TrialRecord.load(paths.run_dir) or result["record"]
 
 
-def _give_up(spec: TrialSpec, runs: Path, lost: int, why: str) -> TrialRecord:
-    """Record a trial whose tasks kept dying as failed (the driver's checkpoint, if any, stays)."""
-    run_dir = runs / spec.config.name / spec.trial_id
-    with file_lock(run_dir / TRIAL_LOCK):
-        record = TrialRecord.load(run_dir) or _blank_record(spec)
-        record.attempts += lost
-        record.status, record.error = FAILED, why
-        record.ended = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        record.save(run_dir)
-    return record
+def _count_lost_attempt(spec: TrialSpec, paths: TrialPaths) -> None:
+    """A task that never came back took its record with it: count its attempt in the driver's copy,
+    which the next attempt's task receives."""
+    with file_lock(paths.lock):
+        record = TrialRecord.load(paths.run_dir) or TrialRecord.of(spec)
+        record.attempts += 1
+        record.save(paths.run_dir)
 
 
 def _first_line(e: BaseException) -> str:

@@ -67,6 +67,20 @@ class TrainingGuard(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class EpochReport(keras.callbacks.Callback):
+    """Tell the sweep each epoch's results; stop training when it answers so (pruning)."""
+
+    def __init__(self, on_epoch):
+        super().__init__()
+        self.on_epoch = on_epoch
+        self.stopped_at: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.on_epoch(epoch + 1, {k: float(v) for k, v in (logs or {}).items()}):
+            self.stopped_at = epoch + 1
+            self.model.stop_training = True
+
+
 class EpochHistory(keras.callbacks.Callback):
     """One row per epoch (losses, accuracies, lr, timings), kept as CSV beside the trial.
 

@@ -17,7 +17,7 @@ import platform
 import subprocess
 import time
 import traceback
-from datetime import datetime, timezone
+from typing import Callable
 from pathlib import Path
 
 import keras
@@ -30,17 +30,13 @@ from harness.training import data as data_mod
 from harness.training import models
 from harness.training import optim
 from harness.training import summaries
-from harness.training.callbacks import EmaEvaluation, EpochHistory, TrainingGuard, global_step
+from harness.training.callbacks import EmaEvaluation, EpochHistory, EpochReport, TrainingGuard, global_step
 from harness.config.schema import ExperimentConfig
 from harness.sweep.hparams import CORE_HPARAMS
 from harness.layout import TrialPaths
-from harness.record import DIVERGED, FAILED, OK, PENDING, RUNNING, TrialRecord
+from harness.record import DIVERGED, FAILED, OK, PENDING, PRUNED, RUNNING, TrialRecord, utc_now
 
 PROBE_SIZE = 256  # validation images whose activations are histogrammed
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _git_commit() -> str | None:
@@ -79,11 +75,14 @@ def _take_history(record: TrialRecord, history: EpochHistory) -> None:
 
 def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = None, repeat: int = 0,
               group: str | None = None, runs: Path = Path("runs"), eventlog: Path = Path("eventlog"),
-              mnist: data_mod.Mnist | None = None) -> TrialRecord:
+              mnist: data_mod.Mnist | None = None,
+              on_epoch: Callable[[int, dict], bool] | None = None) -> TrialRecord:
     """Train `cfg` as trial `trial_id` and return its record (see the module docstring).
 
     `settings` are the swept values (dotted path -> value) and `group` the id
-    the HParams dashboard groups repeats of one setting under.
+    the HParams dashboard groups repeats of one setting under. `on_epoch(epoch,
+    logs)` is called after every epoch; when it returns True the trial stops
+    there and is recorded as `pruned` (a search strategy gave up on it).
     """
     paths = TrialPaths.of(cfg.name, trial_id, runs, eventlog)
     previous = TrialRecord.load(paths.run_dir)
@@ -91,7 +90,7 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
         return previous
     record = TrialRecord(trial_id=trial_id, experiment=cfg.name, status=RUNNING, group=group or trial_id,
                          settings=dict(settings or {}),
-                         repeat=repeat, seed=cfg.train.seed, started=_now(),
+                         repeat=repeat, seed=cfg.train.seed, started=utc_now(),
                          attempts=(previous.attempts if previous else 0) + 1,
                          versions=_versions(), git_commit=_git_commit())
     writer = None
@@ -112,12 +111,14 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
                               record.group, cfg.description)
         guard = TrainingGuard(cfg.train.steps)
         history = EpochHistory(paths.history, len(split.x_train), cfg.train.batch_size)
+        report = EpochReport(on_epoch) if on_epoch else None
         callbacks = [
             keras.callbacks.BackupAndRestore(str(paths.checkpoint),
                                              save_freq=cfg.logging.checkpoint_steps or "epoch"),
             *([EmaEvaluation()] if cfg.train.ema else []),
             guard,
             history,
+            *([report] if report else []),
             summaries.SummaryLogger(writer, split.x_val[:PROBE_SIZE], cfg.logging.every_steps,
                                     cfg.logging.histograms_every, cfg.logging.profile_steps,
                                     str(paths.log_dir), history),
@@ -133,6 +134,8 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
         record.steps = end["step"] = global_step(model)
         if guard.diverged_at is not None:
             record.status, record.error = DIVERGED, f"loss became NaN or infinite at step {guard.diverged_at}"
+        elif report and report.stopped_at is not None:
+            record.status = PRUNED
         else:
             t0 = time.perf_counter()
             logits = model.predict(split.x_test, batch_size=1000, verbose=0)
@@ -151,7 +154,7 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
         record.status, record.error = FAILED, f"{type(e).__name__}: {e}"
         record.traceback = traceback.format_exc()
     finally:
-        record.ended = _now()
+        record.ended = utc_now()
         if writer is not None and record.status != PENDING:
             summaries.write_end(writer, record, end["x_test"], end["y_test"], end["probs"], end["step"],
                                 cfg.logging.images)

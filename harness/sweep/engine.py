@@ -1,0 +1,216 @@
+"""`run_sweep`: run or resume a sweep from Python, the function `sweep.py` is a thin shell around.
+
+    from harness import run_sweep
+    outcome = run_sweep("experiments/quick.yaml", overrides=["train.epochs=1"], workers=2)
+    outcome.table()          # the results as a pandas DataFrame (also runs/quick/results.csv)
+
+A sweep is planned and validated whole before anything trains; finished trials
+are kept (re-running resumes), trials of a changed base config are refused,
+one sweep at a time may run on a folder (a lock), and results.csv, the
+HParams experiment and the plots are kept current as trials finish.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from harness.analysis import curves, plots, results
+from harness.config import plan as plan_mod
+from harness.config import schema
+from harness.config.plan import TrialSpec
+from harness.config.validate import ConfigError
+from harness.files import file_lock
+from harness.layout import SweepPaths
+from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
+from harness.sweep import hparams, scheduler
+from harness.sweep.progress import SweepProgress
+from harness.sweep.strategies import Planned, Strategy
+from harness.training import data
+
+RETRIED = (FAILED, DIVERGED)  # what --retry-failed trains again (never a pruned trial)
+
+
+@dataclass
+class SweepPlan:
+    """A validated sweep and where each of its trials stands."""
+
+    config: schema.ExperimentConfig
+    specs: list[TrialSpec]
+    paths: SweepPaths
+    records: dict[str, TrialRecord | None]  # trial id -> record on disk, before this run
+    todo: list[TrialSpec]
+    strays: list[str]  # trials on disk that the plan no longer has
+
+    def summary(self) -> str:
+        done = len(self.specs) - len(self.todo)
+        return (f"{self.config.name}: {len(self.specs)} trials"
+                + (f" ({done} already finished, {len(self.todo)} to run)" if done else "")
+                + (f"; {len(self.strays)} trial(s) of an earlier plan kept out of results.csv" if self.strays else ""))
+
+
+@dataclass
+class SweepOutcome:
+    """What a sweep run did: the plan, the records of its trials, and the exit status it implies."""
+
+    plan: SweepPlan
+    records: list[TrialRecord] = field(default_factory=list)
+    interrupted: bool = False
+    ran: bool = False  # False for a dry run
+
+    @property
+    def paths(self) -> SweepPaths:
+        return self.plan.paths
+
+    @property
+    def bad(self) -> list[TrialRecord]:
+        return [r for r in self.records if r.finished and r.status not in (OK, PRUNED)]
+
+    @property
+    def exit_status(self) -> int:
+        """0 when every trial finished ok (or was pruned), 1 when any diverged or failed, 130 when interrupted."""
+        return 130 if self.interrupted else 1 if self.bad else 0
+
+    def table(self) -> pd.DataFrame:
+        return results.table(self.records)
+
+
+def load_config(config: str | Path | dict | schema.ExperimentConfig, overrides: list[str] = ()) -> tuple[dict, str]:
+    """The raw config (plain data, `--set` overrides applied) and its source for error messages."""
+    if isinstance(config, (str, Path)):
+        return schema.load_raw(config, overrides), str(config)
+    if isinstance(config, schema.ExperimentConfig):
+        raw = {**schema.trial_dict(config), "sweep": config.sweep.to_raw()}
+    elif isinstance(config, dict):
+        raw = copy.deepcopy(config)
+    else:
+        raise TypeError(f"config: a path, a mapping or an ExperimentConfig, not {type(config).__name__}")
+    return schema.apply_overrides(raw, list(overrides)), "config"
+
+
+def plan_sweep(config, overrides: list[str] = (), runs: Path = Path("runs"), eventlog: Path = Path("eventlog"),
+               retry_failed: bool = False) -> SweepPlan:
+    """Validate the whole sweep, find what is already done; raises ConfigError for a bad or changed config."""
+    raw, source = load_config(config, overrides)
+    cfg, specs = plan_mod.plan(raw, source)
+    paths = SweepPaths.of(cfg.name, runs, eventlog)
+    records = {s.trial_id: TrialRecord.load(paths.trial(s.trial_id).run_dir) for s in specs}
+    changed = {s.trial_id: c for s in specs if (c := _config_changes(s, paths))}
+    if changed:
+        tid, diffs = next(iter(changed.items()))
+        raise ConfigError([f"{len(changed)} trial(s) in {paths.run_dir} were started with another config, "
+                           f"e.g. {tid}: " + "; ".join(diffs[:5]),
+                           f"use another experiment name (--set name=...) or delete {paths.run_dir} to start over"],
+                          source)
+    retry = RETRIED if retry_failed else ()
+    todo = [s for s in specs if not ((r := records[s.trial_id]) and r.finished and r.status not in retry)]
+    planned = {s.trial_id for s in specs}
+    strays = sorted({p.parent.name for p in paths.run_dir.glob("*/trial.json")} - planned)
+    return SweepPlan(cfg, specs, paths, records, todo, strays)
+
+
+def _config_changes(spec: TrialSpec, paths: SweepPaths) -> list[str]:
+    """Keys whose values differ from those a previous run of this trial used."""
+    saved = paths.trial(spec.trial_id).config
+    if not saved.exists():
+        return []
+    before = schema.flatten(schema.parse_yaml(saved.read_text(), str(saved)) or {})
+    now = schema.flatten(schema.trial_dict(spec.config))
+    return [f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in now if before.get(k) != now.get(k)]
+
+
+def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides: list[str] = (),
+              runs: str | Path = "runs", eventlog: str | Path = "eventlog", workers: int = 1,
+              executor: str | None = None, ray_address: str | None = None, retry_failed: bool = False,
+              dry_run: bool = False, quiet: bool = True, echo: Callable[[str], Any] | None = None) -> SweepOutcome:
+    """Run (or resume) the sweep `config` describes and return its outcome.
+
+    `config` is a YAML path, a mapping shaped like the YAML, or an
+    ExperimentConfig; `overrides` are `key.path=value` strings as for `--set`.
+    `executor` is "local" (worker processes) or "ray" (default: the config's
+    sweep.executor). `quiet=False` shows a progress bar and a line per trial;
+    `echo` receives the plan's one-line summary (and warnings). Raises
+    ConfigError (nothing trained) for a bad config; KeyboardInterrupt is caught
+    and reported as `outcome.interrupted`.
+    """
+    say = echo or (lambda text: None)
+    runs, eventlog = Path(runs), Path(eventlog)
+    plan = plan_sweep(config, overrides, runs, eventlog, retry_failed)
+    say(plan.summary())
+    outcome = SweepOutcome(plan)
+    if dry_run:
+        outcome.records = [r for s in plan.specs if (r := plan.records[s.trial_id]) is not None]
+        return outcome
+    cfg, paths = plan.config, plan.paths
+    data.load()  # verify MNIST (and build the cache) once, before any worker starts
+    with file_lock(paths.lock, blocking=False) as mine:
+        if not mine:
+            raise ConfigError([f"another sweep is running on {paths.run_dir}; wait for it or stop it"], cfg.name)
+        hparams.write_experiment(paths.log_dir, hparams.experiment_pb(list(cfg.sweep.parameters), hparams.fixed_of(cfg)))
+        for s in plan.todo:  # a retried trial starts over, logs included
+            if (r := plan.records[s.trial_id]) is not None and r.status in RETRIED:
+                shutil.rmtree(paths.trial(s.trial_id).run_dir)
+                shutil.rmtree(paths.trial(s.trial_id).log_dir, ignore_errors=True)
+        outcome.interrupted = _execute(plan, Planned(plan.todo), workers, executor, ray_address, quiet, say)
+        outcome.records = results.load_records(paths.run_dir, [s.trial_id for s in plan.specs])
+        results.write_csv(paths.run_dir, outcome.records)
+        _quietly(plots.write_sweep_plots, paths.run_dir, cfg.sweep.metric.name, cfg.sweep.metric.goal)
+    outcome.ran = True
+    return outcome
+
+
+def _execute(plan: SweepPlan, strategy: Strategy, workers: int, executor: str | None, ray_address: str | None,
+             quiet: bool, say: Callable[[str], Any]) -> bool:
+    """Train the strategy's trials, keeping results.csv and the progress display current; True if interrupted."""
+    cfg, paths, metric = plan.config, plan.paths, plan.config.sweep.metric
+    ids = [s.trial_id for s in plan.specs]
+    progress = SweepProgress(len(plan.todo), metric.name, metric.goal, quiet)
+    for r in plan.records.values():
+        if r is not None and r.finished:
+            progress.consider(r)
+
+    def finished(spec: TrialSpec, record: TrialRecord) -> None:
+        results.write_csv(paths.run_dir, results.load_records(paths.run_dir, ids))
+        if record.status == OK:  # drawn here, while the workers train the next trials
+            _quietly(curves.write_trial_curves, paths.trial(record.trial_id).run_dir, record=record)
+        progress.finished(record)
+
+    try:
+        runner = _executor(executor or cfg.sweep.executor, min(workers, max(1, len(plan.todo))),
+                           paths, ray_address or cfg.sweep.ray_address, strategy.prunes, say)
+        scheduler.run(strategy, runner, paths.run_dir.parent, paths.log_dir.parent,
+                      scheduler.Callbacks(started=lambda spec: progress.started(), finished=finished))
+    except KeyboardInterrupt:
+        return True
+    finally:
+        progress.close()
+    return False
+
+
+def _executor(kind: str, workers: int, paths: SweepPaths, ray_address: str | None, report_epochs: bool,
+              say: Callable[[str], Any]) -> scheduler.Executor:
+    runs, eventlog = paths.run_dir.parent, paths.log_dir.parent
+    if kind == "ray":
+        from harness.sweep.ray_tasks import RayExecutor  # imports Ray: only when asked for
+
+        return RayExecutor(workers, runs, eventlog, ray_address)
+    from harness.sweep.local import LocalExecutor, cpu_count
+
+    if workers > cpu_count():
+        say(f"--workers {workers}: this machine has {cpu_count()} cores; running {cpu_count()} workers of 1 thread each")
+        workers = cpu_count()
+    return LocalExecutor(workers, runs, eventlog, report_epochs)
+
+
+def _quietly(fn, *args, **kwargs) -> None:
+    """Plots are a convenience: a plotting error is reported, never fatal to the sweep."""
+    try:
+        fn(*args, **kwargs)
+    except Exception as e:
+        print(f"warning: {fn.__name__} failed: {type(e).__name__}: {e}", file=sys.stderr)

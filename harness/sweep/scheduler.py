@@ -1,0 +1,128 @@
+"""One loop for every sweep: ask the strategy, start trials on an executor, collect, tell.
+
+The loop is the only place that decides what runs next and what happens when
+a worker is lost; executors (local processes, Ray tasks) only start trials,
+report what happened to them and cancel. The policy for lost workers is one:
+a trial whose worker (process, Ray task, node) dies is started again, from its
+last checkpoint, and after MAX_ATTEMPTS losses in one sweep it is recorded as
+failed, with its end time, and the sweep goes on. Every start of a trial,
+lost ones included, counts in its record's `attempts` (executors make sure of
+it, see Executor.start).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+from harness.config.plan import TrialSpec
+from harness.files import file_lock
+from harness.layout import TrialPaths
+from harness.record import FAILED, TrialRecord, utc_now
+from harness.sweep.strategies import Strategy
+
+MAX_ATTEMPTS = 3  # lost workers per trial and sweep before the trial is recorded as failed
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The trial ran to an end of its own: ok, diverged, failed or pruned (see its record)."""
+
+    spec: TrialSpec
+    record: TrialRecord
+
+
+@dataclass(frozen=True)
+class Lost:
+    """The trial's worker died (or its task never came back): it did not record an outcome."""
+
+    spec: TrialSpec
+    why: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """An epoch of the trial ended; `metrics` are its logs (loss, val_accuracy, ...)."""
+
+    spec: TrialSpec
+    epoch: int
+    metrics: dict
+
+
+Event = Finished | Lost | Progress
+
+
+class Executor(Protocol):
+    """Where trials run. `slots` trials at a time; the scheduler never starts more."""
+
+    slots: int
+
+    def start(self, spec: TrialSpec) -> None:
+        """Start `spec` on a free worker; this start must count in the record's `attempts`,
+        even when the worker is lost before the trial records anything."""
+
+    def wait(self) -> list[Event]:
+        """Block until something happened to a running trial; never returns an empty list."""
+
+    def verdict(self, spec: TrialSpec, stop: bool) -> None:
+        """Answer a Progress event of `spec`: stop it after this epoch, or let it go on."""
+
+    def cancel(self) -> None:
+        """Ctrl-C: stop the running trials (each recorded as interrupted) and free the workers."""
+
+    def close(self) -> None:
+        """The sweep is over: release the workers."""
+
+
+@dataclass
+class Callbacks:
+    started: Callable[[TrialSpec], None] = lambda spec: None
+    finished: Callable[[TrialSpec, TrialRecord], None] = lambda spec, record: None
+
+
+def run(strategy: Strategy, executor: Executor, runs: Path, eventlog: Path, callbacks: Callbacks) -> None:
+    """Run the strategy's trials to the end; KeyboardInterrupt propagates once the executor has cancelled."""
+    running: dict[str, TrialSpec] = {}
+    lost: dict[str, int] = {}
+    try:
+        while True:
+            while len(running) < executor.slots and (spec := strategy.ask()) is not None:
+                executor.start(spec)
+                running[spec.trial_id] = spec
+                if spec.trial_id not in lost:  # once per trial, however many attempts it takes
+                    callbacks.started(spec)
+            if not running:
+                return
+            for event in executor.wait():
+                spec = event.spec
+                if isinstance(event, Progress):
+                    executor.verdict(spec, strategy.report(spec, event.epoch, event.metrics))
+                    continue
+                del running[spec.trial_id]
+                if isinstance(event, Lost):
+                    lost[spec.trial_id] = lost.get(spec.trial_id, 0) + 1
+                    if lost[spec.trial_id] < MAX_ATTEMPTS:
+                        strategy.retry(spec)
+                        continue
+                    record = give_up(spec, TrialPaths.of(spec.config.name, spec.trial_id, runs, eventlog),
+                                     f"its worker was lost in {lost[spec.trial_id]} attempts (last: {event.why})")
+                else:
+                    record = event.record
+                strategy.tell(spec, record)
+                callbacks.finished(spec, record)
+    except KeyboardInterrupt:
+        executor.cancel()
+        raise
+    finally:
+        executor.close()
+
+
+def give_up(spec: TrialSpec, paths: TrialPaths, why: str) -> TrialRecord:
+    """Record a trial whose workers kept dying as failed (its checkpoint stays for --retry-failed)."""
+    with file_lock(paths.lock):
+        record = TrialRecord.load(paths.run_dir) or TrialRecord.of(spec)
+        record.status, record.error = FAILED, why
+        record.ended = utc_now()
+        record.save(paths.run_dir)
+    return record
