@@ -8,24 +8,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from harness.config import schema as config
+from harness.config import schema as config  # noqa: E402
 from harness.training import data  # noqa: E402
+from tiny import TINY, merge  # noqa: E402
+
 
 pytest_plugins = ["fixtures_model"]  # a small trained trial and a live server (predict/serve tests)
-
-TINY = {
-    "data": {"limit": 1000, "test_limit": 300},
-    "train": {"epochs": 1, "batch_size": 100},
-    "logging": {"every_steps": 5, "histograms_every": 1},
-}
-
-
-def merge(base: dict, extra: dict) -> dict:
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
-    for k, v in extra.items():
-        out[k] = merge(out.get(k, {}), v) if isinstance(v, dict) else v
-    return out
-
 
 @pytest.fixture(scope="session")
 def mnist() -> data.Mnist:
@@ -34,9 +22,9 @@ def mnist() -> data.Mnist:
 
 @pytest.fixture
 def tiny_config():
-    """A factory: a validated config training ~1 second on real MNIST, plus overrides."""
+    """A factory: the tiny config (tests/tiny.py) validated, plus overrides by section."""
 
     def make(**sections) -> config.ExperimentConfig:
-        return config.from_dict(merge({"name": "tiny", **TINY}, sections))
+        return config.from_dict(merge({"name": "tiny"}, TINY, sections))
 
     return make

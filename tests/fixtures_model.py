@@ -16,10 +16,11 @@ import pytest
 from harness.config import schema as config
 from harness.serving.server import make_server
 from harness.training.trial import run_trial
+from tiny import QUIET, TINY, merge
 
 # ~2 s on 2 CPU cores, ~93% test accuracy: good enough that a wrong answer means a bug, not a weak model.
-SMALL = {"name": "small", "data": {"limit": 20000, "test_limit": 1000}, "train": {"epochs": 3, "seed": 1},
-         "logging": {"every_steps": 0, "histograms_every": 0, "images": False}}
+SMALL = merge(TINY, QUIET, {"name": "small", "data": {"limit": 20000, "test_limit": 1000},
+                            "train": {"epochs": 3, "seed": 1, "batch_size": 128}, "logging": {"every_steps": 0}})
 
 
 @pytest.fixture(scope="session")

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import yaml
 
+from tiny import QUIET, TINY, merge
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_config(tmp_path: Path, name: str, **sections) -> Path:
-    body = {"data": {"limit": 600, "test_limit": 300}, "train": {"epochs": 1, "batch_size": 100},
-            "logging": {"histograms_every": 0, "images": False}}
-    for key, value in sections.items():
-        body[key] = {**body.get(key, {}), **value} if isinstance(value, dict) else value
+    body = merge(TINY, QUIET, sections)
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(body, sort_keys=False))
     return path

@@ -1,6 +1,9 @@
 """One real trial per model family, read back with TensorBoard's own reader."""
 
+import dataclasses
 import json
+import subprocess
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -74,13 +77,19 @@ def test_artifacts_describe_the_trial(tiny_config, mnist, tmp_path):
     record = run_trial(cfg, "t", runs=tmp_path, eventlog=tmp_path / "ev", mnist=mnist)
     run_dir = tmp_path / "tiny" / "t"
     saved = json.loads((run_dir / "trial.json").read_text())
-    for key in ["status", "test_accuracy", "best_val_accuracy", "best_epoch", "train_seconds", "eval_seconds",
-                "params", "seed", "versions", "git_commit"]:
-        assert key in saved
-    assert saved["versions"]["tensorflow"].startswith("2.21")
+    assert saved == dataclasses.asdict(record)  # the record on disk is the one returned
+    assert saved["status"] == "ok" and saved["attempts"] == 1 and saved["seed"] == 0 and saved["error"] is None
+    assert saved["params"] == 784 * 128 + 128 + 128 * 10 + 10  # the default 784-128-10 MLP
+    assert saved["versions"]["tensorflow"].startswith("2.21") and saved["versions"]["keras"].startswith("3.")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent)
+    assert saved["git_commit"] == (head.stdout.strip() or None)
     history = pd.read_csv(run_dir / "history.csv")
     assert history["epoch"].tolist() == [1, 2] and history["val_accuracy"].notna().all()
     assert saved["best_val_accuracy"] == pytest.approx(history["val_accuracy"].max())
+    assert saved["best_epoch"] == int(history.loc[history["val_accuracy"].idxmax(), "epoch"])
+    assert saved["epochs_run"] == 2 and saved["steps"] == int(history["step"].iloc[-1]) == 20
+    assert saved["train_seconds"] == pytest.approx(history["epoch_seconds"].sum())
+    assert 0 < saved["eval_seconds"] < saved["train_seconds"] and saved["started"] <= saved["ended"]
     assert "train:" in (run_dir / "config.yaml").read_text()
     assert not (run_dir / "checkpoint").exists()  # removed once the trial finished
     # The saved model carries the EMA weights and predicts like the trial evaluated.

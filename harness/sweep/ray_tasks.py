@@ -189,6 +189,13 @@ def _threads_per_trial(ray, workers: int, local: bool) -> int:
     return max(1, min(total // workers, biggest))
 
 
+def shipped_package() -> Path:
+    """What a cluster's nodes receive: the whole `harness` package (all its stages), not this subpackage."""
+    import harness
+
+    return Path(harness.__file__).resolve().parent
+
+
 def _connect(ray, address: str | None) -> bool:
     """Start a local Ray (address None) or join a cluster; True when this call did either.
 
@@ -202,7 +209,7 @@ def _connect(ray, address: str | None) -> bool:
         if address is None:  # a new local instance, even when a cluster runs on this machine
             ray.init(address="local", num_cpus=cpu_count(), include_dashboard=False, **options)
         else:
-            ray.init(address=address, runtime_env={"py_modules": [str(Path(__file__).resolve().parents[1])],
+            ray.init(address=address, runtime_env={"py_modules": [str(shipped_package())],
                                                    "excludes": ["__pycache__", "*.pyc"]}, **options)
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
