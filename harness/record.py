@@ -54,6 +54,7 @@ class TrialRecord:
     started: str | None = None
     ended: str | None = None
     attempts: int = 0
+    node: str | None = None  # the Ray node that trained it (None: this machine)
     versions: dict[str, str] = field(default_factory=dict)
     git_commit: str | None = None
 

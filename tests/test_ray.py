@@ -125,3 +125,45 @@ def test_ray_sweep_matches_local_and_survives_a_killed_worker(tmp_path):
         assert float(make_ndarray(acc.Tensors("test/accuracy")[-1].tensor_proto)) == pytest.approx(
             on_ray.loc[tid, "test_accuracy"], rel=1e-6)
     assert not list((tmp_path / "ray").glob("*/.ray-staging"))
+
+
+def test_two_node_cluster_places_trials_on_both_and_survives_losing_one(tmp_path):
+    ray = pytest.importorskip("ray", reason="Ray is not installed (optional): .venv/bin/pip install -r requirements-ray.txt")
+    from ray.cluster_utils import Cluster
+
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    worker_node = cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    head = cluster.head_node.node_id
+    try:
+        trials = [f"lr={lr}" for lr in (0.001, 0.002, 0.003, 0.004, 0.005)]
+        cfg = write_config(tmp_path, "nodes", data={"limit": 3000}, train={"epochs": 2},
+                           sweep={"parameters": {"train.lr": [0.001, 0.002, 0.003, 0.004, 0.005]}})
+        # Joining a cluster ships the harness package with the job (runtime_env), as on real machines.
+        proc = subprocess.Popen([sys.executable, "sweep.py", str(cfg), "--runs", str(tmp_path / "runs"),
+                                 "--eventlog", str(tmp_path / "eventlog"), "--workers", "2", "--quiet",
+                                 "--executor", "ray", "--ray-address", cluster.address], cwd=ROOT, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        run_dir = tmp_path / "runs" / "nodes"
+
+        def nodes_done():
+            recs = [json.loads(p.read_text()) for p in run_dir.glob("*/trial.json")]
+            return {r["node"] for r in recs if r["status"] == "ok"}
+
+        deadline = time.time() + 240
+        while worker_node.node_id not in nodes_done() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        assert worker_node.node_id in nodes_done(), "no trial finished on the second node"
+        cluster.remove_node(worker_node)  # mid-sweep: its running trial is lost and runs again on the head
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if "proc" in locals() and proc.poll() is None:
+            proc.kill()
+        ray.shutdown()
+        cluster.shutdown()
+    assert proc.returncode == 0, out + err
+    df = pd.read_csv(run_dir / "results.csv")
+    assert sorted(df["trial_id"]) == trials and (df["status"] == "ok").all()  # every trial once
+    nodes = {json.loads((run_dir / t / "trial.json").read_text())["node"] for t in trials}
+    assert nodes == {head, worker_node.node_id}  # placed on both nodes

@@ -171,6 +171,11 @@ def _trial_task(spec: TrialSpec, threads: int, run_blob: bytes, log_blob: bytes)
         unpack_tree(run_blob, paths.run_dir)
         unpack_tree(log_blob, paths.log_dir)
         record = worker.train(spec, tmp / "runs", tmp / "eventlog")
+        if record.node is None:
+            import ray
+
+            record.node = ray.get_runtime_context().get_node_id()
+            record.save(paths.run_dir)
         return {"record": record,
                 "run": pack_tree(paths.run_dir, skip=(CHECKPOINT,) if record.finished else ()),
                 "log": pack_tree(paths.log_dir),
