@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.config.validate import ConfigError
 from harness.sweep.engine import SweepOutcome, run_sweep
+from harness.record import PRUNED
 from harness.sweep.progress import trial_line
 from harness.training.data import DataError
 
@@ -69,8 +70,12 @@ def report(outcome: SweepOutcome, eventlog: Path) -> None:
         print(trial_line(r))
     state = "interrupted" if outcome.interrupted else "done"
     name = outcome.plan.config.name
-    print(f"{name}: {state}, {len(finished)}/{len(outcome.plan.specs)} trials finished, "
-          f"{len(outcome.bad)} failed or diverged.")
+    pruned = [r for r in finished if r.status == PRUNED]
+    print(f"{name}: {state}, {len(finished)}/{outcome.plan.size} trials finished, "
+          f"{len(outcome.bad)} failed or diverged" + (f", {len(pruned)} pruned." if pruned else "."))
+    epochs, seconds = sum(r.epochs_run for r in finished), sum(r.train_seconds or 0 for r in finished)
+    print(f"  compute:     {epochs} epochs, {seconds:.0f} s of training"
+          + (f" ({sum(r.epochs_run for r in pruned)} epochs in pruned trials)" if pruned else ""))
     print(f"  results:     {paths.results}")
     print(f"  plots:       {paths.plots} and each trial's curves.png")
     print(f"  compare:     python -m harness compare {paths.run_dir}")

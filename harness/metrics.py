@@ -30,7 +30,9 @@ METRICS = (
     Metric("val/accuracy", "validation accuracy (last epoch)", "maximize"),
     Metric("train/accuracy", "train accuracy (last epoch)", "maximize"),
     Metric("time/train_seconds", "train seconds", "minimize", "train_seconds"),
+    Metric("trial/pruned_epoch", "pruned after epoch (empty: ran to the end)", "minimize"),
 )
+PRUNED_EPOCH = METRICS[-1]
 FINAL = {m.name: m for m in METRICS if m.name}  # written once per trial, selectable as a sweep's metric
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
-from harness.record import OK
+from harness.record import OK, PRUNED
 from harness.analysis.results import param_columns
 from harness.layout import RESULTS
 from harness.metrics import goal_of
@@ -78,10 +78,12 @@ def apply_filters(df: pd.DataFrame, exprs: list[str]) -> pd.DataFrame:
 
 
 def ranked(df: pd.DataFrame, metric: str, goal: str, top: int | None = None) -> pd.DataFrame:
-    """Trials best first (unfinished and failed ones last), with their settings and cost."""
+    """Trials best first (unfinished and failed ones last, pruned ones left out), with their settings,
+    the test accuracy of each (what a choice on `metric` would report) and cost."""
+    df = df[df["status"] != PRUNED]
     params = param_columns(df.drop(columns="sweep", errors="ignore"))
     ident = params + (["repeat"] if df["repeat"].fillna(0).max() > 0 else []) if params else ["trial_id"]
-    keep = [*ident, "status", metric, "best_val_accuracy", "epochs_run", "train_seconds", "params"]
+    keep = [*ident, "status", metric, "test_accuracy", "best_val_accuracy", "epochs_run", "train_seconds", "params"]
     keep = list(dict.fromkeys(c for c in keep if c in df.columns))
     out = df.sort_values(metric, ascending=goal == "minimize", na_position="last")[keep]
     return out.head(top) if top else out

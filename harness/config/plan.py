@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.config import schema as config_mod
 from harness.config.schema import ConfigError, ExperimentConfig
-from harness.config.space import expand
+from harness.config.space import expand, extremes
 
 MAX_ID_LENGTH = 120
 
@@ -60,35 +60,60 @@ def setting_id(settings: dict[str, Any]) -> str:
     return f"{text[:MAX_ID_LENGTH - 11]}~{digest}"
 
 
-def plan(raw: dict, source: str = "config") -> tuple[ExperimentConfig, list[TrialSpec]]:
-    """Validate `raw` (parsed YAML with overrides applied) and expand it into trials.
+class Planner:
+    """Turns settings into validated trials: the base config with each setting applied, repeats seeded."""
 
-    Raises ConfigError listing every problem of every setting before any trial runs.
-    """
-    cfg = config_mod.from_dict(raw, source)
-    sweep = cfg.sweep
-    settings_list = expand(sweep)
-    repeats = sweep.repeats
-    base = {k: v for k, v in copy.deepcopy(raw).items() if k != "sweep"}
-    problems = [f"sweep.parameters.{why}" for p in sweep.parameters
-                if (why := config_mod.path_problem(p.path, sweepable=True))]
-    if problems:
-        raise ConfigError(problems, source)
-    specs: list[TrialSpec] = []
-    for settings in settings_list:
-        trial_raw = copy.deepcopy(base)
+    def __init__(self, raw: dict, source: str = "config"):
+        self.config = config_mod.from_dict(raw, source)
+        self.source = source
+        self._base = {k: v for k, v in copy.deepcopy(raw).items() if k != "sweep"}
+        problems = [f"sweep.parameters.{why}" for p in self.config.sweep.parameters
+                    if (why := config_mod.path_problem(p.path, sweepable=True))]
+        if problems:
+            raise ConfigError(problems, source)
+
+    def specs(self, settings: dict[str, Any]) -> list[TrialSpec]:
+        """The trials (one per repeat) of one setting; ConfigError when the setting makes a bad config."""
+        trial_raw = copy.deepcopy(self._base)
         for path, value in settings.items():
             config_mod.set_path(trial_raw, path, list(value) if isinstance(value, tuple) else value)
         group = setting_id(settings)
         try:
-            trial_cfg = config_mod.from_dict(trial_raw, source)
+            trial_cfg = config_mod.from_dict(trial_raw, self.source)
         except ConfigError as e:
-            problems.extend(f"{p} (setting {group})" for p in e.problems)
-            continue
-        for rep in range(repeats):
-            seeded = replace(trial_cfg, train=replace(trial_cfg.train, seed=trial_cfg.train.seed + rep))
-            trial_id = group if repeats == 1 else f"{group},rep={rep}"
-            specs.append(TrialSpec(trial_id, group, settings, rep, seeded))
-    if problems:
-        raise ConfigError(problems, source)
-    return cfg, specs
+            raise ConfigError([f"{p} (setting {group})" for p in e.problems], self.source) from None
+        repeats = self.config.sweep.repeats
+        return [TrialSpec(group if repeats == 1 else f"{group},rep={rep}", group, settings, rep,
+                          replace(trial_cfg, train=replace(trial_cfg.train, seed=trial_cfg.train.seed + rep)))
+                for rep in range(repeats)]
+
+    def plan(self) -> list[TrialSpec]:
+        """The planned trials (none for tpe, whose space is validated at its extremes instead)."""
+        sweep = self.config.sweep
+        if sweep.method == "tpe":
+            self.validate_all(extremes(sweep))
+            return []
+        return self.validate_all(expand(sweep))
+
+    def validate_all(self, settings_list) -> list[TrialSpec]:
+        """Every setting's trials, or one ConfigError listing every problem of every setting."""
+        specs, problems = [], []
+        for settings in settings_list:
+            try:
+                specs += self.specs(settings)
+            except ConfigError as e:
+                problems += e.problems
+        if problems:
+            raise ConfigError(problems, self.source)
+        return specs
+
+
+def plan(raw: dict, source: str = "config") -> tuple[ExperimentConfig, list[TrialSpec]]:
+    """Validate `raw` (parsed YAML with overrides applied) and expand it into trials.
+
+    Raises ConfigError listing every problem of every setting before any trial runs.
+    A model-based (tpe) sweep chooses its settings as it goes: none are planned,
+    but the extremes of every parameter are validated now.
+    """
+    planner = Planner(raw, source)
+    return planner.config, planner.plan()

@@ -3,12 +3,14 @@
 A `sweep` section in the YAML, in the spirit of W&B sweeps:
 
     sweep:
-      method: grid            # or random, or list (explicit settings, below)
+      method: grid            # or random, or list (explicit settings, below), or tpe (model-based)
       samples: 20             # random: how many settings to draw
-      seed: 0                 # random: sampling seed (same seed, same settings)
+      trials: 20              # tpe: how many settings to try, each chosen from the results so far
+      seed: 0                 # random, tpe: sampling seed (same seed, same settings)
+      pruner: {kind: asha, min_epochs: 1, reduction_factor: 3}   # or median (warmup_epochs, startup_trials), none
       repeats: 3              # independent training seeds per setting
       executor: local         # or ray (ray_address: an existing cluster; default a local Ray)
-      metric: {name: test_accuracy, goal: maximize}
+      metric: {name: best_val_accuracy, goal: maximize}   # what ranks and guides the search
       parameters:
         model.hidden: [[128], [512, 256]]          # a list of values
         model.dropout: {values: [0.0, 0.2]}        # the same, spelled out
@@ -29,6 +31,7 @@ duplicates dropped, in a deterministic order.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -78,19 +81,33 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Metric:
-    name: str = "test_accuracy"
+    # Validation, not test: choosing the winner on the test set inflates its score.
+    name: str = "best_val_accuracy"
     goal: Literal["maximize", "minimize"] = "maximize"
 
 
 @dataclass(frozen=True)
+class PrunerConfig:
+    """Stopping hopeless trials after an epoch, judged on validation accuracy (Optuna's pruners)."""
+
+    kind: Literal["none", "asha", "median"] = "none"
+    min_epochs: int = field(default=1, metadata={"lo": 1})  # asha: epochs every trial gets (its first rung)
+    reduction_factor: int = field(default=3, metadata={"lo": 2})  # asha: 1 in this many goes on at each rung
+    warmup_epochs: int = field(default=1, metadata={"lo": 0})  # median: epochs before a trial can be stopped
+    startup_trials: int = field(default=3, metadata={"lo": 0})  # median: trials that finish before any is stopped
+
+
+@dataclass(frozen=True)
 class SweepConfig:
-    method: Literal["grid", "random", "list"] = "grid"
+    method: Literal["grid", "random", "list", "tpe"] = "grid"
     samples: int = 10
+    trials: int = 20  # tpe: settings to try (each `repeats` times)
     seed: int = 0
     repeats: int = 1
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None  # an existing Ray cluster (ray://host:10001 or auto); None = a local Ray
     metric: Metric = field(default_factory=Metric)
+    pruner: PrunerConfig = field(default_factory=PrunerConfig)
     parameters: tuple[Parameter, ...] = ()
     settings: tuple[dict, ...] = ()  # method list: the settings themselves
 
@@ -106,29 +123,42 @@ class SweepConfig:
         if settings:  # each listed key becomes a parameter whose values are those listed
             params_raw = {k: list(dict.fromkeys(_hashable(s[k]) for s in settings if k in s))
                           for k in dict.fromkeys(k for s in settings for k in s)}
-        metric_raw = raw.pop("metric", None)
+        metric_raw, pruner_raw = raw.pop("metric", None), raw.pop("pruner", None)
         base = build(_SweepScalars, raw, path, problems)
         metric = build(Metric, metric_raw, f"{path}.metric", problems) if metric_raw is not None else Metric()
+        pruner = build(PrunerConfig, pruner_raw, f"{path}.pruner", problems) if pruner_raw is not None else PrunerConfig()
         if metric is not None and metric.name not in FINAL:
             problems.append(unknown_key(f"{path}.metric.name =", repr(metric.name), FINAL).replace(": unknown key", ": unknown metric"))
         if not isinstance(params_raw, dict):
             problems.append(f"{path}.parameters: must be a mapping of dotted config paths to values")
             params_raw = {}
         params = tuple(_parameter(str(k), v, f"{path}.parameters.{k}", problems) for k, v in params_raw.items())
-        if base is None or metric is None or any(p is None for p in params):
+        if base is None or metric is None or pruner is None or any(p is None for p in params):
             return None
         if base.method == "grid" and any(p.values is None for p in params):
-            problems.append(f"{path}.method = 'grid': every parameter needs a list of values (distributions need method: random)")
+            problems.append(f"{path}.method = 'grid': every parameter needs a list of values "
+                            "(distributions need method: random or tpe)")
+        if base.method == "tpe" and not params:
+            problems.append(f"{path}.method = 'tpe': needs parameters to search")
+        adaptive = [w for w, on in ((f"method {base.method!r}", base.method == "tpe"),
+                                    (f"pruner {pruner.kind!r}", pruner.kind != "none")) if on]
+        if adaptive and metric.name.startswith("test_"):
+            problems.append(f"{path}.metric.name = {metric.name!r}: {' and '.join(adaptive)} choose on the metric, and "
+                            "choosing on the test set inflates the winner's test score: use best_val_accuracy "
+                            "(the test accuracy of what is chosen is still reported)")
+        elif pruner.kind != "none" and metric.name != "best_val_accuracy":
+            problems.append(f"{path}.metric.name = {metric.name!r}: pruner {pruner.kind!r} compares trials epoch by "
+                            "epoch on validation accuracy: use best_val_accuracy")
         if (base.method == "list") != bool(settings):
             problems.append(f"{path}: method 'list' goes with a non-empty 'settings' list (and only it)")
-        return cls(base.method, base.samples, base.seed, base.repeats, base.executor, base.ray_address, metric,
-                   params, settings)
+        return cls(base.method, base.samples, base.trials, base.seed, base.repeats, base.executor, base.ray_address,
+                   metric, pruner, params, settings)
 
     def to_raw(self) -> dict:
         """The section as YAML would spell it (from_dict(to_raw()) gives it back)."""
-        raw = {"method": self.method, "samples": self.samples, "seed": self.seed, "repeats": self.repeats,
-               "executor": self.executor, "ray_address": self.ray_address,
-               "metric": {"name": self.metric.name, "goal": self.metric.goal}}
+        raw = {"method": self.method, "samples": self.samples, "trials": self.trials, "seed": self.seed,
+               "repeats": self.repeats, "executor": self.executor, "ray_address": self.ray_address,
+               "metric": dataclasses.asdict(self.metric), "pruner": dataclasses.asdict(self.pruner)}
         if self.settings:
             raw["settings"] = [{k: list(v) if isinstance(v, tuple) else v for k, v in s.items()} for s in self.settings]
         else:
@@ -140,8 +170,9 @@ class SweepConfig:
 class _SweepScalars:
     """The plain keys of a sweep section, validated by the generic loader."""
 
-    method: Literal["grid", "random", "list"] = "grid"
+    method: Literal["grid", "random", "list", "tpe"] = "grid"
     samples: int = field(default=10, metadata={"lo": 1})
+    trials: int = field(default=20, metadata={"lo": 1})
     seed: int = field(default=0, metadata={"lo": 0})
     repeats: int = field(default=1, metadata={"lo": 1})
     executor: Literal["local", "ray"] = "local"
@@ -220,3 +251,14 @@ def expand(sweep: SweepConfig) -> list[dict[str, Any]]:
     for combo in combos:
         seen.setdefault(_key(combo), combo)
     return list(seen.values())
+
+
+def extremes(sweep: SweepConfig) -> list[dict[str, Any]]:
+    """Settings that take each parameter to each of its values or bounds, the others at their first:
+    enough to validate a space that is searched, not enumerated."""
+    first = {p.path: p.values[0] if p.values is not None else p.min for p in sweep.parameters}
+    out = []
+    for p in sweep.parameters:
+        ends = p.values if p.values is not None else (p.min, p.max)
+        out += [{**first, p.path: int(v) if p.distribution == "int_uniform" else v} for v in ends]
+    return out

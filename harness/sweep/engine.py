@@ -47,10 +47,37 @@ class SweepPlan:
     records: dict[str, TrialRecord | None]  # trial id -> record on disk, before this run
     todo: list[TrialSpec]
     strays: list[str]  # trials on disk that the plan no longer has
+    planner: plan_mod.Planner
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether a model-based search or a pruner decides what trains (Optuna), not the plan alone."""
+        return self.config.sweep.method == "tpe" or self.config.sweep.pruner.kind != "none"
+
+    @property
+    def size(self) -> int:
+        """Trials in the whole sweep (for tpe, its budget)."""
+        sweep = self.config.sweep
+        return sweep.trials * sweep.repeats if sweep.method == "tpe" else len(self.specs)
+
+    @property
+    def to_run(self) -> int:
+        """Trials this run will start, at most (a tpe sweep's new settings included)."""
+        sweep = self.config.sweep
+        if sweep.method != "tpe":
+            return len(self.todo)
+        return len(self.todo) + max(0, sweep.trials - len({s.group for s in self.specs})) * sweep.repeats
 
     def summary(self) -> str:
         done = len(self.specs) - len(self.todo)
+        sweep = self.config.sweep
+        if sweep.method == "tpe":
+            head = (f"{self.config.name}: tpe search of {sweep.trials} settings x {sweep.repeats} repeat(s)"
+                    f" over {len(sweep.parameters)} parameters" + (f", pruner {sweep.pruner.kind}"
+                                                                    if sweep.pruner.kind != "none" else ""))
+            return head + (f" ({done} trials already finished, up to {self.to_run} to run)" if self.specs else "")
         return (f"{self.config.name}: {len(self.specs)} trials"
+                + (f", pruner {sweep.pruner.kind}" if sweep.pruner.kind != "none" else "")
                 + (f" ({done} already finished, {len(self.todo)} to run)" if done else "")
                 + (f"; {len(self.strays)} trial(s) of an earlier plan kept out of results.csv" if self.strays else ""))
 
@@ -98,8 +125,10 @@ def plan_sweep(config, overrides: list[str] = (), runs: Path = Path("runs"), eve
                retry_failed: bool = False) -> SweepPlan:
     """Validate the whole sweep, find what is already done; raises ConfigError for a bad or changed config."""
     raw, source = load_config(config, overrides)
-    cfg, specs = plan_mod.plan(raw, source)
+    planner = plan_mod.Planner(raw, source)
+    cfg = planner.config
     paths = SweepPaths.of(cfg.name, runs, eventlog)
+    specs = planner.plan() if cfg.sweep.method != "tpe" else _searched_so_far(planner, paths)
     records = {s.trial_id: TrialRecord.load(paths.trial(s.trial_id).run_dir) for s in specs}
     changed = {s.trial_id: c for s in specs if (c := _config_changes(s, paths))}
     if changed:
@@ -112,7 +141,20 @@ def plan_sweep(config, overrides: list[str] = (), runs: Path = Path("runs"), eve
     todo = [s for s in specs if not ((r := records[s.trial_id]) and r.finished and r.status not in retry)]
     planned = {s.trial_id for s in specs}
     strays = sorted({p.parent.name for p in paths.run_dir.glob("*/trial.json")} - planned)
-    return SweepPlan(cfg, specs, paths, records, todo, strays)
+    return SweepPlan(cfg, specs, paths, records, todo, strays, planner)
+
+
+def _searched_so_far(planner: plan_mod.Planner, paths: SweepPaths) -> list[TrialSpec]:
+    """A tpe sweep's trials so far: every repeat of each setting its records say it started, in that order."""
+    started: dict[str, tuple[str, list[TrialSpec]]] = {}
+    for run_dir in sorted(paths.run_dir.glob("*/")):
+        record = TrialRecord.load(run_dir)
+        if record is not None and record.experiment == planner.config.name:
+            specs = planner.specs(record.settings)
+            if run_dir.name in {s.trial_id for s in specs}:
+                first = min(record.started or "", started.get(specs[0].group, ("~", specs))[0])
+                started[specs[0].group] = (first, specs)
+    return [spec for _, specs in sorted(started.values(), key=lambda s: s[0]) for spec in specs]
 
 
 def _config_changes(spec: TrialSpec, paths: SweepPaths) -> list[str]:
@@ -157,20 +199,35 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
             if (r := plan.records[s.trial_id]) is not None and r.status in RETRIED:
                 shutil.rmtree(paths.trial(s.trial_id).run_dir)
                 shutil.rmtree(paths.trial(s.trial_id).log_dir, ignore_errors=True)
-        outcome.interrupted = _execute(plan, Planned(plan.todo), workers, executor, ray_address, quiet, say)
-        outcome.records = results.load_records(paths.run_dir, [s.trial_id for s in plan.specs])
+        ids = [s.trial_id for s in plan.specs]
+        outcome.interrupted = _execute(plan, _strategy(plan), ids, workers, executor, ray_address, quiet, say)
+        outcome.records = results.load_records(paths.run_dir, ids)
         results.write_csv(paths.run_dir, outcome.records)
-        _quietly(plots.write_sweep_plots, paths.run_dir, cfg.sweep.metric.name, cfg.sweep.metric.goal)
+        _quietly(plots.write_sweep_plots, paths.run_dir)
     outcome.ran = True
     return outcome
 
 
-def _execute(plan: SweepPlan, strategy: Strategy, workers: int, executor: str | None, ray_address: str | None,
-             quiet: bool, say: Callable[[str], Any]) -> bool:
-    """Train the strategy's trials, keeping results.csv and the progress display current; True if interrupted."""
+def _strategy(plan: SweepPlan) -> Strategy:
+    if not plan.adaptive:
+        return Planned(plan.todo)
+    from harness.sweep.search import OptunaSearch  # imports Optuna: only when asked for
+
+    known = [(s, r) for s in plan.specs if (r := TrialRecord.load(plan.paths.trial(s.trial_id).run_dir))]
+    return OptunaSearch(plan.planner, plan.paths, plan.todo, known)
+
+
+def _execute(plan: SweepPlan, strategy: Strategy, ids: list[str], workers: int, executor: str | None,
+             ray_address: str | None, quiet: bool, say: Callable[[str], Any]) -> bool:
+    """Train the strategy's trials, keeping results.csv (rows `ids`, extended as trials start) and
+    the progress display current; True if interrupted."""
     cfg, paths, metric = plan.config, plan.paths, plan.config.sweep.metric
-    ids = [s.trial_id for s in plan.specs]
-    progress = SweepProgress(len(plan.todo), metric.name, metric.goal, quiet)
+    progress = SweepProgress(plan.to_run, metric.name, metric.goal, quiet)
+
+    def started(spec: TrialSpec) -> None:
+        if spec.trial_id not in ids:
+            ids.append(spec.trial_id)
+        progress.started()
     for r in plan.records.values():
         if r is not None and r.finished:
             progress.consider(r)
@@ -182,10 +239,10 @@ def _execute(plan: SweepPlan, strategy: Strategy, workers: int, executor: str | 
         progress.finished(record)
 
     try:
-        runner = _executor(executor or cfg.sweep.executor, min(workers, max(1, len(plan.todo))),
+        runner = _executor(executor or cfg.sweep.executor, min(workers, max(1, plan.to_run)),
                            paths, ray_address or cfg.sweep.ray_address, strategy.prunes, say)
         scheduler.run(strategy, runner, paths.run_dir.parent, paths.log_dir.parent,
-                      scheduler.Callbacks(started=lambda spec: progress.started(), finished=finished))
+                      scheduler.Callbacks(started=started, finished=finished))
     except KeyboardInterrupt:
         return True
     finally:

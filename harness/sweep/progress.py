@@ -6,7 +6,7 @@ import sys
 
 from tqdm import tqdm
 
-from harness.record import OK, TrialRecord
+from harness.record import OK, PRUNED, TrialRecord
 
 
 def _pct(x: float | None) -> str:
@@ -15,7 +15,7 @@ def _pct(x: float | None) -> str:
 
 def trial_line(record: TrialRecord) -> str:
     """One line per finished trial, like the TensorBoard tutorial's end-of-run print."""
-    mark = {"ok": "ok", "diverged": "DIVERGED", "failed": "FAILED"}.get(record.status, record.status)
+    mark = {"ok": "ok", "diverged": "DIVERGED", "failed": "FAILED", "pruned": "pruned"}.get(record.status, record.status)
     secs = f"{record.train_seconds:.1f}s" if record.train_seconds is not None else "-"
     line = (f"{mark:<8} {record.trial_id}  steps {record.steps}  test acc {_pct(record.test_accuracy)}"
             f"  best val {_pct(record.best_val_accuracy)} (epoch {record.best_epoch or '-'})  {secs}")
@@ -29,7 +29,7 @@ class SweepProgress:
 
     def __init__(self, total: int, metric: str, goal: str, quiet: bool = False):
         self.metric, self.goal = metric, goal
-        self.running = self.failed = 0
+        self.running = self.failed = self.pruned = 0
         self.best: TrialRecord | None = None
         self.bar = tqdm(total=total, unit="trial", file=sys.stderr, disable=quiet or None,
                         bar_format="{l_bar}{bar:20}| {n_fmt}/{total_fmt} trials [{elapsed}<{remaining}]{postfix}")
@@ -51,7 +51,8 @@ class SweepProgress:
 
     def finished(self, record: TrialRecord) -> None:
         self.running -= 1
-        self.failed += record.status != OK
+        self.failed += record.status not in (OK, PRUNED)
+        self.pruned += record.status == PRUNED
         self.consider(record)
         if not self.quiet:
             self.bar.write(trial_line(record), file=sys.stdout)
@@ -60,7 +61,8 @@ class SweepProgress:
 
     def _refresh(self) -> None:
         best = "-" if self.best is None else f"{getattr(self.best, self.metric):.4g} ({self.best.trial_id})"
-        self.bar.set_postfix_str(f"running {self.running}, failed {self.failed}, best {self.metric} {best}")
+        pruned = f", pruned {self.pruned}" if self.pruned else ""
+        self.bar.set_postfix_str(f"running {self.running}, failed {self.failed}{pruned}, best {self.metric} {best}")
 
     def close(self) -> None:
         self.bar.close()

@@ -19,7 +19,7 @@ from tensorboard.plugins.hparams import api_pb2
 from tensorboard.plugins.hparams import summary as hparams_summary
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 
-from harness.metrics import FINAL
+from harness.metrics import FINAL, PRUNED_EPOCH
 from harness.training import figures
 from harness.training.callbacks import EpochHistory, current_lr, global_step
 from harness.training.models import probed_layers
@@ -154,7 +154,10 @@ def write_end(writer, record, x_test: np.ndarray | None, y_test: np.ndarray | No
             pred = probs.argmax(axis=1)
             tf.summary.image("test/confusion_matrix", _png_tensor(figures.confusion_matrix(y_test, pred)))
             tf.summary.image("test/misclassified", _png_tensor(figures.misclassified_grid(x_test, y_test, probs)))
-        status = api_pb2.STATUS_SUCCESS if record.status == "ok" else api_pb2.STATUS_FAILURE
+        if record.status == "pruned":  # stopped early by the search: told apart from finished and failed
+            tf.summary.scalar(PRUNED_EPOCH.tag, record.epochs_run)
+        status = {"ok": api_pb2.STATUS_SUCCESS, "pruned": api_pb2.STATUS_UNKNOWN}.get(record.status,
+                                                                                    api_pb2.STATUS_FAILURE)
         pb = hparams_summary.session_end_pb(status)
         tf.summary.experimental.write_raw_pb(pb.SerializeToString(), step=0)
     writer.flush()
