@@ -256,7 +256,7 @@ def _executor(kind: str, workers: int, paths: SweepPaths, ray_address: str | Non
     if kind == "ray":
         from harness.sweep.ray_tasks import RayExecutor  # imports Ray: only when asked for
 
-        return RayExecutor(workers, runs, eventlog, ray_address)
+        return RayExecutor(workers, runs, eventlog, ray_address, report_epochs)
     from harness.sweep.local import LocalExecutor, cpu_count
 
     if workers > cpu_count():

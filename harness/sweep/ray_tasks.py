@@ -64,7 +64,7 @@ from harness.files import file_lock, is_temporary
 from harness.config.validate import ConfigError
 from harness.layout import TrialPaths
 from harness.sweep.local import cpu_count
-from harness.sweep.scheduler import Event, Finished, Lost
+from harness.sweep.scheduler import Event, Finished, Lost, Progress
 
 CANCEL_GRACE = 15.0  # seconds interrupted tasks get to stop before they are killed
 
@@ -158,22 +158,54 @@ def _prepare_worker(threads: int) -> None:
                           tf.config.threading.get_inter_op_parallelism_threads())
 
 
-def _trial_task(spec: TrialSpec, threads: int, run_blob: bytes, log_blob: bytes) -> dict:
-    """A Ray task: train one trial in a temporary directory and return its record and artifacts."""
+class _Board:
+    """A Ray actor between running tasks and the driver: epoch results in, verdicts (stop or go on) out.
+
+    Async, so that tasks waiting for their verdicts do not block the driver's calls."""
+
+    def __init__(self):
+        self._reports: list[tuple[str, int, dict]] = []
+        self._waiting: dict = {}  # trial id -> asyncio.Future of its verdict
+
+    async def report(self, trial_id: str, epoch: int, logs: dict) -> bool:
+        import asyncio
+
+        verdict = asyncio.get_running_loop().create_future()
+        self._waiting[trial_id] = verdict
+        self._reports.append((trial_id, epoch, logs))
+        return await verdict
+
+    async def drain(self) -> list[tuple[str, int, dict]]:
+        reports, self._reports = self._reports, []
+        return reports
+
+    async def verdict(self, trial_id: str, stop: bool) -> None:
+        waiting = self._waiting.pop(trial_id, None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(stop)
+
+
+def _trial_task(spec: TrialSpec, threads: int, run_blob: bytes, log_blob: bytes, board=None) -> dict:
+    """A Ray task: train one trial in a temporary directory and return its record and artifacts.
+
+    With a `board` (pruning), each epoch's results go to the driver, whose verdict says whether to go on."""
     _prepare_worker(threads)
     import socket
 
+    import ray
+
     from harness.training import worker
+
+    def on_epoch(epoch: int, logs: dict) -> bool:
+        return ray.get(board.report.remote(spec.trial_id, epoch, logs))
 
     tmp = Path(tempfile.mkdtemp(prefix="mnist-harness-trial-"))
     try:
         paths = TrialPaths.of(spec.config.name, spec.trial_id, tmp / "runs", tmp / "eventlog")
         unpack_tree(run_blob, paths.run_dir)
         unpack_tree(log_blob, paths.log_dir)
-        record = worker.train(spec, tmp / "runs", tmp / "eventlog")
+        record = worker.train(spec, tmp / "runs", tmp / "eventlog", on_epoch if board is not None else None)
         if record.node is None:
-            import ray
-
             record.node = ray.get_runtime_context().get_node_id()
             record.save(paths.run_dir)
         return {"record": record,
@@ -228,7 +260,8 @@ def _connect(ray, address: str | None) -> bool:
 class RayExecutor:
     """Trials as Ray tasks, `workers` at a time; see the module docstring."""
 
-    def __init__(self, workers: int, runs: Path, eventlog: Path, address: str | None = None):
+    def __init__(self, workers: int, runs: Path, eventlog: Path, address: str | None = None,
+                 report_epochs: bool = False):
         try:
             import ray
             from ray.exceptions import RayError
@@ -242,16 +275,27 @@ class RayExecutor:
         self._threads = _threads_per_trial(ray, workers, local=address is None)
         self._task = ray.remote(_trial_task)
         self._running: dict = {}  # ObjectRef -> TrialSpec
+        self._board = ray.remote(num_cpus=0)(_Board).remote() if report_epochs else None
 
     def start(self, spec: TrialSpec) -> None:
         paths = self._paths(spec)
         ref = self._task.options(num_cpus=self._threads, max_retries=0, name=f"trial {spec.trial_id}").remote(
-            spec, self._threads, pack_tree(paths.run_dir), pack_tree(paths.log_dir))
+            spec, self._threads, pack_tree(paths.run_dir), pack_tree(paths.log_dir), self._board)
         self._running[ref] = spec
 
     def wait(self) -> list[Event]:
-        ready, _ = self._ray.wait(list(self._running), num_returns=1)
         events: list[Event] = []
+        while not events:
+            events = self._collect(timeout=None if self._board is None else 0.1)
+        return events
+
+    def _collect(self, timeout: float | None) -> list[Event]:
+        ready, _ = self._ray.wait(list(self._running), num_returns=1, timeout=timeout)
+        events: list[Event] = []
+        if self._board is not None:
+            by_id = {spec.trial_id: spec for spec in self._running.values()}
+            events += [Progress(by_id[tid], epoch, logs) for tid, epoch, logs in
+                       self._ray.get(self._board.drain.remote()) if tid in by_id]
         for ref in ready:
             spec = self._running.pop(ref)
             try:
@@ -264,7 +308,7 @@ class RayExecutor:
         return events
 
     def verdict(self, spec: TrialSpec, stop: bool) -> None:
-        raise NotImplementedError("Ray tasks do not report epochs")
+        self._board.verdict.remote(spec.trial_id, stop)
 
     def cancel(self) -> None:
         _cancel(self._ray, list(self._running))

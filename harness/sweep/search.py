@@ -71,7 +71,8 @@ def make_pruner(sweep: SweepConfig) -> optuna.pruners.BasePruner:
     if p.kind == "asha":  # asynchronous successive halving
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=p.min_epochs, reduction_factor=p.reduction_factor)
     if p.kind == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=p.startup_trials, n_warmup_steps=p.warmup_epochs)
+        # Optuna judges steps >= n_warmup_steps; our epochs count from 1.
+        return optuna.pruners.MedianPruner(n_startup_trials=p.startup_trials, n_warmup_steps=p.warmup_epochs + 1)
     return optuna.pruners.NopPruner()
 
 
@@ -119,9 +120,21 @@ class OptunaSearch(Strategy):
         if state == optuna.trial.TrialState.COMPLETE and value is None:
             state = optuna.trial.TrialState.FAIL
         params = self._params(spec.settings)
+        values = epoch_values(self._paths.trial(spec.trial_id).history)
         return optuna.trial.create_trial(
             state=state, value=value, params=params, distributions={k: self._distributions[k] for k in params},
-            intermediate_values=epoch_values(self._paths.trial(spec.trial_id).history))
+            intermediate_values=values, system_attrs=self._rungs_passed(values))
+
+    def _rungs_passed(self, values: dict[int, float]) -> dict[str, float]:
+        """What Optuna's successive-halving pruner notes on a trial as it reaches each rung (its value at
+        the rung's epoch, `completed_rung_N`), so that a trial rebuilt from its history competes as it did."""
+        if self.sweep.pruner.kind != "asha":
+            return {}
+        p, rungs, rung = self.sweep.pruner, {}, 0
+        while (epoch := p.min_epochs * p.reduction_factor ** rung) in values:
+            rungs[f"completed_rung_{rung}"] = values[epoch]
+            rung += 1
+        return rungs
 
     # --- the seam -------------------------------------------------------------------------
 
