@@ -83,7 +83,7 @@ def test_median_pruner_stops_below_median_after_warmup(tmp_path):
     assert [trained[lr] for lr in order[:3]] == [4, 4, 4]  # the startup trials are never judged
     assert trained[0.0001] == 2 and trained[3e-05] == 2  # below the median at epoch 2: the first judged epoch
     assert trained[0.3] == 4  # above the median at every epoch: runs to the end
-    assert trained[0.01] == 3  # above the median at epoch 2 (0.931 > 0.903), below it at epoch 3 (0.945 < 0.962)
+    assert trained[0.01] == 2  # 0.931 at epoch 2, below the median of the finished trials then (0.954)
 
 
 def test_a_search_rebuilt_from_records_judges_as_the_live_one(tmp_path):
