@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.config import schema as config_mod
 from harness.config.schema import ConfigError, ExperimentConfig
-from harness.config.space import expand
+from harness.config.space import iter_settings
 
 MAX_ID_LENGTH = 120
 
@@ -49,7 +49,11 @@ def _format(value: Any) -> str:
 
 
 def setting_id(settings: dict[str, Any]) -> str:
-    """A readable, filesystem-safe id for a setting; hashed when it would be too long."""
+    """A readable, filesystem-safe id for a setting; hashed when it would be too long.
+
+    Always one path component: `name=value` pairs whose characters outside
+    [A-Za-z0-9_.+-] became '_' (so '/' or '..' in a swept string cannot escape).
+    """
     if not settings:
         return "base"
     names = _short_names(list(settings))
@@ -60,6 +64,10 @@ def setting_id(settings: dict[str, Any]) -> str:
     return f"{text[:MAX_ID_LENGTH - 11]}~{digest}"
 
 
+def _show(settings: dict) -> str:
+    return json.dumps(settings, default=list)
+
+
 def plan(raw: dict, source: str = "config") -> tuple[ExperimentConfig, list[TrialSpec]]:
     """Validate `raw` (parsed YAML with overrides applied) and expand it into trials.
 
@@ -67,7 +75,6 @@ def plan(raw: dict, source: str = "config") -> tuple[ExperimentConfig, list[Tria
     """
     cfg = config_mod.from_dict(raw, source)
     sweep = cfg.sweep
-    settings_list = expand(sweep)
     repeats = sweep.repeats
     base = {k: v for k, v in copy.deepcopy(raw).items() if k != "sweep"}
     problems = [f"sweep.parameters.{why}" for p in sweep.parameters
@@ -75,15 +82,25 @@ def plan(raw: dict, source: str = "config") -> tuple[ExperimentConfig, list[Tria
     if problems:
         raise ConfigError(problems, source)
     specs: list[TrialSpec] = []
-    for settings in settings_list:
+    owners: dict[str, dict] = {}  # setting id -> the setting that has it
+    for settings in iter_settings(sweep):
         trial_raw = copy.deepcopy(base)
         for path, value in settings.items():
             config_mod.set_path(trial_raw, path, list(value) if isinstance(value, tuple) else value)
         group = setting_id(settings)
+        if owners.setdefault(group, settings) is not settings:
+            problems.append(f"sweep: settings {_show(owners[group])} and {_show(settings)} would share the trial id "
+                            f"{group!r} (characters outside A-Za-z0-9_.+- become '_'); make the values differ "
+                            "in more than those characters")
+            continue
         try:
             trial_cfg = config_mod.from_dict(trial_raw, source)
         except ConfigError as e:
             problems.extend(f"{p} (setting {group})" for p in e.problems)
+            continue
+        if trial_cfg.train.seed + repeats - 1 > config_mod.SEED_MAX:
+            problems.append(f"train.seed = {trial_cfg.train.seed}: with {repeats} repeats (seeds seed .. seed + "
+                            f"{repeats - 1}) must be <= {config_mod.SEED_MAX - repeats + 1} (setting {group})")
             continue
         for rep in range(repeats):
             seeded = replace(trial_cfg, train=replace(trial_cfg.train, seed=trial_cfg.train.seed + rep))

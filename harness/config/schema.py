@@ -21,9 +21,17 @@ from harness.config.space import SweepConfig
 from harness.config.validate import ConfigError, build, unknown_key
 
 
-def _opt(default, doc: str, lo=None, hi=None, lo_open=False, hi_open=False):
-    """A field with its documentation and numeric bounds (checked on load)."""
-    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open})
+# A value that becomes a directory name: one path component, nothing a shell or a path could misread.
+COMPONENT = r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}"
+COMPONENT_DOC = ("must be one directory name: 1 to 100 letters, digits, '_', '.', '+' or '-', "
+                 "not starting with '.' or '-' (no '/', spaces or line breaks)")
+SEED_MAX = 2**32 - 1  # NumPy and TensorFlow seeds are unsigned 32-bit
+
+
+def _opt(default, doc: str, lo=None, hi=None, lo_open=False, hi_open=False, pattern=None, pattern_doc=None):
+    """A field with its documentation, numeric bounds or text pattern (checked on load)."""
+    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open,
+                                            "pattern": pattern, "pattern_doc": pattern_doc})
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,7 @@ class TrainConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig, metadata={"doc": "learning-rate schedule"})
     ema: float | None = _opt(None, "decay of an exponential moving average of the weights, used for evaluation", lo=0, hi=1, lo_open=True, hi_open=True)
     loss: Literal["crossentropy", "mse"] = _opt("crossentropy", "softmax cross-entropy, or MSE on one-hot labels")
-    seed: int = _opt(0, "seeds Python, NumPy and TensorFlow", lo=0)
+    seed: int = _opt(0, "seeds Python, NumPy and TensorFlow (repeat r uses seed + r)", lo=0, hi=SEED_MAX)
     deterministic: bool = _opt(False, "deterministic TensorFlow ops (slower, bit-reproducible)")
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig, metadata={"doc": "early stopping"})
 
@@ -98,7 +106,8 @@ class LoggingConfig:
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    name: str = _opt("experiment", "names the eventlog/ and runs/ directories")
+    name: str = _opt("experiment", "names the eventlog/ and runs/ directories", pattern=COMPONENT,
+                     pattern_doc=COMPONENT_DOC + " (it defaults to the config file's name; set one with --set name=NAME)")
     description: str = _opt("", "free text, shown in TensorBoard")
     data: DataConfig = field(default_factory=DataConfig, metadata={"doc": "data"})
     model: ModelConfig = field(default_factory=ModelConfig, metadata={"doc": "model"})
