@@ -21,6 +21,8 @@ from harness.analysis import results
 from harness.sweep import local as runner
 from harness.config.schema import ConfigError
 from harness.files import file_lock
+from harness.layout import SweepPaths
+from harness.sweep import repair
 from harness.sweep.progress import SweepProgress, trial_line
 from harness.record import OK, TrialRecord
 
@@ -66,10 +68,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def _config_changes(spec: plan.TrialSpec, run_dir: Path) -> list[str]:
     """Keys whose values differ from those a previous run of this trial used."""
-    saved = run_dir / "config.yaml"
-    if not saved.exists():
+    saved = repair.saved_config(run_dir, strict=False)  # damaged: reported (and set aside) by repair.prepare
+    if not saved:
         return []
-    before = config_mod.flatten(config_mod.parse_yaml(saved.read_text(), str(saved)) or {})
+    before = config_mod.flatten(saved)
     now = config_mod.flatten(config_mod.to_dict(spec.config))
     return [f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in now if before.get(k) != now.get(k)]
 
@@ -81,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     metric = cfg.sweep.metric if cfg.sweep else None
     metric_name, goal = (metric.name, metric.goal) if metric else ("test_accuracy", "maximize")
 
-    records = {s.trial_id: TrialRecord.load(sweep_dir / s.trial_id) for s in specs}
+    records = repair.prepare(SweepPaths.of(cfg.name, args.runs, args.eventlog), [s.trial_id for s in specs],
+                             fix=not args.dry_run)
     changed = {s.trial_id: c for s in specs if (c := _config_changes(s, sweep_dir / s.trial_id))}
     if changed:
         tid, diffs = next(iter(changed.items()))
