@@ -72,7 +72,7 @@ def _config_changes(spec: plan.TrialSpec, run_dir: Path) -> list[str]:
     if not saved:
         return []
     before = config_mod.flatten(saved)
-    now = config_mod.flatten(config_mod.to_dict(spec.config))
+    now = config_mod.flatten(config_mod.trial_dict(spec.config))  # what config.yaml holds: no sweep section
     return [f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in now if before.get(k) != now.get(k)]
 
 
