@@ -118,3 +118,25 @@ def test_unknown_metric_message_reads_well():
     with pytest.raises(ConfigError) as err:
         from_dict({"sweep": {"metric": {"name": "accuracy"}}})
     assert err.value.problems == ["sweep.metric.name = 'accuracy': unknown metric; did you mean 'test_accuracy'?"]
+
+
+def alias_bomb(levels: int = 10) -> str:
+    lines = ["a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines).replace("a", "x") + f"\nmodel: {{hidden: *x{levels - 1}}}\n"
+
+
+@pytest.mark.parametrize("text,words", [
+    (alias_bomb(), "values once YAML aliases are expanded; at most 1,000,000"),
+    ("model: {hidden: " + "[" * 50_000 + "]" * 50_000 + "}\n", "YAML nested too deeply"),
+    ("sweep: {parameters: {model.dropout: [" + "[" * 200 + "]" * 200 + "]}}\n", "YAML nested more than 32 levels"),
+    ("model: &m {hidden: [1], x: *m}\n", "a YAML alias refers to the value that contains it"),
+    ("sweep: {method: list, settings: [{train.lr: 0.1, ../x: 1}]}\n", "'../x': not a dotted config path"),
+], ids=["alias-bomb", "deep", "deep-swept-value", "cycle", "path-param"])
+def test_hostile_yaml_is_refused_at_once(tmp_path, text, words):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(text)
+    start = time.monotonic()
+    out = subprocess.run(sweep_cmd(cfg, tmp_path, "--dry-run"), capture_output=True, text=True, timeout=10)
+    assert time.monotonic() - start < 5
+    assert out.returncode == 2 and words in out.stderr and "Traceback" not in out.stderr, out.stderr

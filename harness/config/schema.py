@@ -135,6 +135,8 @@ def _check_consistency(cfg: ExperimentConfig, problems: list[str]) -> None:
 
 def path_problem(dotted: str, sweepable: bool = False) -> str | None:
     """None when `dotted` names a config value, else what is wrong with it."""
+    if not all(dotted.split(".")):
+        return f"{dotted!r}: not a dotted config path (like train.lr)"
     if sweepable and dotted.split(".")[0] in ("name", "sweep"):
         return f"{dotted}: cannot be swept (sweep a value under data, model, train or logging)"
     cls, path = ExperimentConfig, ""
@@ -161,14 +163,57 @@ def from_dict(raw: Any, source: str = "config") -> ExperimentConfig:
     return cfg
 
 
+MAX_VALUES = 1_000_000  # values a config may hold with its YAML aliases expanded (a list setting of 10,000 ~ 50,000)
+MAX_DEPTH = 32  # nesting a config may have (it needs about 5); deeper would exhaust recursion downstream
+
+
+def _expanded_size(data: Any) -> int:
+    """Values in `data`, an aliased (shared) part counted each time it appears.
+
+    ValueError for a cycle or nesting beyond MAX_DEPTH. Shared parts are
+    measured once, so a billion-laughs file takes microseconds here instead
+    of hanging whatever reads it next.
+    """
+    measured: dict[int, tuple[int, int]] = {}  # id -> (values, height)
+    active: set[int] = set()
+
+    def measure(node) -> tuple[int, int]:
+        if not isinstance(node, (list, dict)):
+            return 1, 0
+        key = id(node)
+        if key not in measured:
+            if key in active:
+                raise ValueError("a YAML alias refers to the value that contains it")
+            if len(active) >= MAX_DEPTH:
+                raise ValueError(f"YAML nested more than {MAX_DEPTH} levels deep")
+            active.add(key)
+            parts = [measure(child) for child in (node.values() if isinstance(node, dict) else node)]
+            active.discard(key)
+            measured[key] = (1 + sum(n for n, _ in parts), 1 + max((h for _, h in parts), default=0))
+        if len(active) + measured[key][1] > MAX_DEPTH:
+            raise ValueError(f"YAML nested more than {MAX_DEPTH} levels deep")
+        return measured[key]
+
+    return measure(data)[0]
+
+
 def parse_yaml(text: str, source: str) -> Any:
+    """Parsed YAML, refusing what would hang or crash whoever reads it: deep nesting, alias bombs, cycles."""
     try:
-        return yaml.safe_load(text)
+        data = yaml.safe_load(text)
+        n = _expanded_size(data)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
         raise ConfigError([f"YAML syntax error: {problem}"], f"{source}{where}") from None
+    except RecursionError:
+        raise ConfigError(["YAML nested too deeply"], source) from None
+    except ValueError as e:
+        raise ConfigError([str(e)], source) from None
+    if n > MAX_VALUES:
+        raise ConfigError([f"{n:,} values once YAML aliases are expanded; at most {MAX_VALUES:,}"], source)
+    return data
 
 
 def set_path(raw: dict, dotted: str, value: Any) -> None:
