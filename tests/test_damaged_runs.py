@@ -8,7 +8,9 @@ import pytest
 import yaml
 
 from harness.analysis import results
+from harness.layout import SweepPaths
 from harness.record import DamagedRecord, TrialRecord
+from harness.sweep import repair
 from sweeps import run_sweep, write_config
 
 SMALL = {"data": {"limit": 300, "test_limit": 100}}
@@ -133,3 +135,28 @@ def test_sweep_files_of_the_wrong_kind_stop_the_sweep_before_training(tmp_path, 
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert out.stderr.startswith("error: ") and str(target) in out.stderr
     assert not (sweep_dir / "base").exists()  # nothing trained
+
+
+def test_a_trial_whose_files_are_of_the_wrong_kind_is_set_aside(tmp_path):
+    """repair.prepare on its own (the sweep tests above drive it through sweep.py)."""
+    sweep = SweepPaths.of("E", tmp_path / "runs", tmp_path / "eventlog")
+    kinds = {"lock": (".lock", "dir"), "model": ("model.keras", "dir"), "history": ("history.csv", "dir"),
+             "checkpoint": ("checkpoint", "file")}
+    for tid, (name, kind) in {**kinds, "fine": ("history.csv", "file")}.items():
+        run_dir = sweep.trial(tid).run_dir
+        run_dir.mkdir(parents=True)
+        TrialRecord(tid, "E", status="ok").save(run_dir)
+        (run_dir / name).mkdir() if kind == "dir" else (run_dir / name).write_text("x")
+    sweep.log_dir.mkdir(parents=True)
+    (sweep.log_dir / "fine").mkdir()
+    TrialRecord("logs", "E", status="ok").save(sweep.trial("logs").run_dir)
+    sweep.trial("logs").log_dir.write_text("not a run directory")
+    warnings = []
+    ids = [*kinds, "logs", "fine", "new"]
+    records = repair.prepare(sweep, ids, warn=warnings.append)
+    assert {t for t, r in records.items() if r is not None} == {"fine"}  # "new" has no record yet
+    assert len(warnings) == 5 and all(w.startswith("warning: ") and "the trial trains again" in w for w in warnings)
+    assert any(f"{sweep.trial('logs').log_dir}: is a file where a directory belongs" in w for w in warnings)
+    assert sorted(p.name.split(".")[0] for p in (sweep.run_dir / ".damaged").iterdir()) == sorted([*kinds, "logs"])
+    assert not sweep.trial("logs").log_dir.exists() and (sweep.log_dir / "fine").is_dir()
+    assert repair.prepare(sweep, ids, warn=warnings.append)["fine"].status == "ok" and len(warnings) == 5

@@ -10,7 +10,8 @@ result. The policy:
   naming each path, before any training.
 - One trial's files damaged (its folder a file; trial.json unreadable, not
   JSON, not a record, or the record of another trial; config.yaml unreadable,
-  not YAML or not a mapping): a warning names the path and the damage, the
+  not YAML or not a mapping; its lock, model, history, checkpoint or
+  TensorBoard run of the wrong kind): a warning names the path and the damage, the
   trial's folder is moved aside into runs/E/.damaged/ (nothing is deleted), its
   TensorBoard run is removed (as --retry-failed does), and the trial trains
   again from scratch. Every other trial is left as it is.
@@ -91,18 +92,31 @@ def trial_damage(sweep: SweepPaths, trial_id: str) -> tuple[TrialRecord | None, 
         return None, str(e)
     if record is not None and record.trial_id != trial_id:
         return None, f"{run_dir / layout.RECORD}: damaged trial record: it is the record of trial {record.trial_id!r}"
+    paths = sweep.trial(trial_id)
+    for path, want_dir in [(paths.lock, False), (paths.model, False), (paths.history, False),
+                           (paths.checkpoint, True), (paths.log_dir, True)]:
+        if path.exists() and path.is_dir() != want_dir:
+            kinds = ("file", "directory") if want_dir else ("directory", "file")
+            return None, f"{path}: is a {kinds[0]} where a {kinds[1]} belongs"
     return record, None
 
 
-def set_aside(sweep: SweepPaths, trial_id: str) -> Path:
-    """Move a damaged trial's folder into runs/E/.damaged/ and drop its TensorBoard run; returns the new place."""
+def set_aside(sweep: SweepPaths, trial_id: str) -> Path | None:
+    """Move a damaged trial's folder into runs/E/.damaged/ and drop its TensorBoard run.
+
+    Returns where the folder went (None when it had none).
+    """
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     target = sweep.run_dir / DAMAGED / f"{trial_id}.{stamp}"
     n = 1
     while target.exists():
         target, n = sweep.run_dir / DAMAGED / f"{trial_id}.{stamp}.{n}", n + 1
-    target.parent.mkdir(parents=True, exist_ok=True)
-    sweep.trial(trial_id).run_dir.rename(target)
+    run_dir = sweep.trial(trial_id).run_dir
+    if not (run_dir.exists() or run_dir.is_symlink()):
+        target = None
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        run_dir.rename(target)
     log_dir = sweep.trial(trial_id).log_dir
     if log_dir.is_dir() and not log_dir.is_symlink():
         shutil.rmtree(log_dir, ignore_errors=True)
@@ -140,5 +154,6 @@ def prepare(sweep: SweepPaths, trial_ids: list[str], fix: bool = True,
         except OSError as e:
             raise ConfigError([f"{damage}; and it cannot be moved aside: {e.strerror or e}; "
                                f"move or remove {run_dir} yourself"], "sweep folder") from None
-        warn(f"warning: {damage}\n  moved {run_dir} to {moved}; the trial trains again")
+        done = f"moved {run_dir} to {moved}" if moved else f"removed {sweep.trial(trial_id).log_dir}"
+        warn(f"warning: {damage}\n  {done}; the trial trains again")
     return records
