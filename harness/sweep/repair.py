@@ -33,7 +33,7 @@ from harness.config.validate import ConfigError
 from harness.layout import SweepPaths
 from harness.record import DamagedRecord, TrialRecord
 
-DAMAGED = ".damaged"  # runs/E/.damaged/<trial id>.<time>: trial folders set aside
+DAMAGED = layout.DAMAGED  # runs/E/.damaged/<trial id>.<time>
 
 
 class DamagedConfig(ValueError):
