@@ -49,8 +49,9 @@ def load(path: str | Path) -> pd.DataFrame:
         raise FileNotFoundError(f"no results at {csv} (run the sweep first)")
     try:
         df = pd.read_csv(csv)
-    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        why = (e.strerror if isinstance(e, OSError) else None) or (str(e).strip() + "\n").split("\n")[0] or type(e).__name__
+    except (OSError, ValueError) as e:  # pandas parser errors and UnicodeDecodeError are ValueErrors
+        first_line = (str(e).strip() + "\n").split("\n")[0]
+        why = (e.strerror if isinstance(e, OSError) else None) or first_line or type(e).__name__
         raise ValueError(f"{csv}: not a readable results table ({why}); the sweep command rebuilds it") from None
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
