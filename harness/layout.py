@@ -5,6 +5,7 @@ For experiment E and trial T:
     runs/E/results.csv        one row per trial, rebuilt from the records
     runs/E/plots/             the sweep's plots
     runs/E/.sweep.lock        held by the sweep running on E
+    runs/E/.damaged/          damaged trial folders, set aside (harness/sweep/repair.py)
     runs/E/T/trial.json       the trial record (the single source of truth; written last)
     runs/E/T/config.yaml      the trial's resolved config
     runs/E/T/history.csv      one row per epoch
@@ -31,6 +32,7 @@ TRIAL_LOCK = ".lock"
 RESULTS = "results.csv"
 PLOTS = "plots"
 SWEEP_LOCK = ".sweep.lock"
+DAMAGED = ".damaged"  # damaged trial folders, set aside
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,18 @@
 Tables (results.csv, compare) are built from records, never the other way
 round. Records and every other file that others read are written atomically
 (a temporary file, then os.replace), so a reader never sees half a file, even
-after `kill -9`.
+after `kill -9`. A record damaged anyway (edited by hand, a disk error, a
+directory where the file should be) is never half-loaded: `load` raises
+DamagedRecord saying which file and what is wrong with it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
+import types
+import typing
 from datetime import datetime, timezone
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -20,6 +26,16 @@ from harness.files import atomic_write_text
 # The fixed set of states a trial moves through.
 PENDING, RUNNING, OK, DIVERGED, FAILED, PRUNED = "pending", "running", "ok", "diverged", "failed", "pruned"
 FINISHED = (OK, DIVERGED, FAILED, PRUNED)  # PRUNED: stopped early by the search strategy
+STATES = (PENDING, RUNNING, *FINISHED)
+_TRIAL_ID = re.compile(r"[A-Za-z0-9_][^/\\\x00-\x1f]*")  # one path component (see plan.setting_id)
+
+
+class DamagedRecord(ValueError):
+    """A trial.json that exists but cannot be used: unreadable, not JSON, or fields of the wrong type."""
+
+    def __init__(self, path: Path, problems: list[str]):
+        self.path, self.problems = Path(path), problems
+        super().__init__(f"{path}: damaged trial record: " + "; ".join(problems))
 
 
 def utc_now() -> str:
@@ -73,11 +89,58 @@ class TrialRecord:
 
     @classmethod
     def load(cls, trial_dir: Path) -> "TrialRecord | None":
-        """The record in `trial_dir`, or None when there is none (or it is unreadable)."""
+        """The record in `trial_dir`, None when there is none; DamagedRecord when it cannot be used."""
         path = Path(trial_dir) / layout.RECORD
         try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError:
             return None
+        except NotADirectoryError:
+            raise DamagedRecord(path, [f"{trial_dir} is a file, not a trial directory"]) from None
+        except IsADirectoryError:
+            raise DamagedRecord(path, ["is a directory, not a file"]) from None
+        except OSError as e:
+            raise DamagedRecord(path, [f"cannot read: {e.strerror or e}"]) from None
+        except (ValueError, RecursionError) as e:  # RecursionError: absurdly nested JSON
+            raise DamagedRecord(path, [f"not valid JSON: {e}"]) from None
+        problems = record_problems(data)
+        if problems:
+            raise DamagedRecord(path, problems)
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _type_problem(tp, value) -> str | None:
+    """What is wrong with `value` as a field of type `tp` (a record's own simple types), or None."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
+    origin = typing.get_origin(tp) or tp
+    if origin is dict:
+        return None if isinstance(value, dict) and all(isinstance(k, str) for k in value) else "must be an object"
+    good = {int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+            float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+            str: lambda v: isinstance(v, str)}[origin](value)
+    return None if good else f"must be {dict(zip((int, float, str), ('an integer', 'a number', 'a string')))[origin]}"
+
+
+def record_problems(data: Any) -> list[str]:
+    """Everything that keeps `data` (parsed trial.json) from being a TrialRecord; [] when it is one.
+
+    Unknown keys are ignored (a newer harness may add some); required keys,
+    field types, the status and a trial id that could be a path are checked.
+    """
+    if not isinstance(data, dict):
+        return [f"must be a JSON object, got {type(data).__name__}"]
+    hints = typing.get_type_hints(TrialRecord)
+    problems = [f"{f.name}: missing" for f in fields(TrialRecord)
+                if f.name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    for name, tp in hints.items():
+        if name in data and (why := _type_problem(tp, data[name])):
+            problems.append(f"{name} = {data[name]!r:.60}: {why}")
+    if "status" in data and data["status"] not in STATES:
+        problems.append(f"status = {data['status']!r:.60}: must be one of {', '.join(STATES)}")
+    if isinstance(data.get("trial_id"), str) and not _TRIAL_ID.fullmatch(data["trial_id"]):
+        problems.append(f"trial_id = {data['trial_id']!r:.60}: must be one directory name")
+    return problems

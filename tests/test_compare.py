@@ -109,3 +109,29 @@ def test_command_line(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "harness", "compare", str(tmp_path / "nope")],
                              capture_output=True, text=True, cwd=tmp_path, timeout=120, env=env)
     assert missing.returncode == 2 and "no results at" in missing.stderr
+
+
+def test_nothing_finished_ok_is_said_with_the_failures(tmp_path):
+    sweep_dir = tmp_path / "s"
+    sweep_dir.mkdir()
+    failed = constructed().drop(columns="sweep")
+    failed["status"], failed["error"] = "failed", "OOM"
+    failed.loc[0, ["status", "error"]] = ["diverged", "loss became NaN"]
+    failed.to_csv(sweep_dir / "results.csv", index=False)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "harness", "compare", *a],  # noqa: E731
+                                    capture_output=True, text=True, cwd=tmp_path, timeout=120, env=env)
+    out = run(str(sweep_dir))
+    assert out.returncode == 1 and "(no trials)" not in out.stdout
+    assert f"no trial finished ok in {sweep_dir} (12 failed, 1 diverged):" in out.stderr
+    assert "optimizer=adam,dropout=0.0,rep=0: diverged: loss became NaN" in out.stderr
+    assert "broken: failed: OOM" in out.stderr
+    for top in ("-1", "0", "x"):
+        bad = run(str(sweep_dir), "--top", top)
+        assert bad.returncode == 2 and "--top: " in bad.stderr and "at least 1" in bad.stderr
+    (tmp_path / "d" / "results.csv").mkdir(parents=True)
+    (tmp_path / "garbage.csv").write_bytes(b'\x00\xff "unterminated\n')
+    for path, words in [(tmp_path / "d", "results.csv: not a readable results table"),
+                        (tmp_path / "garbage.csv", "garbage.csv: not a readable results table")]:
+        bad = run(str(path))
+        assert bad.returncode == 2 and words in bad.stderr and "Traceback" not in bad.stderr

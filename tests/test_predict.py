@@ -134,3 +134,26 @@ def test_help_explains_the_command():
     assert out.returncode == 0
     for words in ("--trial", "--sweep", "--json", "--no-preprocess", "invert", "exit status"):
         assert words in out.stdout, words
+
+
+@pytest.mark.parametrize("corrupt,words", [
+    (lambda p: p.write_bytes(b"\x00" * 100), "not a Keras model file"),
+    (lambda p: p.write_bytes(p.read_bytes()[:2000]), "not a Keras model file"),  # truncated: no zip directory
+    (lambda p: __import__("zipfile").ZipFile(p, "w").writestr("config.json", "{}"), "Keras cannot load it"),
+])
+def test_a_damaged_model_is_called_damaged_not_missing(trained_trial, digit_files, tmp_path, capsys, corrupt,
+                                                         words):  # noqa: F811
+    trial = tmp_path / "trial"
+    shutil.copytree(trained_trial, trial)
+    corrupt(trial / "model.keras")
+    status, _, err = run(["--trial", str(trial), str(digit_files["plain"][0])], capsys)
+    assert status == 2 and f"{trial / 'model.keras'} is damaged" in err and words in err
+    assert "File not found" not in err
+
+
+def test_a_damaged_record_does_not_stop_predict(trained_trial, digit_files, tmp_path, capsys):  # noqa: F811
+    trial = tmp_path / "trial"
+    shutil.copytree(trained_trial, trial)
+    (trial / "trial.json").write_text('{"attempts": "x"}')
+    status, out, err = run(["--trial", str(trial), str(digit_files["plain"][0])], capsys)
+    assert status == 0 and "top 3:" in out and f"{trial / 'trial.json'}: damaged trial record" in err

@@ -108,7 +108,7 @@ BAD = [  # (body, status, words of the error)
     (json.dumps({"pixels": [[0] * 27 + [True]] * 28}).encode(), 400, "only numbers"),
     (json.dumps({"pixels": [[0] * 27 + [256]] * 28}).encode(), 400, "between 0 and 255"),
     (json.dumps({"pixels": [[0] * 27 + [-0.5]] * 28}).encode(), 400, "between 0 and 255"),
-    (b'{"pixels": [' + b",".join([b"[" + b",".join([b"NaN"] * 28) + b"]"] * 28) + b"]}", 400, "between 0 and 255"),
+    (b'{"pixels": [' + b",".join([b"[" + b",".join([b"NaN"] * 28) + b"]"] * 28) + b"]}", 400, "NaN is not JSON"),
     (b'{"image": 7}', 400, "must be a data URL"),
     (b'{"image": "http://example.com/7.png"}', 400, "must be a data URL"),
     (b'{"image": "data:image/png;base64,***"}', 400, "not valid base64"),

@@ -33,19 +33,56 @@ examples:
   python -m harness compare runs/quick --format markdown > results.md
 
 Parameter names may be shortened to their last part (dropout for model.dropout).
+Exit status: 0, 1 when no trial finished ok (the failures are listed), 2 for bad arguments or files.
 """
 FILTER = re.compile(r"^\s*([\w.]+)\s*(<=|>=|!=|=|<|>)\s*(.+?)\s*$")
 
 
+REQUIRED = ["trial_id", "group", "status"]
+
+
 def load(path: str | Path) -> pd.DataFrame:
-    """A sweep's results, from its directory or its results.csv."""
+    """A sweep's results, from its directory or its results.csv; ValueError naming a damaged file."""
     path = Path(path)
     csv = path / RESULTS if path.is_dir() else path
     if not csv.exists():
         raise FileNotFoundError(f"no results at {csv} (run the sweep first)")
-    df = pd.read_csv(csv)
+    try:
+        df = pd.read_csv(csv)
+    except (OSError, ValueError) as e:  # pandas parser errors and UnicodeDecodeError are ValueErrors
+        first_line = (str(e).strip() + "\n").split("\n")[0]
+        why = (e.strerror if isinstance(e, OSError) else None) or first_line or type(e).__name__
+        raise ValueError(f"{csv}: not a readable results table ({why}); the sweep command rebuilds it") from None
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise ValueError(f"{csv}: not a results table (no column {', '.join(missing)}); the sweep command rebuilds it")
     df.insert(0, "sweep", csv.parent.name)
     return df
+
+
+def nothing_ok(df: pd.DataFrame, sources: list[str], filtered: bool) -> str | None:
+    """Why there is nothing to compare (no trial finished ok), listing the failures; None if something is."""
+    if (df["status"] == OK).any():
+        return None
+    where = ", ".join(sources)
+    if df.empty:
+        return f"no trials {'match the --where filters' if filtered else 'in the results'} of {where}"
+    counts = ", ".join(f"{n} {s}" for s, n in df["status"].value_counts().items())
+    lines = [f"no trial finished ok in {where} ({counts}):"]
+    for row in df.itertuples(index=False):
+        error = getattr(row, "error", None)
+        lines.append(f"  {row.trial_id}: {row.status}" + (f": {error}" if isinstance(error, str) and error else ""))
+    return "\n".join(lines)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number of rows, at least 1")
+    return value
 
 
 def column(df: pd.DataFrame, name: str) -> str:
@@ -170,7 +207,7 @@ def parse_args(argv):
     p.add_argument("sweeps", nargs="+", help="sweep directories (runs/NAME) or results.csv files; two = side by side")
     p.add_argument("--metric", default="test_accuracy", help="column to rank and aggregate (default test_accuracy)")
     p.add_argument("--goal", choices=["maximize", "minimize"], help="default: minimize for loss/seconds, else maximize")
-    p.add_argument("--top", type=int, help="show only the best N rows")
+    p.add_argument("--top", type=_positive, help="show only the best N rows (N >= 1)")
     p.add_argument("--sort", help="rank trials by this column instead of the metric")
     p.add_argument("--group-by", nargs="+", metavar="PARAM", help="aggregate repeats over these parameters")
     p.add_argument("--pivot", nargs=2, metavar=("ROW", "COL"), help="mean metric over two parameters")
@@ -184,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     goal = args.goal or goal_of(args.metric)
     try:
         frames = [apply_filters(load(s), args.where) for s in args.sweeps]
+        for source, frame in zip(args.sweeps, frames):
+            if why := nothing_ok(frame, [source], bool(args.where)):
+                print(f"error: {why}", file=sys.stderr)
+                return 1
         metric = column(frames[0], args.metric)
         if len(frames) == 2:
             print(render(side_by_side(*frames, metric), args.format))

@@ -8,6 +8,7 @@ atomically, so pandas can read it at any moment, even mid-sweep.
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +16,7 @@ import pandas as pd
 from harness.files import atomic_write_text
 from harness.config.schema import scalar
 from harness import layout
-from harness.record import OK, TrialRecord
+from harness.record import OK, DamagedRecord, TrialRecord
 
 RESULT_COLUMNS = [
     "status", "test_accuracy", "test_loss", "best_val_accuracy", "best_epoch", "epochs_run", "steps",
@@ -25,12 +26,23 @@ RESULT_COLUMNS = [
 INT_COLUMNS = ["best_epoch", "epochs_run", "steps", "params", "seed", "repeat"]
 
 
+def _load(trial_dir: Path) -> TrialRecord | None:
+    try:
+        return TrialRecord.load(trial_dir)
+    except DamagedRecord as e:  # one bad file must not hide every other trial's result
+        print(f"warning: {e} (left out)", file=sys.stderr)
+        return None
+
+
 def load_records(sweep_dir: Path, trial_ids: list[str] | None = None) -> list[TrialRecord]:
-    """The records in `sweep_dir` (all of them, or those of `trial_ids`, in that order)."""
+    """The records in `sweep_dir` (all of them, or those of `trial_ids`, in that order).
+
+    A damaged record is left out with a warning naming it.
+    """
     sweep_dir = Path(sweep_dir)
     if trial_ids is None:
         trial_ids = sorted(p.parent.name for p in sweep_dir.glob(f"*/{layout.RECORD}"))
-    records = (TrialRecord.load(sweep_dir / t) for t in trial_ids)
+    records = (_load(sweep_dir / t) for t in trial_ids)
     return [r for r in records if r is not None]
 
 

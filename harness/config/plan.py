@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.config import schema as config_mod
 from harness.config.schema import ConfigError, ExperimentConfig
-from harness.config.space import expand, extremes
+from harness.config.space import extremes, iter_settings
 
 MAX_ID_LENGTH = 120
 
@@ -49,7 +49,11 @@ def _format(value: Any) -> str:
 
 
 def setting_id(settings: dict[str, Any]) -> str:
-    """A readable, filesystem-safe id for a setting; hashed when it would be too long."""
+    """A readable, filesystem-safe id for a setting; hashed when it would be too long.
+
+    Always one path component: `name=value` pairs whose characters outside
+    [A-Za-z0-9_.+-] became '_' (so '/' or '..' in a swept string cannot escape).
+    """
     if not settings:
         return "base"
     names = _short_names(list(settings))
@@ -58,6 +62,10 @@ def setting_id(settings: dict[str, Any]) -> str:
         return text
     digest = hashlib.sha1(json.dumps(settings, sort_keys=True, default=list).encode()).hexdigest()[:10]
     return f"{text[:MAX_ID_LENGTH - 11]}~{digest}"
+
+
+def _show(settings: dict) -> str:
+    return json.dumps(settings, default=list)
 
 
 class Planner:
@@ -83,6 +91,10 @@ class Planner:
         except ConfigError as e:
             raise ConfigError([f"{p} (setting {group})" for p in e.problems], self.source) from None
         repeats = self.config.sweep.repeats
+        if trial_cfg.train.seed + repeats - 1 > config_mod.SEED_MAX:
+            raise ConfigError([f"train.seed = {trial_cfg.train.seed}: with {repeats} repeats (seeds seed .. seed + "
+                               f"{repeats - 1}) must be <= {config_mod.SEED_MAX - repeats + 1} (setting {group})"],
+                              self.source)
         return [TrialSpec(group if repeats == 1 else f"{group},rep={rep}", group, settings, rep,
                           replace(trial_cfg, train=replace(trial_cfg.train, seed=trial_cfg.train.seed + rep)))
                 for rep in range(repeats)]
@@ -93,12 +105,19 @@ class Planner:
         if sweep.method == "tpe":
             self.validate_all(extremes(sweep))
             return []
-        return self.validate_all(expand(sweep))
+        return self.validate_all(iter_settings(sweep))
 
     def validate_all(self, settings_list) -> list[TrialSpec]:
         """Every setting's trials, or one ConfigError listing every problem of every setting."""
         specs, problems = [], []
+        owners: dict[str, dict] = {}  # setting id -> the setting that has it
         for settings in settings_list:
+            group = setting_id(settings)
+            if owners.setdefault(group, settings) is not settings:
+                problems.append(f"sweep: settings {_show(owners[group])} and {_show(settings)} would share the trial "
+                                f"id {group!r} (characters outside A-Za-z0-9_.+- become '_'); make the values differ "
+                                "in more than those characters")
+                continue
             try:
                 specs += self.specs(settings)
             except ConfigError as e:

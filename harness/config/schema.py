@@ -21,9 +21,17 @@ from harness.config.space import SweepConfig
 from harness.config.validate import ConfigError, build, unknown_key
 
 
-def _opt(default, doc: str, lo=None, hi=None, lo_open=False, hi_open=False):
-    """A field with its documentation and numeric bounds (checked on load)."""
-    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open})
+# A value that becomes a directory name: one path component, nothing a shell or a path could misread.
+COMPONENT = r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}"
+COMPONENT_DOC = ("must be one directory name: 1 to 100 letters, digits, '_', '.', '+' or '-', "
+                 "not starting with '.' or '-' (no '/', spaces or line breaks)")
+SEED_MAX = 2**32 - 1  # NumPy and TensorFlow seeds are unsigned 32-bit
+
+
+def _opt(default, doc: str, lo=None, hi=None, lo_open=False, hi_open=False, pattern=None, pattern_doc=None):
+    """A field with its documentation, numeric bounds or text pattern (checked on load)."""
+    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open,
+                                            "pattern": pattern, "pattern_doc": pattern_doc})
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,7 @@ class TrainConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig, metadata={"doc": "learning-rate schedule"})
     ema: float | None = _opt(None, "decay of an exponential moving average of the weights, used for evaluation", lo=0, hi=1, lo_open=True, hi_open=True)
     loss: Literal["crossentropy", "mse"] = _opt("crossentropy", "softmax cross-entropy, or MSE on one-hot labels")
-    seed: int = _opt(0, "seeds Python, NumPy and TensorFlow", lo=0)
+    seed: int = _opt(0, "seeds Python, NumPy and TensorFlow (repeat r uses seed + r)", lo=0, hi=SEED_MAX)
     deterministic: bool = _opt(False, "deterministic TensorFlow ops (slower, bit-reproducible)")
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig, metadata={"doc": "early stopping"})
 
@@ -98,7 +106,8 @@ class LoggingConfig:
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    name: str = _opt("experiment", "names the eventlog/ and runs/ directories")
+    name: str = _opt("experiment", "names the eventlog/ and runs/ directories", pattern=COMPONENT,
+                     pattern_doc=COMPONENT_DOC + " (it defaults to the config file's name; set one with --set name=NAME)")
     description: str = _opt("", "free text, shown in TensorBoard")
     data: DataConfig = field(default_factory=DataConfig, metadata={"doc": "data"})
     model: ModelConfig = field(default_factory=ModelConfig, metadata={"doc": "model"})
@@ -126,6 +135,8 @@ def _check_consistency(cfg: ExperimentConfig, problems: list[str]) -> None:
 
 def path_problem(dotted: str, sweepable: bool = False) -> str | None:
     """None when `dotted` names a config value, else what is wrong with it."""
+    if not all(dotted.split(".")):
+        return f"{dotted!r}: not a dotted config path (like train.lr)"
     if sweepable and dotted.split(".")[0] in ("name", "sweep"):
         return f"{dotted}: cannot be swept (sweep a value under data, model, train or logging)"
     cls, path = ExperimentConfig, ""
@@ -152,14 +163,57 @@ def from_dict(raw: Any, source: str = "config") -> ExperimentConfig:
     return cfg
 
 
+MAX_VALUES = 1_000_000  # values a config may hold with its YAML aliases expanded (a list setting of 10,000 ~ 50,000)
+MAX_DEPTH = 32  # nesting a config may have (it needs about 5); deeper would exhaust recursion downstream
+
+
+def _expanded_size(data: Any) -> int:
+    """Values in `data`, an aliased (shared) part counted each time it appears.
+
+    ValueError for a cycle or nesting beyond MAX_DEPTH. Shared parts are
+    measured once, so a billion-laughs file takes microseconds here instead
+    of hanging whatever reads it next.
+    """
+    measured: dict[int, tuple[int, int]] = {}  # id -> (values, height)
+    active: set[int] = set()
+
+    def measure(node) -> tuple[int, int]:
+        if not isinstance(node, (list, dict)):
+            return 1, 0
+        key = id(node)
+        if key not in measured:
+            if key in active:
+                raise ValueError("a YAML alias refers to the value that contains it")
+            if len(active) >= MAX_DEPTH:
+                raise ValueError(f"YAML nested more than {MAX_DEPTH} levels deep")
+            active.add(key)
+            parts = [measure(child) for child in (node.values() if isinstance(node, dict) else node)]
+            active.discard(key)
+            measured[key] = (1 + sum(n for n, _ in parts), 1 + max((h for _, h in parts), default=0))
+        if len(active) + measured[key][1] > MAX_DEPTH:
+            raise ValueError(f"YAML nested more than {MAX_DEPTH} levels deep")
+        return measured[key]
+
+    return measure(data)[0]
+
+
 def parse_yaml(text: str, source: str) -> Any:
+    """Parsed YAML, refusing what would hang or crash whoever reads it: deep nesting, alias bombs, cycles."""
     try:
-        return yaml.safe_load(text)
+        data = yaml.safe_load(text)
+        n = _expanded_size(data)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
         raise ConfigError([f"YAML syntax error: {problem}"], f"{source}{where}") from None
+    except RecursionError:
+        raise ConfigError(["YAML nested too deeply"], source) from None
+    except ValueError as e:
+        raise ConfigError([str(e)], source) from None
+    if n > MAX_VALUES:
+        raise ConfigError([f"{n:,} values once YAML aliases are expanded; at most {MAX_VALUES:,}"], source)
+    return data
 
 
 def set_path(raw: dict, dotted: str, value: Any) -> None:

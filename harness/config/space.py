@@ -26,7 +26,10 @@ With `method: list`, `settings` names each setting explicitly instead:
         - {model.hidden: [256, 128], train.lr: 0.01}
 
 `expand` turns it into settings: one dict of dotted paths to values each,
-duplicates dropped, in a deterministic order.
+duplicates dropped, in a deterministic order. A sweep is counted before it is
+expanded (`count`): more than MAX_TRIALS trials is refused on validation, so a
+grid of 10^7 combinations or `samples: 1000000000` answers at once instead of
+filling memory.
 """
 
 from __future__ import annotations
@@ -37,12 +40,13 @@ import json
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 from harness.metrics import FINAL
-from harness.config.validate import build, unknown_key
+from harness.config.validate import build, suggestion, unknown_key
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform")
+MAX_TRIALS = 10_000  # settings x repeats; far beyond what 2 cores train in a day, small enough to plan in seconds
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,8 @@ class SweepConfig:
         metric = build(Metric, metric_raw, f"{path}.metric", problems) if metric_raw is not None else Metric()
         pruner = build(PrunerConfig, pruner_raw, f"{path}.pruner", problems) if pruner_raw is not None else PrunerConfig()
         if metric is not None and metric.name not in FINAL:
-            problems.append(unknown_key(f"{path}.metric.name =", repr(metric.name), FINAL).replace(": unknown key", ": unknown metric"))
+            problems.append(f"{path}.metric.name = {metric.name!r}: unknown metric"
+                            + suggestion(str(metric.name), FINAL, "metrics"))
         if not isinstance(params_raw, dict):
             problems.append(f"{path}.parameters: must be a mapping of dotted config paths to values")
             params_raw = {}
@@ -151,8 +156,15 @@ class SweepConfig:
                             "epoch on validation accuracy: use best_val_accuracy")
         if (base.method == "list") != bool(settings):
             problems.append(f"{path}: method 'list' goes with a non-empty 'settings' list (and only it)")
-        return cls(base.method, base.samples, base.trials, base.seed, base.repeats, base.executor, base.ray_address,
-                   metric, pruner, params, settings)
+        sweep = cls(base.method, base.samples, base.trials, base.seed, base.repeats, base.executor, base.ray_address,
+                    metric, pruner, params, settings)
+        n_settings = count(sweep)
+        if n_settings * sweep.repeats > MAX_TRIALS:
+            problems.append(f"{path}: {n_settings:,} settings x {sweep.repeats:,} repeats = "
+                            f"{n_settings * sweep.repeats:,} trials, more than the {MAX_TRIALS:,} a sweep may have; "
+                            "use fewer values, settings, samples, trials or repeats")
+            return None
+        return sweep
 
     def to_raw(self) -> dict:
         """The section as YAML would spell it (from_dict(to_raw()) gives it back)."""
@@ -229,8 +241,21 @@ def _key(setting: dict) -> str:
     return json.dumps(setting, sort_keys=True, default=list)
 
 
-def expand(sweep: SweepConfig) -> list[dict[str, Any]]:
-    """The distinct settings of a sweep, each a dict {dotted path: value}.
+def count(sweep: SweepConfig) -> int:
+    """How many settings `expand` gives at most (duplicates not yet dropped), without expanding."""
+    if not sweep.parameters:
+        return 1
+    if sweep.method == "list":
+        return len(sweep.settings)
+    if sweep.method == "random":
+        return sweep.samples
+    if sweep.method == "tpe":
+        return sweep.trials
+    return math.prod(len(p.values or ()) for p in sweep.parameters)
+
+
+def iter_settings(sweep: SweepConfig) -> Iterator[dict[str, Any]]:
+    """The distinct settings of a sweep, each a dict {dotted path: value}, one at a time.
 
     Grid: the Cartesian product in the order the parameters are listed.
     List: the settings as written.
@@ -239,7 +264,8 @@ def expand(sweep: SweepConfig) -> list[dict[str, Any]]:
     """
     params = sweep.parameters
     if not params:
-        return [{}]
+        yield {}
+        return
     if sweep.method == "list":
         combos = iter(sweep.settings)
     elif sweep.method == "grid":
@@ -247,18 +273,26 @@ def expand(sweep: SweepConfig) -> list[dict[str, Any]]:
     else:
         rng = random.Random(sweep.seed)
         combos = ({p.path: p.sample(rng) for p in params} for _ in range(sweep.samples))
-    seen: dict[str, dict] = {}
+    seen: set[str] = set()
     for combo in combos:
-        seen.setdefault(_key(combo), combo)
-    return list(seen.values())
+        key = _key(combo)
+        if key not in seen:
+            seen.add(key)
+            yield combo
+
+
+def expand(sweep: SweepConfig) -> list[dict[str, Any]]:
+    """`iter_settings` as a list (a validated sweep has at most MAX_TRIALS settings)."""
+    return list(iter_settings(sweep))
 
 
 def extremes(sweep: SweepConfig) -> list[dict[str, Any]]:
     """Settings that take each parameter to each of its values or bounds, the others at their first:
     enough to validate a space that is searched, not enumerated."""
     first = {p.path: p.values[0] if p.values is not None else p.min for p in sweep.parameters}
-    out = []
+    out: dict[str, dict] = {}
     for p in sweep.parameters:
-        ends = p.values if p.values is not None else (p.min, p.max)
-        out += [{**first, p.path: int(v) if p.distribution == "int_uniform" else v} for v in ends]
-    return out
+        for v in p.values if p.values is not None else (p.min, p.max):
+            setting = {**first, p.path: int(v) if p.distribution == "int_uniform" else v}
+            out.setdefault(_key(setting), setting)
+    return list(out.values())

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from typing import Literal
+
+INT_MAX = 2**31 - 1  # the default upper bound of an integer value
 
 
 class ConfigError(ValueError):
@@ -35,6 +38,14 @@ def _describe(tp) -> str:
     if dataclasses.is_dataclass(tp):
         return "a mapping"
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(tp, str(tp))
+
+
+def _text_problem(value: str, meta) -> str | None:
+    """What is wrong with a string against the field's `pattern` (e.g. a path component), or None."""
+    pattern = meta.get("pattern")
+    if pattern is None or re.fullmatch(pattern, value):
+        return None
+    return meta.get("pattern_doc") or f"must match {pattern}"
 
 
 def _bounds_problem(value, meta) -> str | None:
@@ -81,21 +92,29 @@ def _convert(tp, value, path: str, meta: dict, problems: list[str]):
         problems.append(f"{path} = {value!r}: must be {_describe(tp)}")
         return value
     if tp is float:
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # a YAML integer of hundreds of digits
+            value = float("inf") if value > 0 else float("-inf")
         if value != value or value in (float("inf"), float("-inf")):
             problems.append(f"{path} = {value!r}: must be a finite number")
             return value
-    if tp in (int, float):
-        why = _bounds_problem(value, meta)
-        if why:
-            problems.append(f"{path} = {value!r}: {why}")
+    if tp is int and meta.get("hi") is None:  # TensorFlow takes at most int32 for counts and sizes
+        meta = {**meta, "hi": INT_MAX}
+    why = _text_problem(value, meta) if tp is str else _bounds_problem(value, meta) if tp in (int, float) else None
+    if why:
+        problems.append(f"{path} = {value!r}: {why}")
     return value
 
 
+def suggestion(word: str, valid, what: str = "keys") -> str:
+    """`; did you mean 'x'?` for the closest valid word, else the list of valid ones."""
+    close = difflib.get_close_matches(word, list(valid), n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else f"; valid {what}: {', '.join(valid)}"
+
+
 def unknown_key(path: str, key: str, valid) -> str:
-    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(valid)}"
-    return f"{path}{'.' if path else ''}{key}: unknown key{hint}"
+    return f"{path}{'.' if path else ''}{key}: unknown key{suggestion(key, valid)}"
 
 
 def build(cls, raw, path: str = "", problems: list[str] | None = None):

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import threading
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from PIL import Image, UnidentifiedImageError
 from harness.analysis import results
 from harness.serving.preprocess import SIZE, greyscale, preprocess
 from harness.layout import MODEL
-from harness.record import OK, TrialRecord
+from harness.record import OK, DamagedRecord, TrialRecord
 
 
 
@@ -32,7 +33,11 @@ def trial_dir_of(trial: Path | None, sweep: Path | None) -> Path:
 
 
 def load_trial_model(trial_dir: Path):
-    """(the trial's Keras model, its trial.json as a dict); FileNotFoundError when it has no model."""
+    """(the trial's Keras model, its trial.json as a dict).
+
+    FileNotFoundError when the trial has no model; ValueError when its model
+    file is damaged. A damaged trial.json only costs the displayed details.
+    """
     trial_dir = Path(trial_dir)
     path = trial_dir / MODEL
     if not path.is_file():
@@ -42,8 +47,19 @@ def load_trial_model(trial_dir: Path):
 
     import harness.training.models  # noqa: F401  (registers the custom InputScaling layer)
 
-    model = keras.saving.load_model(path, compile=False)
-    record = TrialRecord.load(trial_dir)
+    # Keras calls any unreadable file "File not found"; say what is really wrong.
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is damaged: not a Keras model file (a .keras file is a zip archive)")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as e:  # a zip that is not a (complete) model: Keras raises many kinds
+        why = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ValueError(f"{path} is damaged: Keras cannot load it ({type(e).__name__}: {why:.200})") from None
+    try:
+        record = TrialRecord.load(trial_dir)
+    except DamagedRecord as e:
+        print(f"warning: {e}", file=sys.stderr)
+        record = None
     return model, (asdict(record) if record else {"trial_id": trial_dir.name, "status": OK})
 
 

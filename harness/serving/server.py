@@ -13,8 +13,11 @@ so a web framework would add a dependency and nothing else.
                     this); the answer then also has "input", the 28x28 the model was given.
                     Answer: {"digit": d, "probabilities": [10 floats], "top3": [{"digit", "probability"}]}
 
-Every bad request gets a 4xx with {"error": "..."}: 400 malformed, 404 unknown
-route, 405 wrong method, 411 no Content-Length, 413 body over 1 MB, 422 blank image.
+Every bad request gets a 4xx with {"error": "..."}: 400 malformed (not UTF-8
+JSON, nested too deep, NaN or Infinity, wrong types), 404 unknown route, 405
+wrong method, 411 no Content-Length, 413 body over 1 MB, 415 Content-Type not
+JSON, 422 blank image; an unexpected failure is a 500 with {"error": ...}, and
+the server goes on serving either way.
 """
 
 from __future__ import annotations
@@ -77,12 +80,39 @@ def _image(value) -> np.ndarray:
         raise BadRequest(422, str(e)) from None
 
 
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(body: bytes):
+    """The body as strict JSON: UTF-8, no NaN/Infinity, no nesting deep enough to exhaust the stack."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadRequest(400, f"body is not valid JSON: not UTF-8 ({e.reason} at byte {e.start})") from None
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise BadRequest(400, "body is not valid JSON: nested too deeply") from None
+    except ValueError as e:
+        raise BadRequest(400, f"body is not valid JSON: {e}") from None
+
+
+def check_content_type(value: str | None) -> None:
+    """JSON bodies only: application/json (or a +json type), in UTF-8 if a charset is given."""
+    media, _, params = (value or "").partition(";")
+    media = media.strip().lower()
+    charset = next((p.split("=", 1)[1].strip().strip('"').lower() for p in params.split(";")
+                    if p.strip().lower().startswith("charset=")), "utf-8")
+    if not (media == "application/json" or (media.startswith("application/") and media.endswith("+json"))):
+        raise BadRequest(415, f"Content-Type must be application/json, got {value!r}")
+    if charset not in ("utf-8", "utf8"):
+        raise BadRequest(415, f"Content-Type charset must be utf-8, got {charset!r}")
+
+
 def handle_predict(predictor: Predictor, body: bytes) -> dict:
     """The answer to a POST /predict body; BadRequest for anything malformed."""
-    try:
-        request = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as e:
-        raise BadRequest(400, f"body is not valid JSON: {e}") from None
+    request = parse_json(body)
     if not isinstance(request, dict) or len({"pixels", "image"} & request.keys()) != 1:
         raise BadRequest(400, 'body must be a JSON object with either "pixels" or "image"')
     preprocessed = "image" in request
@@ -132,9 +162,15 @@ class Handler(BaseHTTPRequestHandler):
             known = path == "/info" or path in self.server.files
             return self._json(405 if known else 404, {"error": f"no route POST {path}"})
         try:
-            self._json(200, handle_predict(self.server.predictor, self._body()))
+            body = self._body()  # read first, so that an error answer leaves no body unread on the connection
+            check_content_type(self.headers["Content-Type"])
+            self._json(200, handle_predict(self.server.predictor, body))
         except BadRequest as e:
             self._json(e.status, {"error": str(e)})
+        except Exception as e:  # a bug or a model failure: this request fails, the server serves on
+            print(f"error: POST /predict failed: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+            self.close_connection = True
+            self._json(500, {"error": f"internal error: {type(e).__name__}"})
 
     def _body(self) -> bytes:
         try:
@@ -149,19 +185,32 @@ class Handler(BaseHTTPRequestHandler):
                     length -= len(chunk)
             self.close_connection = True
             raise BadRequest(413, f"body too large: at most {MAX_BODY} bytes")
-        return self.rfile.read(length)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            self.close_connection = True
+            raise BadRequest(400, f"body ended after {len(body)} of the {length} bytes Content-Length announced")
+        return body
 
     def log_message(self, format, *args):
         if self.server.verbose:
             super().log_message(format, *args)
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """One line instead of a traceback: a client that hangs up mid-answer is not the server's problem."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, ConnectionError):
+            print(f"error: request from {client_address[0]}: {type(error).__name__}: {error}", file=sys.stderr)
+
+
 def make_server(trial_dir: Path, host: str = "127.0.0.1", port: int = 8000,
                 verbose: bool = False) -> ThreadingHTTPServer:
     """A server (not yet serving) for the trial's model; port 0 picks a free one."""
     model, record = load_trial_model(trial_dir)
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server = Server((host, port), Handler)
     server.predictor = Predictor(model)
     server.verbose = verbose
     server.info = {**{k: record.get(k) for k in ("trial_id", "experiment", "status", "test_accuracy", "params")},

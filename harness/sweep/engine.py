@@ -28,8 +28,8 @@ from harness.config.plan import TrialSpec
 from harness.config.validate import ConfigError
 from harness.files import file_lock
 from harness.layout import SweepPaths
-from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
-from harness.sweep import hparams, scheduler
+from harness.record import DIVERGED, FAILED, OK, PRUNED, DamagedRecord, TrialRecord
+from harness.sweep import hparams, repair, scheduler
 from harness.sweep.progress import SweepProgress
 from harness.sweep.strategies import Planned, Strategy
 from harness.training import data
@@ -121,15 +121,20 @@ def load_config(config: str | Path | dict | schema.ExperimentConfig, overrides: 
     return schema.apply_overrides(raw, list(overrides)), "config"
 
 
-def plan_sweep(config, overrides: list[str] = (), runs: Path = Path("runs"), eventlog: Path = Path("eventlog"),
-               retry_failed: bool = False) -> SweepPlan:
-    """Validate the whole sweep, find what is already done; raises ConfigError for a bad or changed config."""
-    raw, source = load_config(config, overrides)
-    planner = plan_mod.Planner(raw, source)
-    cfg = planner.config
-    paths = SweepPaths.of(cfg.name, runs, eventlog)
-    specs = planner.plan() if cfg.sweep.method != "tpe" else _searched_so_far(planner, paths)
-    records = {s.trial_id: TrialRecord.load(paths.trial(s.trial_id).run_dir) for s in specs}
+def plan_sweep(planner: plan_mod.Planner, paths: SweepPaths, retry_failed: bool = False,
+               fix: bool = True) -> SweepPlan:
+    """Find what of the validated sweep is already done; raises ConfigError for a changed config.
+
+    Damaged trial folders are reported and (`fix`) set aside to run again (harness/sweep/repair.py).
+    """
+    cfg, source = planner.config, planner.source
+    if cfg.sweep.method == "tpe":
+        on_disk = [d.name for d in paths.run_dir.glob("*/") if not d.name.startswith(".")] if paths.run_dir.is_dir() else []
+        repair.prepare(paths, sorted(on_disk), fix)
+        specs = _searched_so_far(planner, paths)
+    else:
+        specs = planner.plan()
+    records = repair.prepare(paths, [s.trial_id for s in specs], fix)
     changed = {s.trial_id: c for s in specs if (c := _config_changes(s, paths))}
     if changed:
         tid, diffs = next(iter(changed.items()))
@@ -148,7 +153,10 @@ def _searched_so_far(planner: plan_mod.Planner, paths: SweepPaths) -> list[Trial
     """A tpe sweep's trials so far: every repeat of each setting its records say it started, in that order."""
     started: dict[str, tuple[str, list[TrialSpec]]] = {}
     for run_dir in sorted(paths.run_dir.glob("*/")):
-        record = TrialRecord.load(run_dir)
+        try:
+            record = TrialRecord.load(run_dir)
+        except DamagedRecord:  # reported by repair.prepare (and set aside, unless a dry run)
+            continue
         if record is not None and record.experiment == planner.config.name:
             specs = planner.specs(record.settings)
             if run_dir.name in {s.trial_id for s in specs}:
@@ -159,10 +167,10 @@ def _searched_so_far(planner: plan_mod.Planner, paths: SweepPaths) -> list[Trial
 
 def _config_changes(spec: TrialSpec, paths: SweepPaths) -> list[str]:
     """Keys whose values differ from those a previous run of this trial used."""
-    saved = paths.trial(spec.trial_id).config
-    if not saved.exists():
+    saved = repair.saved_config(paths.trial(spec.trial_id).run_dir, strict=False)  # damaged: set aside by prepare
+    if not saved:
         return []
-    before = schema.flatten(schema.parse_yaml(saved.read_text(), str(saved)) or {})
+    before = schema.flatten(saved)
     now = schema.flatten(schema.trial_dict(spec.config))
     return [f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in now if before.get(k) != now.get(k)]
 
@@ -182,18 +190,24 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
     and reported as `outcome.interrupted`.
     """
     say = echo or (lambda text: None)
-    runs, eventlog = Path(runs), Path(eventlog)
-    plan = plan_sweep(config, overrides, runs, eventlog, retry_failed)
-    say(plan.summary())
-    outcome = SweepOutcome(plan)
+    raw, source = load_config(config, overrides)
+    planner = plan_mod.Planner(raw, source)
+    paths = SweepPaths.of(planner.config.name, runs, eventlog)
     if dry_run:
-        outcome.records = [r for s in plan.specs if (r := plan.records[s.trial_id]) is not None]
-        return outcome
-    cfg, paths = plan.config, plan.paths
+        plan = plan_sweep(planner, paths, retry_failed, fix=False)
+        say(plan.summary())
+        return SweepOutcome(plan, [r for s in plan.specs if (r := plan.records[s.trial_id]) is not None])
+    problems = repair.sweep_problems(paths)  # e.g. .sweep.lock made a directory: before taking the lock
+    if problems:
+        raise ConfigError(problems, "sweep folder")
     data.load()  # verify MNIST (and build the cache) once, before any worker starts
     with file_lock(paths.lock, blocking=False) as mine:
         if not mine:
-            raise ConfigError([f"another sweep is running on {paths.run_dir}; wait for it or stop it"], cfg.name)
+            raise ConfigError([f"another sweep is running on {paths.run_dir}; wait for it or stop it"], planner.config.name)
+        plan = plan_sweep(planner, paths, retry_failed)
+        say(plan.summary())
+        outcome = SweepOutcome(plan)
+        cfg = plan.config
         hparams.write_experiment(paths.log_dir, hparams.experiment_pb(list(cfg.sweep.parameters), hparams.fixed_of(cfg)))
         for s in plan.todo:  # a retried trial starts over, logs included
             if (r := plan.records[s.trial_id]) is not None and r.status in RETRIED:

@@ -102,6 +102,8 @@ def _worker_main(conn: Connection, threads: int, parent: int, runs: str, eventlo
             reply = ("done", worker.train(spec, Path(runs), Path(eventlog), on_epoch if report_epochs else None))
         except KeyboardInterrupt:
             reply = ("interrupted", None)
+        except Exception as e:  # outside the trial's own try (run_trial records those): e.g. a damaged record
+            reply = ("error", f"{type(e).__name__}: {e}")
         finally:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         conn.send(reply)
@@ -162,6 +164,8 @@ class LocalExecutor:
         self._idle.append(w)
         if kind == "done":
             return Finished(spec, payload)
+        if kind == "error":
+            return Lost(spec, payload)
         return Lost(spec, "its training was interrupted (SIGINT)")  # recorded as pending: it resumes
 
     def verdict(self, spec: TrialSpec, stop: bool) -> None:

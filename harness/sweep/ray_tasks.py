@@ -59,7 +59,7 @@ from typing import Iterable
 
 from harness.config.plan import TrialSpec
 from harness.layout import CHECKPOINT, RECORD, TRIAL_LOCK
-from harness.record import TrialRecord
+from harness.record import DamagedRecord, TrialRecord
 from harness.files import file_lock, is_temporary
 from harness.config.validate import ConfigError
 from harness.layout import TrialPaths
@@ -339,7 +339,10 @@ def _count_lost_attempt(spec: TrialSpec, paths: TrialPaths) -> None:
     """A task that never came back took its record with it: count its attempt in the driver's copy,
     which the next attempt's task receives."""
     with file_lock(paths.lock):
-        record = TrialRecord.load(paths.run_dir) or TrialRecord.of(spec)
+        try:
+            record = TrialRecord.load(paths.run_dir) or TrialRecord.of(spec)
+        except DamagedRecord:
+            record = TrialRecord.of(spec)
         record.attempts += 1
         record.save(paths.run_dir)
 

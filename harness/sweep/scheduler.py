@@ -19,7 +19,7 @@ from typing import Callable, Protocol
 from harness.config.plan import TrialSpec
 from harness.files import file_lock
 from harness.layout import TrialPaths
-from harness.record import FAILED, TrialRecord, utc_now
+from harness.record import FAILED, DamagedRecord, TrialRecord, utc_now
 from harness.sweep.strategies import Strategy
 
 MAX_ATTEMPTS = 3  # lost workers per trial and sweep before the trial is recorded as failed
@@ -121,7 +121,10 @@ def run(strategy: Strategy, executor: Executor, runs: Path, eventlog: Path, call
 def give_up(spec: TrialSpec, paths: TrialPaths, why: str) -> TrialRecord:
     """Record a trial whose workers kept dying as failed (its checkpoint stays for --retry-failed)."""
     with file_lock(paths.lock):
-        record = TrialRecord.load(paths.run_dir) or TrialRecord.of(spec)
+        try:
+            record = TrialRecord.load(paths.run_dir) or TrialRecord.of(spec)
+        except DamagedRecord:  # damaged while the sweep ran: this record replaces it
+            record = TrialRecord.of(spec)
         record.status, record.error = FAILED, why
         record.ended = utc_now()
         record.save(paths.run_dir)
