@@ -14,7 +14,7 @@ from pathlib import Path
 from harness.config import schema as config_mod
 from harness.training import data as data_mod
 from harness.analysis import curves
-from harness.sweep import hparams as experiment
+from harness.sweep import hparams_union
 from harness.config import plan
 from harness.analysis import plots
 from harness.analysis import results
@@ -105,9 +105,7 @@ def run(args: argparse.Namespace) -> int:
     with file_lock(sweep_dir / ".sweep.lock", blocking=False) as mine:
         if not mine:
             raise ConfigError([f"another sweep is running on {sweep_dir}; wait for it or stop it"], args.config)
-        fixed = {} if cfg.sweep and cfg.sweep.parameters else {k: None for k in experiment.CORE_HPARAMS}
-        experiment.write_experiment(args.eventlog / cfg.name,
-                                    experiment.experiment_pb(list(cfg.sweep.parameters) if cfg.sweep else [], fixed))
+        hparams_union.register_sweep(args.eventlog, cfg)
         for s in todo:  # a retried trial starts over, logs included
             if records[s.trial_id] is not None and records[s.trial_id].status in retry:
                 shutil.rmtree(sweep_dir / s.trial_id)
