@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from harness.config import schema as config
 from harness.training import data  # noqa: E402
 
-pytest_plugins = ["fixtures_model"]  # a small trained trial and a live server (predict/serve tests)
+pytest_plugins = ["fixtures_model", "fixtures_eventlog"]  # a trained trial and its server; three sweeps
 
 TINY = {
     "data": {"limit": 1000, "test_limit": 300},

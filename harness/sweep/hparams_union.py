@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from tensorboard.compat.proto import event_pb2, summary_pb2
-from tensorboard.plugins.hparams import api_pb2, metadata, summary_v2
+from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2, summary_v2
 from tensorboard.summary.writer.record_writer import RecordWriter
 
 from harness.config.schema import ExperimentConfig
@@ -87,14 +87,30 @@ def _natural(text: str) -> list:
 
 
 def union_pb(experiments: dict[str, api_pb2.Experiment]) -> summary_pb2.Summary:
-    """The union of the sweeps' experiments: every parameter once, with its merged domain, and METRICS."""
+    """The union of the sweeps' experiments: every parameter once, with its merged domain, and METRICS.
+
+    A parameter whose domain holds more than one value is marked as
+    differing: the dashboard lists those first and shows the first five.
+    """
     by_name: dict[str, list[api_pb2.HParamInfo]] = {}
     for exp in experiments.values():
         for info in exp.hparam_infos:
             by_name.setdefault(info.name, []).append(info)
-    hparams = [summary_v2.HParam(name, merge_domain(infos)) for name, infos in sorted(by_name.items())]
-    metrics = [summary_v2.Metric(m.tag, display_name=m.display) for m in METRICS]
-    return summary_v2.hparams_config_pb(hparams, metrics, time_created_secs=0)
+    hparams = []
+    for name, infos in sorted(by_name.items()):
+        info = api_pb2.HParamInfo(name=name)
+        if (merged := merge_domain(infos)) is not None:
+            merged.update_hparam_info(info)
+        info.differs = (len(info.domain_discrete.values) > 1
+                        or info.domain_interval.min_value < info.domain_interval.max_value)
+        hparams.append(info)
+    metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=m.tag), display_name=m.display) for m in METRICS]
+    data = plugin_data_pb2.HParamsPluginData(
+        experiment=api_pb2.Experiment(hparam_infos=hparams, metric_infos=metrics))
+    summary = summary_pb2.Summary()
+    summary.value.add(tag=metadata.EXPERIMENT_TAG, metadata=metadata.create_summary_metadata(data),
+                      tensor=metadata.NULL_TENSOR)
+    return summary
 
 
 def rebuild(eventlog: Path) -> Path | None:
