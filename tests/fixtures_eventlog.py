@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+from tensorboard.plugins.hparams import api_pb2, metadata
 
 from harness.analysis import results
 from harness.config import plan, schema
@@ -130,3 +132,15 @@ def session_groups(base: str, exp: dict, size: int = 1000) -> dict:
     cols = [{"hparam": h["name"]} for h in exp["hparamInfos"]] + [{"metric": m["name"]} for m in exp["metricInfos"]]
     return post(base, "session_groups", {"experimentName": "", "startIndex": 0, "sliceSize": size,
                                          "allowedStatuses": STATUSES, "colParams": cols})
+
+
+def experiment_configs(root: Path) -> dict[str, api_pb2.Experiment]:
+    """Every experiment config TensorBoard would find under `root`, by event file, read by its own loader."""
+    found = {}
+    for path in sorted(root.rglob("*tfevents*")):
+        for event in EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                if value.tag == metadata.EXPERIMENT_TAG:
+                    found[str(path.relative_to(root))] = metadata.parse_experiment_plugin_data(
+                        value.metadata.plugin_data.content)
+    return found

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from tensorboard.compat.proto import event_pb2, summary_pb2
-from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2, summary_v2
+from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from tensorboard.summary.writer.record_writer import RecordWriter
 
 from harness.config.schema import ExperimentConfig
@@ -56,25 +56,35 @@ def _values(info: api_pb2.HParamInfo) -> list:
     return [getattr(v, v.WhichOneof("kind")) for v in info.domain_discrete.values]
 
 
-def merge_domain(infos: list[api_pb2.HParamInfo]):
-    """One domain covering every sweep's: discrete values joined, or one interval over the numbers.
+def merged_info(name: str, infos: list[api_pb2.HParamInfo]) -> api_pb2.HParamInfo:
+    """One parameter over every sweep's: discrete values joined, or one range over the numbers.
 
     Values of different types (numbers in one sweep, text in another) become
-    text; a parameter some sweep gave no domain gets none.
+    text; a parameter some sweep gave no domain gets none. Marked as
+    differing when it holds more than one value: the dashboard lists those
+    first and shows the first five.
     """
+    out = api_pb2.HParamInfo(name=name)
     if any(not i.HasField("domain_discrete") and not i.HasField("domain_interval") for i in infos):
-        return None
+        return out
     values = {v for i in infos for v in _values(i)}
     ranges = [i.domain_interval for i in infos if i.HasField("domain_interval")]
     kinds = {type(v) for v in values} | ({float} if ranges else set())
-    if kinds == {float}:
-        if ranges:
-            numbers = list(values) + [r.min_value for r in ranges] + [r.max_value for r in ranges]
-            return summary_v2.RealInterval(min(numbers), max(numbers))
-        return summary_v2.Discrete(sorted(values))
-    if kinds == {bool}:
-        return summary_v2.Discrete(sorted(values))
-    return summary_v2.Discrete(sorted({_text(v) for v in values}, key=_natural))
+    if kinds == {float} and ranges:
+        numbers = list(values) + [r.min_value for r in ranges] + [r.max_value for r in ranges]
+        out.type = api_pb2.DATA_TYPE_FLOAT64
+        out.domain_interval.min_value, out.domain_interval.max_value = min(numbers), max(numbers)
+        out.differs = min(numbers) < max(numbers)
+        return out
+    if kinds == {float} or kinds == {bool}:
+        out.type = api_pb2.DATA_TYPE_FLOAT64 if kinds == {float} else api_pb2.DATA_TYPE_BOOL
+        ordered = sorted(values)
+    else:
+        out.type = api_pb2.DATA_TYPE_STRING
+        ordered = sorted({_text(v) for v in values}, key=_natural)
+    out.domain_discrete.extend(ordered)
+    out.differs = len(ordered) > 1
+    return out
 
 
 def _text(v) -> str:
@@ -82,28 +92,23 @@ def _text(v) -> str:
 
 
 def _natural(text: str) -> list:
-    """Layer widths in numeric order: 128 before 1024, `512` before `512,256`."""
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in text.split(",")]
+    """Numbers in numeric order among text: 128 before 1024, `512` before `512,256`."""
+    key = []
+    for part in text.split(","):
+        try:
+            key.append((0, float(part), ""))
+        except ValueError:
+            key.append((1, 0.0, part))
+    return key
 
 
 def union_pb(experiments: dict[str, api_pb2.Experiment]) -> summary_pb2.Summary:
-    """The union of the sweeps' experiments: every parameter once, with its merged domain, and METRICS.
-
-    A parameter whose domain holds more than one value is marked as
-    differing: the dashboard lists those first and shows the first five.
-    """
+    """The union of the sweeps' experiments: every parameter once, over all its values, and METRICS."""
     by_name: dict[str, list[api_pb2.HParamInfo]] = {}
     for exp in experiments.values():
         for info in exp.hparam_infos:
             by_name.setdefault(info.name, []).append(info)
-    hparams = []
-    for name, infos in sorted(by_name.items()):
-        info = api_pb2.HParamInfo(name=name)
-        if (merged := merge_domain(infos)) is not None:
-            merged.update_hparam_info(info)
-        info.differs = (len(info.domain_discrete.values) > 1
-                        or info.domain_interval.min_value < info.domain_interval.max_value)
-        hparams.append(info)
+    hparams = [merged_info(name, infos) for name, infos in sorted(by_name.items())]
     metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=m.tag), display_name=m.display) for m in METRICS]
     data = plugin_data_pb2.HParamsPluginData(
         experiment=api_pb2.Experiment(hparam_infos=hparams, metric_infos=metrics))
