@@ -12,6 +12,7 @@ import json
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -32,6 +33,12 @@ SWEEPS = {
     "bin": {"data": {"scaling": "binary"}, "train": {"optimizer": "sgd"},
             "sweep": {"repeats": 2, "parameters": {"model.hidden": [[16]], "train.lr": [0.1, 0.5]}}},
     "soft": {"model": {"family": "softmax"}, "train": {"optimizer": "sgd", "lr": 0.5}},
+}
+COLUMNS = {  # each sweep's own columns: `sweep` and what it sweeps (for the softmax run, its core knobs)
+    "mlp": {"sweep", "model.hidden", "train.lr"},
+    "bin": {"sweep", "model.hidden", "train.lr"},
+    "soft": {"sweep", "model.family", "model.hidden", "model.dropout", "train.optimizer", "train.lr",
+             "train.batch_size"},
 }
 SETTINGS = {"mlp": 4, "bin": 2, "soft": 1}  # session groups per sweep
 TRIALS = {"mlp": 4, "bin": 4, "soft": 1}
@@ -59,6 +66,19 @@ def three_sweeps(tmp_path_factory, mnist) -> Path:
     return tmp
 
 
+@pytest.fixture(scope="session")
+def tb_eventlog(three_sweeps):
+    """The base URL of `tensorboard --logdir eventlog` over the three sweeps, every session loaded."""
+    with tensorboard(three_sweeps / "eventlog") as base:
+        yield loaded(base, sum(SETTINGS.values()))
+
+
+def loaded(base: str, groups: int) -> str:
+    """The server, once it has read every session group (it loads in the background)."""
+    wait_for(lambda: session_groups(base, experiment(base))["totalSize"] == groups, 60)
+    return base
+
+
 def run_in_process(config: Path, tmp: Path, mnist) -> None:
     """What `sweep.py CONFIG` does for a sweep that trains fine, in this process."""
     import keras
@@ -81,38 +101,63 @@ def free_port() -> int:
 
 
 @contextmanager
-def tensorboard(logdir: Path):
-    """The real `tensorboard` server on loopback over `logdir`, reloading every second; yields its base URL."""
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir),
-                               "--host", "127.0.0.1", "--port", str(port), "--reload_interval", "1"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
+def tensorboards(*logdirs: Path):
+    """Real `tensorboard` servers on loopback, one per logdir, reloading every second.
+
+    Started at once (each takes seconds to come up); yields their base URLs
+    once every one answers.
+    """
+    servers = []
     try:
-        wait_for(lambda: urllib.request.urlopen(f"{base}/data/plugins_listing", timeout=5).read(), 90,
-                 lambda: server.poll() is None or RuntimeError(server.stderr.read().decode()[-2000:]))
-        yield base
+        for logdir in logdirs:
+            log = tempfile.TemporaryFile()  # not a pipe: nobody drains it while the server runs
+            port = free_port()
+            proc = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir),
+                                     "--host", "127.0.0.1", "--port", str(port), "--reload_interval", "1"],
+                                    stdout=subprocess.DEVNULL, stderr=log)
+            servers.append((f"http://127.0.0.1:{port}", proc, log))
+        for base, proc, log in servers:
+            deadline = time.time() + 90
+            while True:
+                try:
+                    urllib.request.urlopen(f"{base}/data/plugins_listing", timeout=5).read()
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.time() > deadline:
+                        log.seek(0)
+                        raise RuntimeError(f"tensorboard did not start: {log.read().decode()[-2000:]}")
+                    time.sleep(0.3)
+        yield [base for base, _, _ in servers]
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for _, proc, _ in servers:
+            proc.terminate()
+        for _, proc, log in servers:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # its data server dies with it (it watches its stdin)
+                proc.kill()
+                proc.wait(timeout=30)
+            log.close()
 
 
-def wait_for(fn, timeout: float, alive=lambda: True):
-    """fn()'s first truthy result, retried (OSError and AssertionError included) until `timeout` seconds."""
+@contextmanager
+def tensorboard(logdir: Path):
+    with tensorboards(logdir) as (base,):
+        yield base
+
+
+def wait_for(fn, timeout: float):
+    """Retry `fn` (an OSError or AssertionError counts as not yet) until it returns truthy or `timeout` seconds pass."""
     deadline = time.time() + timeout
     while True:
         try:
-            result = fn()
-            if result:
-                return result
+            if fn():
+                return
         except (OSError, AssertionError):
             if time.time() > deadline:
                 raise
-        state = alive()
-        if state is not True:
-            raise state
         if time.time() > deadline:
-            raise AssertionError(f"still false after {timeout} s: {result!r}")
+            raise AssertionError(f"not true within {timeout} s: {fn}")
         time.sleep(0.3)
 
 

@@ -18,8 +18,8 @@ GRID = {"model.hidden": [[128], [512]], "train.lr": [0.001, 0.01]}
 
 
 def sweep(name: str, parameters: dict | None = None, **settings):
-    cfg, _ = plan.plan({"name": name, "sweep": {"parameters": parameters, **settings}} if parameters else {"name": name})
-    return cfg
+    raw = {"name": name, "sweep": {"parameters": parameters, **settings}} if parameters else {"name": name}
+    return plan.plan(raw)[0]
 
 
 def columns(exp: api_pb2.Experiment) -> dict[str, list]:
@@ -37,8 +37,8 @@ def test_the_eventlog_holds_one_config_the_union_of_every_sweep(tmp_path):
     hparams_union.register_sweep(tmp_path, sweep("quick", GRID))
     hparams_union.register_sweep(tmp_path, sweep("tb-mlp", {"model.hidden": [[100], [500]], "train.lr": [0.1, 0.5],
                                                              "data.scaling": ["unit", "binary"]}))
-    hparams_union.register_sweep(tmp_path, sweep("deep", {"train.lr": {"distribution": "log_uniform", "min": 1e-4, "max": 1e-2}},
-                                                           method="random", samples=3))
+    log_uniform = {"distribution": "log_uniform", "min": 1e-4, "max": 1e-2}
+    hparams_union.register_sweep(tmp_path, sweep("deep", {"train.lr": log_uniform}, method="random", samples=3))
     hparams_union.register_sweep(tmp_path, sweep("cnn"))  # nothing swept: its fixed core knobs are columns
     got = columns(the_only_config(tmp_path))
     assert got[SWEEP] == ["cnn", "deep", "quick", "tb-mlp"]

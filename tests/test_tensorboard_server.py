@@ -11,40 +11,21 @@ import sys
 import pandas as pd
 import pytest
 
-from fixtures_eventlog import (SETTINGS, SWEEPS, TRIALS, experiment, experiment_configs, post, session_groups,
-                               tensorboard, wait_for)
+from fixtures_eventlog import (COLUMNS, SETTINGS, SWEEPS, TRIALS, experiment, experiment_configs, loaded, post,
+                               session_groups, tensorboards, wait_for)
 from harness.config import plan
 from harness.metrics import METRICS
 from harness.sweep.hparams_union import register_sweep
 from sweeps import ROOT
-
-COLUMNS = {  # each sweep's own columns: `sweep` and what it sweeps (for the softmax run, its core knobs)
-    "mlp": {"sweep", "model.hidden", "train.lr"},
-    "bin": {"sweep", "model.hidden", "train.lr"},
-    "soft": {"sweep", "model.family", "model.hidden", "model.dropout", "train.optimizer", "train.lr",
-             "train.batch_size"},
-}
-
-
-def loaded(base, groups: int):
-    """The server, once it has read every session group (it loads in the background)."""
-    wait_for(lambda: session_groups(base, experiment(base))["totalSize"] == groups, 60)
-    return base
-
-
-@pytest.fixture(scope="module")
-def root(three_sweeps):
-    with tensorboard(three_sweeps / "eventlog") as base:
-        yield loaded(base, sum(SETTINGS.values()))
 
 
 def hparams(exp: dict) -> dict:
     return {h["name"]: h.get("domainDiscrete") or h.get("domainInterval") for h in exp["hparamInfos"]}
 
 
-def test_the_eventlog_shows_the_union_of_the_sweeps_columns(root, three_sweeps):
+def test_the_eventlog_shows_the_union_of_the_sweeps_columns(tb_eventlog, three_sweeps):
     assert len(experiment_configs(three_sweeps / "eventlog")) == 1  # nothing for TensorBoard to pick among
-    exp = experiment(root)
+    exp = experiment(tb_eventlog)
     got = hparams(exp)
     assert set(got) == set().union(*COLUMNS.values())
     assert got["sweep"] == ["bin", "mlp", "soft"]
@@ -53,8 +34,8 @@ def test_the_eventlog_shows_the_union_of_the_sweeps_columns(root, three_sweeps):
     assert [m["name"]["tag"] for m in exp["metricInfos"]] == [m.tag for m in METRICS]
 
 
-def test_each_session_has_its_sweep_and_groups_never_mix_two(root, three_sweeps):
-    groups = session_groups(root, experiment(root))["sessionGroups"]
+def test_each_session_has_its_sweep_and_groups_never_mix_two(tb_eventlog, three_sweeps):
+    groups = session_groups(tb_eventlog, experiment(tb_eventlog))["sessionGroups"]
     assert len(groups) == sum(SETTINGS.values())
     for name in SWEEPS:
         mine = [g for g in groups if g["hparams"]["sweep"] == name]
@@ -81,36 +62,42 @@ def test_each_session_has_its_sweep_and_groups_never_mix_two(root, three_sweeps)
     ("sweep", ["bin"], {"bin/hidden=16,lr=0.1", "bin/hidden=16,lr=0.5"}),
     ("train.lr", [0.5], {"bin/hidden=16,lr=0.5", "soft/base"}),  # values from two sweeps' domains
 ])
-def test_filtering_on_the_union_keeps_the_right_rows(root, column, allowed, expected):
+def test_filtering_on_the_union_keeps_the_right_rows(tb_eventlog, column, allowed, expected):
     cols = [{"hparam": h["name"], **({"filterDiscrete": allowed} if h["name"] == column else {})}
-            for h in experiment(root)["hparamInfos"]]
-    answer = post(root, "session_groups", {"experimentName": "", "startIndex": 0, "sliceSize": 100,
+            for h in experiment(tb_eventlog)["hparamInfos"]]
+    answer = post(tb_eventlog, "session_groups", {"experimentName": "", "startIndex": 0, "sliceSize": 100,
                                            "allowedStatuses": ["STATUS_SUCCESS"], "colParams": cols})
     assert {g["name"] for g in answer["sessionGroups"]} == expected
 
 
-def test_a_running_tensorboard_follows_a_sweep_added_then_deleted(root, three_sweeps):
+def test_a_running_tensorboard_follows_a_sweep_added_then_deleted(tb_eventlog, three_sweeps):
     eventlog = three_sweeps / "eventlog"
     register_sweep(eventlog, plan.plan({"name": "extra", "sweep": {"parameters": {"model.dropout": [0.0, 0.3]}}})[0])
-    wait_for(lambda: "extra" in hparams(experiment(root))["sweep"], 30)
-    assert hparams(experiment(root))["model.dropout"] == [0.0, 0.3]  # soft's 0.0 and extra's values
+    wait_for(lambda: "extra" in hparams(experiment(tb_eventlog))["sweep"], 30)
+    assert hparams(experiment(tb_eventlog))["model.dropout"] == [0.0, 0.3]  # soft's 0.0 and extra's values
 
     shutil.rmtree(eventlog / "extra")
     done = subprocess.run([sys.executable, "-m", "harness", "hparams", "--eventlog", str(eventlog)],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
-    wait_for(lambda: hparams(experiment(root))["sweep"] == ["bin", "mlp", "soft"], 30)
-    assert hparams(experiment(root))["model.dropout"] == [0.0]
-    assert session_groups(root, experiment(root))["totalSize"] == sum(SETTINGS.values())
+    wait_for(lambda: hparams(experiment(tb_eventlog))["sweep"] == ["bin", "mlp", "soft"], 30)
+    assert hparams(experiment(tb_eventlog))["model.dropout"] == [0.0]
+    assert session_groups(tb_eventlog, experiment(tb_eventlog))["totalSize"] == sum(SETTINGS.values())
+
+
+@pytest.fixture(scope="module")
+def one_each(three_sweeps):
+    """A server per sweep on eventlog/NAME, started at once (each takes seconds to come up)."""
+    with tensorboards(*(three_sweeps / "eventlog" / name for name in SWEEPS)) as bases:
+        yield {name: loaded(base, SETTINGS[name]) for name, base in zip(SWEEPS, bases)}
 
 
 @pytest.mark.parametrize("name", list(SWEEPS))
-def test_one_sweeps_folder_shows_exactly_its_columns(three_sweeps, name):
-    with tensorboard(three_sweeps / "eventlog" / name) as base:
-        loaded(base, SETTINGS[name])
-        exp = experiment(base)
-        assert set(hparams(exp)) == COLUMNS[name]
-        assert {m.tag for m in METRICS} <= {m["name"]["tag"] for m in exp["metricInfos"]}
-        groups = session_groups(base, exp)["sessionGroups"]
-        assert len(groups) == SETTINGS[name] and sum(len(g["sessions"]) for g in groups) == TRIALS[name]
-        assert all(g["hparams"]["sweep"] == name and g["name"].startswith(f"{name}/") for g in groups)
+def test_one_sweeps_folder_shows_exactly_its_columns(one_each, name):
+    base = one_each[name]
+    exp = experiment(base)
+    assert set(hparams(exp)) == COLUMNS[name]
+    assert {m.tag for m in METRICS} <= {m["name"]["tag"] for m in exp["metricInfos"]}
+    groups = session_groups(base, exp)["sessionGroups"]
+    assert len(groups) == SETTINGS[name] and sum(len(g["sessions"]) for g in groups) == TRIALS[name]
+    assert all(g["hparams"]["sweep"] == name and g["name"].startswith(f"{name}/") for g in groups)
