@@ -51,8 +51,8 @@ def sweep_config(name: str, trials: int) -> dict:
     settings = trials // 2
     lrs = [round(0.001 * (i + 1), 4) for i in range(max(1, settings // 10))]
     return {"name": name, "logging": {"images": False},
-            "sweep": {"repeats": 2, "parameters": {"model.hidden": [[64], [128]], "model.dropout": [0.0, 0.1, 0.2, 0.3, 0.4],
-                                                   "train.lr": lrs}}}
+            "sweep": {"repeats": 2, "parameters": {"model.hidden": [[64], [128]],
+                                                   "model.dropout": [0.0, 0.1, 0.2, 0.3, 0.4], "train.lr": lrs}}}
 
 
 def write_sweep(eventlog: Path, raw: dict, epochs: int = 3) -> int:

@@ -139,6 +139,7 @@ def rebuild(eventlog: Path) -> Path | None:
             return target
         partial = None
         if target is not None:  # named so that TensorBoard ignores it until it is whole
+            shutil.rmtree(target, ignore_errors=True)  # what an interrupted rebuild left
             partial = _write_event_file(target / f"partial.{os.getpid()}", data)
         _remove_others(root, target)
         if partial is None:
