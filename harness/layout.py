@@ -12,8 +12,9 @@ For experiment E and trial T:
     runs/E/T/checkpoint/      resume state while the trial runs
     runs/E/T/curves.png|svg   learning curves
     runs/E/T/.lock            held by the process training T
-    eventlog/E/hparams_experiment.pb   the sweep's HParams experiment (not read by TensorBoard)
     eventlog/E/T/             the trial's TensorBoard events
+    eventlog/E/hparams_experiment.pb
+                              the sweep's HParams experiment (TensorBoard does not read it)
     eventlog/.hparams/DIGEST/ the one HParams experiment TensorBoard reads: the union of the sweeps'
 """
 
