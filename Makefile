@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: run test data setup browser bench bench-throughput clean
+.PHONY: run test data setup browser bench bench-throughput bench-hparams clean
 
 run: data
 	$(PY) sweep.py experiments/quick.yaml --workers 2 $(ARGS)
@@ -39,6 +39,9 @@ bench: data
 
 bench-throughput: data
 	$(PY) bench/sweep_throughput.py
+
+bench-hparams: data
+	$(PY) bench/hparams_scale.py
 
 clean:
 	rm -rf runs eventlog

@@ -14,6 +14,7 @@ COMMANDS = {
     "compare": ("harness.analysis.compare", "results tables: ranking, groups with confidence intervals, pivots, diffs"),
     "predict": ("harness.serving.predict", "predict digits in image files with a trained trial"),
     "serve": ("harness.serving.server", "a web page to draw digits and watch a trained trial predict them"),
+    "hparams": ("harness.sweep.hparams_union", "rebuild the HParams dashboard's columns over eventlog/ (after deleting a sweep)"),
     "plot": ("harness.analysis.plots", "learning curves per trial, metric vs parameters and the accuracy/time Pareto front per sweep"),
 }
 

@@ -79,7 +79,7 @@ def report(outcome: SweepOutcome, eventlog: Path) -> None:
     print(f"  results:     {paths.results}")
     print(f"  plots:       {paths.plots} and each trial's curves.png")
     print(f"  compare:     python -m harness compare {paths.run_dir}")
-    print(f"  TensorBoard: tensorboard --logdir {eventlog / name}")
+    print(f"  TensorBoard: tensorboard --logdir {eventlog}   (every sweep; --logdir {eventlog / name} for this one)")
     if outcome.interrupted:
         print("  resume:      run the same command again")
 

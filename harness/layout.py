@@ -13,8 +13,10 @@ For experiment E and trial T:
     runs/E/T/checkpoint/      resume state while the trial runs
     runs/E/T/curves.png|svg   learning curves
     runs/E/T/.lock            held by the process training T
-    eventlog/E/               the sweep's HParams experiment config
     eventlog/E/T/             the trial's TensorBoard events
+    eventlog/E/hparams_experiment.pb
+                              the sweep's HParams experiment (TensorBoard does not read it)
+    eventlog/.hparams/DIGEST/ the one HParams experiment TensorBoard reads: the union of the sweeps'
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ RESULTS = "results.csv"
 PLOTS = "plots"
 SWEEP_LOCK = ".sweep.lock"
 DAMAGED = ".damaged"  # damaged trial folders, set aside
+SWEEP_HPARAMS = "hparams_experiment.pb"
+UNION_HPARAMS = ".hparams"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from harness.training import data  # noqa: E402
 from tiny import TINY, merge  # noqa: E402
 
 
-pytest_plugins = ["fixtures_model"]  # a small trained trial and a live server (predict/serve tests)
+pytest_plugins = ["fixtures_model", "fixtures_eventlog"]  # a trained trial and its server; three sweeps
 
 @pytest.fixture(scope="session")
 def mnist() -> data.Mnist:

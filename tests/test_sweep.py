@@ -9,6 +9,7 @@ import time
 import pandas as pd
 import pytest
 
+from fixtures_eventlog import experiment_configs
 from sweeps import run_sweep, sweep_cmd, write_config
 
 GRID = {"parameters": {"model.hidden": [[16], [32]], "train.lr": [0.001, 0.01]}}
@@ -30,7 +31,7 @@ def test_parallel_sweep_end_to_end(tmp_path):
         assert record["status"] == "ok" and record["test_accuracy"] == pytest.approx(
             df.set_index("trial_id").loc[tid, "test_accuracy"])
         assert any((tmp_path / "eventlog" / "grid" / tid).glob("events.out.tfevents.*"))
-    assert len(list((tmp_path / "eventlog" / "grid").glob("events.out.tfevents.*"))) == 1  # the HParams config
+    assert len(experiment_configs(tmp_path / "eventlog")) == 1  # the HParams config (the union of the sweeps')
     assert "model.hidden" in out.stdout and "runs/grid/results.csv" in out.stdout  # ranked table and where to look
 
     # Serial (one process, all cores) gives the same results as two workers.
@@ -50,7 +51,9 @@ def test_parallel_sweep_end_to_end(tmp_path):
     more = run_sweep(wider, tmp_path)
     assert more.returncode == 0 and "4 already finished, 2 to run" in more.stdout
     assert len(pd.read_csv(tmp_path / "runs" / "grid" / "results.csv")) == 6
-    assert len(list((tmp_path / "eventlog" / "grid").glob("events.out.tfevents.*"))) == 1  # replaced, not added
+    (config,) = experiment_configs(tmp_path / "eventlog").values()  # replaced, not added
+    lrs = {h.name: h for h in config.hparam_infos}["train.lr"].domain_discrete.values
+    assert [v.number_value for v in lrs] == [0.001, 0.01, 0.1]
 
     # Changing a non-swept value would mix results: refused, with the way out.
     changed = run_sweep(cfg, tmp_path, "--set", "train.batch_size=50")

@@ -1,81 +1,104 @@
-"""The HParams dashboard as a user sees it: the real `tensorboard` server over a small sweep."""
+"""The HParams dashboard as a user sees it: the real `tensorboard` server over an eventlog of three sweeps.
 
-import json
-import socket
+`tensorboard --logdir eventlog` must show one dashboard over every sweep, and
+`--logdir eventlog/NAME` that sweep's own columns (fixtures_eventlog.py).
+"""
+
+import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pandas as pd
 import pytest
 
-from sweeps import run_sweep, write_config
+from fixtures_eventlog import (COLUMNS, SETTINGS, SWEEPS, TRIALS, experiment, experiment_configs, loaded, post,
+                               session_groups, tensorboards, wait_for)
+from harness.config import plan
+from harness.metrics import METRICS, PRUNED_EPOCH
+from harness.sweep.hparams_union import register_sweep
+from sweeps import ROOT
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def hparams(exp: dict) -> dict:
+    return {h["name"]: h.get("domainDiscrete") or h.get("domainInterval") for h in exp["hparamInfos"]}
 
 
-def _post(base, route, body):
-    req = urllib.request.Request(f"{base}/data/plugin/hparams/{route}", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())
+def test_the_eventlog_shows_the_union_of_the_sweeps_columns(tb_eventlog, three_sweeps):
+    assert len(experiment_configs(three_sweeps / "eventlog")) == 1  # nothing for TensorBoard to pick among
+    exp = experiment(tb_eventlog)
+    got = hparams(exp)
+    assert set(got) == set().union(*COLUMNS.values())
+    assert got["sweep"] == ["bin", "mlp", "soft"]
+    assert got["train.lr"] == [0.01, 0.1, 0.5]  # mlp's 0.01 and 0.1, bin's 0.1 and 0.5, soft's 0.5
+    assert got["model.hidden"] == ["16", "32", "128"]
+    assert [m["name"]["tag"] for m in exp["metricInfos"]] == [m.tag for m in METRICS]
+
+
+def test_each_session_has_its_sweep_and_groups_never_mix_two(tb_eventlog, three_sweeps):
+    groups = session_groups(tb_eventlog, experiment(tb_eventlog))["sessionGroups"]
+    assert len(groups) == sum(SETTINGS.values())
+    for name in SWEEPS:
+        mine = [g for g in groups if g["hparams"]["sweep"] == name]
+        assert len(mine) == SETTINGS[name]
+        for g in mine:
+            assert g["name"].startswith(f"{name}/")
+            assert all(s["name"].startswith(f"{name}/") for s in g["sessions"])  # run names: the sweep first
+    by_name = {g["name"]: g for g in groups}
+    # The one setting both sweeps share: two groups, not one averaging three trials.
+    assert len(by_name["mlp/hidden=16,lr=0.1"]["sessions"]) == 1
+    assert len(by_name["bin/hidden=16,lr=0.1"]["sessions"]) == 2
+
+    sessions = {s["name"]: s for g in groups for s in g["sessions"]}
+    assert len(sessions) == sum(TRIALS.values())
+    for name in SWEEPS:
+        for _, row in pd.read_csv(three_sweeps / "runs" / name / "results.csv").iterrows():
+            session = sessions[f"{name}/{row['trial_id']}"]
+            assert session["status"] == "STATUS_SUCCESS"
+            value = {m["name"]["tag"]: m["value"] for m in session["metricValues"]}["test/accuracy"]
+            assert value == pytest.approx(row["test_accuracy"], rel=1e-6)
+
+
+@pytest.mark.parametrize("column, allowed, expected", [
+    ("sweep", ["bin"], {"bin/hidden=16,lr=0.1", "bin/hidden=16,lr=0.5"}),
+    ("train.lr", [0.5], {"bin/hidden=16,lr=0.5", "soft/base"}),  # values from two sweeps' domains
+])
+def test_filtering_on_the_union_keeps_the_right_rows(tb_eventlog, column, allowed, expected):
+    cols = [{"hparam": h["name"], **({"filterDiscrete": allowed} if h["name"] == column else {})}
+            for h in experiment(tb_eventlog)["hparamInfos"]]
+    answer = post(tb_eventlog, "session_groups", {"experimentName": "", "startIndex": 0, "sliceSize": 100,
+                                           "allowedStatuses": ["STATUS_SUCCESS"], "colParams": cols})
+    assert {g["name"] for g in answer["sessionGroups"]} == expected
+
+
+def test_a_running_tensorboard_follows_a_sweep_added_then_deleted(tb_eventlog, three_sweeps):
+    eventlog = three_sweeps / "eventlog"
+    register_sweep(eventlog, plan.plan({"name": "extra", "sweep": {"parameters": {"model.dropout": [0.0, 0.3]}}})[0])
+    wait_for(lambda: "extra" in hparams(experiment(tb_eventlog))["sweep"], 30)
+    assert hparams(experiment(tb_eventlog))["model.dropout"] == [0.0, 0.3]  # soft's 0.0 and extra's values
+
+    shutil.rmtree(eventlog / "extra")
+    done = subprocess.run([sys.executable, "-m", "harness", "hparams", "--eventlog", str(eventlog)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    wait_for(lambda: hparams(experiment(tb_eventlog))["sweep"] == ["bin", "mlp", "soft"], 30)
+    assert hparams(experiment(tb_eventlog))["model.dropout"] == [0.0]
+    assert session_groups(tb_eventlog, experiment(tb_eventlog))["totalSize"] == sum(SETTINGS.values())
 
 
 @pytest.fixture(scope="module")
-def sweep_on_tensorboard(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("tb")
-    cfg = write_config(tmp, "hp", sweep={"repeats": 2, "parameters": {
-        "model.dropout": [0.0, 0.3], "train.optimizer": ["adam", "sgd"]}})
-    out = run_sweep(cfg, tmp, "--workers", "2")
-    assert out.returncode == 0, out.stderr
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(tmp / "eventlog" / "hp"),
-                               "--host", "127.0.0.1", "--port", str(port), "--reload_interval", "0"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/data/plugins_listing", timeout=5).read()
-                break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"tensorboard did not start: {server.stderr.read().decode()[-2000:]}")
-                time.sleep(0.5)
-        yield base, pd.read_csv(tmp / "runs" / "hp" / "results.csv")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+def one_each(three_sweeps):
+    """A server per sweep on eventlog/NAME, started at once (each takes seconds to come up)."""
+    with tensorboards(*(three_sweeps / "eventlog" / name for name in SWEEPS)) as bases:
+        yield {name: loaded(base, SETTINGS[name]) for name, base in zip(SWEEPS, bases)}
 
 
-def test_experiment_lists_swept_parameters_and_metrics(sweep_on_tensorboard):
-    base, _ = sweep_on_tensorboard
-    exp = _post(base, "experiment", {"experimentName": ""})
-    params = {h["name"]: h for h in exp["hparamInfos"]}
-    assert set(params) == {"model.dropout", "train.optimizer"}
-    assert sorted(params["train.optimizer"]["domainDiscrete"]) == ["adam", "sgd"]
-    metrics = {m["name"]["tag"] for m in exp["metricInfos"]}
-    assert {"test/accuracy", "val/best_accuracy", "time/train_seconds", "test/loss"} <= metrics
-
-
-def test_one_session_per_trial_with_the_csv_values(sweep_on_tensorboard):
-    base, df = sweep_on_tensorboard
-    groups = _post(base, "session_groups", {
-        "experimentName": "", "startIndex": 0, "sliceSize": 100, "allowedStatuses": [
-            "STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"],
-        "colParams": [{"hparam": "model.dropout"}, {"hparam": "train.optimizer"},
-                      {"metric": {"tag": "test/accuracy"}}]})["sessionGroups"]
-    assert len(groups) == 4  # one group per setting, holding its two repeats
-    sessions = {s["name"]: s for g in groups for s in g["sessions"]}
-    assert sorted(sessions) == sorted(df["trial_id"])
-    for _, row in df.iterrows():
-        session = sessions[row["trial_id"]]
-        assert session["status"] == "STATUS_SUCCESS"
-        value = {m["name"]["tag"]: m["value"] for m in session["metricValues"]}["test/accuracy"]
-        assert value == pytest.approx(row["test_accuracy"], rel=1e-6)
+@pytest.mark.parametrize("name", list(SWEEPS))
+def test_one_sweeps_folder_shows_exactly_its_columns(one_each, name):
+    base = one_each[name]
+    exp = experiment(base)
+    assert set(hparams(exp)) == COLUMNS[name]
+    logged = {m.tag for m in METRICS if m is not PRUNED_EPOCH}  # (inferred from what trials logged: none was pruned)
+    assert logged <= {m["name"]["tag"] for m in exp["metricInfos"]}
+    groups = session_groups(base, exp)["sessionGroups"]
+    assert len(groups) == SETTINGS[name] and sum(len(g["sessions"]) for g in groups) == TRIALS[name]
+    assert all(g["hparams"]["sweep"] == name and g["name"].startswith(f"{name}/") for g in groups)

@@ -65,7 +65,8 @@ def test_each_family_trains_and_logs_everything(family, tiny_config, mnist, tmp_
     assert acc.Tensors("train/step_loss")[0].step == 5
     start = plugin_data(acc, hp_metadata.SESSION_START_INFO_TAG).session_start_info
     assert start.hparams["model.family"].string_value == family
-    assert start.group_name == "t"
+    assert start.group_name == "tiny/t"  # the sweep first: two sweeps' groups never mix
+    assert start.hparams["sweep"].string_value == "tiny"
     end = plugin_data(acc, hp_metadata.SESSION_END_INFO_TAG).session_end_info
     assert end.status == 1  # STATUS_SUCCESS
     image = acc.Tensors("test/confusion_matrix")[0]

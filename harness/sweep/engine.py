@@ -29,7 +29,7 @@ from harness.config.validate import ConfigError
 from harness.files import file_lock
 from harness.layout import SweepPaths
 from harness.record import DIVERGED, FAILED, OK, PRUNED, DamagedRecord, TrialRecord
-from harness.sweep import hparams, repair, scheduler
+from harness.sweep import hparams_union, repair, scheduler
 from harness.sweep.progress import SweepProgress
 from harness.sweep.strategies import Planned, Strategy
 from harness.training import data
@@ -208,7 +208,7 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
         say(plan.summary())
         outcome = SweepOutcome(plan)
         cfg = plan.config
-        hparams.write_experiment(paths.log_dir, hparams.experiment_pb(list(cfg.sweep.parameters), hparams.fixed_of(cfg)))
+        hparams_union.register_sweep(paths.log_dir.parent, cfg)  # one HParams dashboard over every sweep
         for s in plan.todo:  # a retried trial starts over, logs included
             if (r := plan.records[s.trial_id]) is not None and r.status in RETRIED:
                 shutil.rmtree(paths.trial(s.trial_id).run_dir)

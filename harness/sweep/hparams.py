@@ -1,30 +1,26 @@
-"""The sweep's HParams experiment: swept parameters with their domains, and the metrics.
+"""One sweep's HParams experiment, and what each of its trials logs to match it.
 
-Written once at the sweep's root in eventlog/ so TensorBoard's HParams
-dashboard shows exactly the swept columns. A resumed sweep rewrites it only
-when the plan changed, replacing the old one: the root never holds two
-different experiment configs. Built with TensorBoard's own protos and event
-writer, so the sweep's main process needs no TensorFlow.
+A sweep's experiment config lists its swept parameters with their domains (a
+sweep of repeats only: the fixed core knobs) plus a `sweep` column naming it,
+and the metrics. It is kept as a plain file in eventlog/E/ that TensorBoard
+does not read: `hparams_union` merges every sweep's into the one config
+TensorBoard reads (see there why only one may exist). Built with
+TensorBoard's own protos, so the sweep's main process needs no TensorFlow.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import time
-from pathlib import Path
-
-from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.compat.proto import summary_pb2
 from tensorboard.plugins.hparams import summary_v2
-from tensorboard.summary.writer.record_writer import RecordWriter
 
-from harness.config.schema import scalar
+from harness.config import schema as config_mod
+from harness.config.schema import ExperimentConfig, scalar
 from harness.config.space import Parameter
 from harness.metrics import METRICS
 
-# Shown in the HParams dashboard for every trial, besides whatever a sweep varies.
+# Shown for a sweep that varies nothing (repeats of one config), instead of swept parameters.
 CORE_HPARAMS = ("model.family", "model.hidden", "model.dropout", "train.optimizer", "train.lr", "train.batch_size")
-SIGNATURE = "hparams_experiment.pb"  # the last config written, to tell whether it changed
+SWEEP = "sweep"  # the hparam naming a trial's sweep: never a config path, so never swept
 
 
 def domain(param: Parameter):
@@ -39,37 +35,31 @@ def domain(param: Parameter):
     return summary_v2.Discrete([str(v) for v in values])
 
 
-def fixed_of(cfg) -> dict:
-    """A sweep of one setting has no swept columns: show the core knobs instead."""
-    return {} if cfg.sweep.parameters else {k: None for k in CORE_HPARAMS}
+def session_hparams(cfg: ExperimentConfig, settings: dict) -> dict:
+    """The hparams a trial logs: its sweep, then its swept values (the core knobs when nothing is swept).
+
+    Exactly the sweep's columns and no more: under `--logdir eventlog/E`
+    TensorBoard builds the columns from these (there is no config to read).
+    """
+    flat = config_mod.flatten(config_mod.trial_dict(cfg))
+    keys = list(settings) or CORE_HPARAMS
+    return {SWEEP: cfg.name, **{k: flat[k] for k in keys if flat.get(k) is not None}}
 
 
-def experiment_pb(params: list[Parameter], fixed: dict) -> summary_pb2.Summary:
-    """The HParams experiment config: swept params (or, for a single trial, `fixed`) and METRICS."""
-    hparams = [summary_v2.HParam(p.path, domain(p)) for p in params] or [summary_v2.HParam(k) for k in fixed]
+def session_group(sweep: str, group: str) -> str:
+    """The HParams group of a trial: the repeats of one setting of one sweep, never two sweeps'."""
+    return f"{sweep}/{group}"
+
+
+def experiment_pb(cfg: ExperimentConfig) -> summary_pb2.Summary:
+    """The sweep's experiment config: `sweep`, the swept params (or the fixed core values) and METRICS."""
+    params = list(cfg.sweep.parameters)
+    if params:
+        hparams = [summary_v2.HParam(p.path, domain(p)) for p in params]
+    else:
+        fixed = session_hparams(cfg, {})
+        del fixed[SWEEP]
+        hparams = [summary_v2.HParam(k, summary_v2.Discrete([v])) for k, v in fixed.items()]
+    hparams.insert(0, summary_v2.HParam(SWEEP, summary_v2.Discrete([cfg.name])))
     metrics = [summary_v2.Metric(m.tag, display_name=m.display) for m in METRICS]
     return summary_v2.hparams_config_pb(hparams, metrics, time_created_secs=0)
-
-
-def write_experiment(root: Path, pb: summary_pb2.Summary) -> bool:
-    """Write `pb` as the only experiment config under `root`; False when it was already there."""
-    root = Path(root)
-    data = pb.SerializeToString()
-    sig = root / SIGNATURE
-    if sig.exists() and sig.read_bytes() == data:
-        return False
-    root.mkdir(parents=True, exist_ok=True)
-    for old in root.glob("events.out.tfevents.*"):
-        old.unlink()
-    # Written record by record (TensorBoard's own framing), not with its
-    # EventFileWriter, which would import TensorFlow into this process.
-    now = time.time()
-    path = root / f"events.out.tfevents.{int(now)}.{socket.gethostname()}.{os.getpid()}.0.v2"
-    tmp = path.with_name("." + path.name)
-    with open(tmp, "wb") as f:
-        records = RecordWriter(f)
-        records.write(event_pb2.Event(wall_time=now, file_version="brain.Event:2").SerializeToString())
-        records.write(event_pb2.Event(wall_time=now, step=0, summary=pb).SerializeToString())
-    os.replace(tmp, path)
-    sig.write_bytes(data)
-    return True

@@ -32,7 +32,7 @@ from harness.training import optim
 from harness.training import summaries
 from harness.training.callbacks import EmaEvaluation, EpochHistory, EpochReport, TrainingGuard, global_step
 from harness.config.schema import ExperimentConfig
-from harness.sweep.hparams import CORE_HPARAMS
+from harness.sweep import hparams
 from harness.layout import TrialPaths
 from harness.record import DIVERGED, FAILED, OK, PENDING, PRUNED, RUNNING, TrialRecord, utc_now
 
@@ -53,13 +53,6 @@ def _versions() -> dict[str, str]:
 
     return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
             "numpy": np.__version__, "tensorboard": tensorboard.__version__}
-
-
-def hparams_of(cfg: ExperimentConfig, settings: dict) -> dict:
-    """The values the HParams dashboard shows: the core knobs plus every swept one."""
-    flat = config_mod.flatten(config_mod.trial_dict(cfg))
-    keys = list(CORE_HPARAMS) + [k for k in settings if k not in CORE_HPARAMS]
-    return {k: flat[k] for k in keys if flat.get(k) is not None}
 
 
 def _take_history(record: TrialRecord, history: EpochHistory) -> None:
@@ -107,8 +100,8 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
         steps_per_epoch = optim.compile_model(model, cfg.train, len(split.x_train))
         record.params = int(model.count_params())
         writer = tf.summary.create_file_writer(str(paths.log_dir))
-        summaries.write_start(writer, resolved, model, hparams_of(cfg, record.settings),
-                              record.group, cfg.description)
+        summaries.write_start(writer, resolved, model, hparams.session_hparams(cfg, record.settings),
+                              hparams.session_group(cfg.name, record.group), cfg.description)
         guard = TrainingGuard(cfg.train.steps)
         history = EpochHistory(paths.history, len(split.x_train), cfg.train.batch_size)
         report = EpochReport(on_epoch) if on_epoch else None

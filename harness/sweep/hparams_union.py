@@ -1,0 +1,192 @@
+"""One HParams experiment for the whole eventlog: the union of every sweep's.
+
+TensorBoard's HParams plugin takes its columns and filters from the first run
+holding an experiment config, in no fixed order (its data server keeps runs
+in a hash map). So exactly one config may exist under eventlog/: the union of
+the sweeps' own (kept as plain files, see `hparams`), with a `sweep` column.
+`tensorboard --logdir eventlog/E` then finds none, and TensorBoard builds
+that sweep's columns from its trials' hparams, which log exactly those.
+
+The union lives in its own run, eventlog/.hparams/DIGEST/, because
+TensorBoard keeps the first metadata it read for a run's tag: a new union in
+the same run would show only after a restart, a new run shows at the next
+reload (and the deleted old one goes). It is rebuilt whenever a sweep starts
+and by `python -m harness hparams` (after deleting a sweep's folders, say).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import socket
+import sys
+import time
+from pathlib import Path
+
+from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+from tensorboard.summary.writer.record_writer import RecordWriter
+
+from harness.config.schema import ExperimentConfig
+from harness.files import atomic_write_bytes, file_lock
+from harness.layout import SWEEP_HPARAMS, UNION_HPARAMS
+from harness.metrics import METRICS
+from harness.sweep.hparams import experiment_pb
+
+
+def register_sweep(eventlog: Path, cfg: ExperimentConfig) -> Path:
+    """Record the sweep's experiment in eventlog/NAME/ and rebuild the union; the union's run directory."""
+    sweep_dir = Path(eventlog) / cfg.name
+    atomic_write_bytes(sweep_dir / SWEEP_HPARAMS, experiment_pb(cfg).SerializeToString())
+    return rebuild(eventlog)
+
+
+def sweep_experiments(eventlog: Path) -> dict[str, api_pb2.Experiment]:
+    """Every sweep's own experiment under `eventlog`, by sweep name (sorted)."""
+    out = {}
+    for path in sorted(Path(eventlog).glob(f"*/{SWEEP_HPARAMS}")):
+        summary = summary_pb2.Summary.FromString(path.read_bytes())
+        out[path.parent.name] = metadata.parse_experiment_plugin_data(summary.value[0].metadata.plugin_data.content)
+    return out
+
+
+def _values(info: api_pb2.HParamInfo) -> list:
+    return [getattr(v, v.WhichOneof("kind")) for v in info.domain_discrete.values]
+
+
+def merged_info(name: str, infos: list[api_pb2.HParamInfo]) -> api_pb2.HParamInfo:
+    """One parameter over every sweep's: discrete values joined, or one range over the numbers.
+
+    Values of different types (numbers in one sweep, text in another) become
+    text; a parameter some sweep gave no domain gets none. Marked as
+    differing when it holds more than one value: the dashboard lists those
+    first and shows the first five.
+    """
+    out = api_pb2.HParamInfo(name=name)
+    if any(not i.HasField("domain_discrete") and not i.HasField("domain_interval") for i in infos):
+        return out
+    values = {v for i in infos for v in _values(i)}
+    ranges = [i.domain_interval for i in infos if i.HasField("domain_interval")]
+    kinds = {type(v) for v in values} | ({float} if ranges else set())
+    if kinds == {float} and ranges:
+        numbers = list(values) + [r.min_value for r in ranges] + [r.max_value for r in ranges]
+        out.type = api_pb2.DATA_TYPE_FLOAT64
+        out.domain_interval.min_value, out.domain_interval.max_value = min(numbers), max(numbers)
+        out.differs = min(numbers) < max(numbers)
+        return out
+    if kinds == {float} or kinds == {bool}:
+        out.type = api_pb2.DATA_TYPE_FLOAT64 if kinds == {float} else api_pb2.DATA_TYPE_BOOL
+        ordered = sorted(values)
+    else:
+        out.type = api_pb2.DATA_TYPE_STRING
+        ordered = sorted({_text(v) for v in values}, key=_natural)
+    out.domain_discrete.extend(ordered)
+    out.differs = len(ordered) > 1
+    return out
+
+
+def _text(v) -> str:
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+
+def _natural(text: str) -> list:
+    """Numbers in numeric order among text: 128 before 1024, `512` before `512,256`."""
+    key = []
+    for part in text.split(","):
+        try:
+            key.append((0, float(part), ""))
+        except ValueError:
+            key.append((1, 0.0, part))
+    return key
+
+
+def union_pb(experiments: dict[str, api_pb2.Experiment]) -> summary_pb2.Summary:
+    """The union of the sweeps' experiments: every parameter once, over all its values, and METRICS."""
+    by_name: dict[str, list[api_pb2.HParamInfo]] = {}
+    for exp in experiments.values():
+        for info in exp.hparam_infos:
+            by_name.setdefault(info.name, []).append(info)
+    hparams = [merged_info(name, infos) for name, infos in sorted(by_name.items())]
+    metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=m.tag), display_name=m.display) for m in METRICS]
+    data = plugin_data_pb2.HParamsPluginData(
+        experiment=api_pb2.Experiment(hparam_infos=hparams, metric_infos=metrics))
+    summary = summary_pb2.Summary()
+    summary.value.add(tag=metadata.EXPERIMENT_TAG, metadata=metadata.create_summary_metadata(data),
+                      tensor=metadata.NULL_TENSOR)
+    return summary
+
+
+def rebuild(eventlog: Path) -> Path | None:
+    """Write the union of the sweeps now under `eventlog` as its only experiment config.
+
+    Returns the union's run directory (None when there is no sweep). Removes
+    every other config: older unions and the per-sweep event files that
+    earlier versions wrote in eventlog/NAME/.
+    """
+    eventlog = Path(eventlog)
+    root = eventlog / UNION_HPARAMS
+    with file_lock(root / ".lock"):
+        experiments = sweep_experiments(eventlog)
+        for name in experiments:
+            for old in (eventlog / name).glob("events.out.tfevents.*"):
+                old.unlink()
+        data = union_pb(experiments).SerializeToString() if experiments else None
+        target = root / hashlib.sha256(data).hexdigest()[:12] if data else None
+        if target is not None and any(target.glob("events.out.tfevents.*")):
+            _remove_others(root, target)
+            return target
+        partial = None
+        if target is not None:  # named so that TensorBoard ignores it until it is whole
+            shutil.rmtree(target, ignore_errors=True)  # what an interrupted rebuild left
+            partial = _write_event_file(target / f"partial.{os.getpid()}", data)
+        _remove_others(root, target)
+        if partial is None:
+            return None
+        now = time.time()
+        os.replace(partial, target / f"events.out.tfevents.{int(now)}.{socket.gethostname()}.{os.getpid()}.0.v2")
+        return target
+
+
+def _remove_others(root: Path, keep: Path | None) -> None:
+    for d in root.iterdir():
+        if d.is_dir() and d != keep:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _write_event_file(path: Path, summary_bytes: bytes) -> Path:
+    """An event file holding one summary, written record by record with TensorBoard's own framing.
+
+    Not with its EventFileWriter, which would import TensorFlow into the
+    sweep's main process.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    with open(path, "wb") as f:
+        records = RecordWriter(f)
+        records.write(event_pb2.Event(wall_time=now, file_version="brain.Event:2").SerializeToString())
+        records.write(event_pb2.Event(wall_time=now, step=0,
+                                      summary=summary_pb2.Summary.FromString(summary_bytes)).SerializeToString())
+        f.flush()
+        os.fsync(f.fileno())
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m harness hparams",
+        description="Rebuild the HParams dashboard's experiment over every sweep under the eventlog "
+        "(sweeps do it when they start; run this after deleting a sweep's folders).")
+    p.add_argument("--eventlog", type=Path, default=Path("eventlog"), help="TensorBoard root (default eventlog/)")
+    args = p.parse_args(argv)
+    if not args.eventlog.is_dir():
+        print(f"--eventlog {args.eventlog}: no such directory", file=sys.stderr)
+        return 2
+    target = rebuild(args.eventlog)
+    sweeps = sweep_experiments(args.eventlog)
+    if target is None:
+        print(f"{args.eventlog}: no sweep found; no HParams experiment written")
+    else:
+        print(f"{target}: the HParams experiment of {len(sweeps)} sweep(s): {', '.join(sweeps)}")
+    return 0
