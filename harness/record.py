@@ -49,6 +49,7 @@ class TrialRecord:
     started: str | None = None
     ended: str | None = None
     attempts: int = 0
+    warnings: list[str] = field(default_factory=list)  # e.g. an unreadable checkpoint skipped on resume
     versions: dict[str, str] = field(default_factory=dict)
     git_commit: str | None = None
 

@@ -31,12 +31,14 @@ from harness.training import models
 from harness.training import optim
 from harness.training import summaries
 from harness.training.callbacks import EmaEvaluation, EpochHistory, TrainingGuard, global_step
+from harness.training.checkpoint import Checkpointer, remove_all
 from harness.config.schema import ExperimentConfig
 from harness.sweep.hparams import CORE_HPARAMS
 from harness.layout import TrialPaths
 from harness.record import DIVERGED, FAILED, OK, PENDING, RUNNING, TrialRecord
 
 PROBE_SIZE = 256  # validation images whose activations are histogrammed
+DONE_WITH_CHECKPOINT = (OK, DIVERGED)  # a failed trial keeps its checkpoint for --retry-failed
 
 
 def _now() -> str:
@@ -88,11 +90,14 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
     paths = TrialPaths.of(cfg.name, trial_id, runs, eventlog)
     previous = TrialRecord.load(paths.run_dir)
     if previous is not None and previous.finished:
+        if previous.status in DONE_WITH_CHECKPOINT:
+            remove_all(paths.checkpoint)  # left by a kill between recording the trial and removing it
         return previous
     record = TrialRecord(trial_id=trial_id, experiment=cfg.name, status=RUNNING, group=group or trial_id,
                          settings=dict(settings or {}),
                          repeat=repeat, seed=cfg.train.seed, started=_now(),
                          attempts=(previous.attempts if previous else 0) + 1,
+                         warnings=list(previous.warnings) if previous else [],
                          versions=_versions(), git_commit=_git_commit())
     writer = None
     end = {"x_test": None, "y_test": None, "probs": None, "step": 0}
@@ -110,11 +115,11 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
         writer = tf.summary.create_file_writer(str(paths.log_dir))
         summaries.write_start(writer, resolved, model, hparams_of(cfg, record.settings),
                               record.group, cfg.description)
+        checkpointer = Checkpointer(paths.checkpoint, cfg.logging.checkpoint_steps)
+        record.warnings += checkpointer.restore(model).warnings  # before the callbacks read the step
         guard = TrainingGuard(cfg.train.steps)
         history = EpochHistory(paths.history, len(split.x_train), cfg.train.batch_size)
         callbacks = [
-            keras.callbacks.BackupAndRestore(str(paths.checkpoint),
-                                             save_freq=cfg.logging.checkpoint_steps or "epoch"),
             *([EmaEvaluation()] if cfg.train.ema else []),
             guard,
             history,
@@ -126,6 +131,7 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
             callbacks.append(keras.callbacks.EarlyStopping(
                 "val_accuracy", mode="max", patience=cfg.train.early_stopping.patience,
                 min_delta=cfg.train.early_stopping.min_delta))
+        callbacks.append(checkpointer)  # last: an epoch's checkpoint follows its history row
         model.fit(split.x_train, split.y_train, batch_size=cfg.train.batch_size,
                   epochs=optim.epochs_to_run(cfg.train, steps_per_epoch),
                   validation_data=(split.x_val, split.y_val), callbacks=callbacks, verbose=0)
@@ -158,4 +164,6 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
         if writer is not None:
             writer.close()
         record.save(paths.run_dir)
+        if record.status in DONE_WITH_CHECKPOINT:
+            remove_all(paths.checkpoint)  # after the record: a kill in between loses no training
     return record
