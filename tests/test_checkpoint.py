@@ -4,6 +4,7 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
 import signal
 import sys
 import time
@@ -22,7 +23,11 @@ from harness.training.checkpoint import Checkpointer, checkpoints
 from harness.training.trial import run_trial
 
 
-def _compiled(cfg, seed=1):
+CFG = schema.from_dict({"name": "tiny", "data": {"limit": 500}, "train": {"batch_size": 100},
+                        "model": {"hidden": [32]}})
+
+
+def _compiled(cfg=CFG, seed=1):
     keras.utils.set_random_seed(seed)
     model = models.build(cfg.model, cfg.data.scaling)
     optim.compile_model(model, cfg.train, 500)
@@ -37,13 +42,21 @@ def _same(a, b):
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
-def _two_epochs_of_checkpoints(cfg, mnist, directory):
-    """Train 2 epochs of 5 steps; returns the (newest, previous) checkpoints, at steps 10 and 5."""
-    model = _compiled(cfg)
-    model.fit(mnist.x_train[:500], mnist.y_train[:500], batch_size=100, epochs=2, verbose=0,
-              callbacks=[Checkpointer(directory)])
-    found = checkpoints(directory)
-    assert [p.name for p in found] == ["ckpt-000002", "ckpt-000001"]  # older ones pruned, two kept
+@pytest.fixture(scope="module")
+def trained(mnist, tmp_path_factory):
+    """The checkpoints of 2 epochs of 5 steps, each saved every 2 steps and at the epoch's end."""
+    directory = tmp_path_factory.mktemp("trained") / "ckpt"
+    _compiled().fit(mnist.x_train[:500], mnist.y_train[:500], batch_size=100, epochs=2, verbose=0,
+                    callbacks=[Checkpointer(directory, every_steps=2)])
+    return directory
+
+
+def _two_checkpoints(trained, tmp_path):
+    """A copy of `trained`: (newest, previous) = the end of epoch 2 (step 10) and step 8 inside it."""
+    shutil.copytree(trained, tmp_path / "ckpt")
+    found = checkpoints(tmp_path / "ckpt")
+    # Saved at steps 2, 4, 5 (epoch end), 6, 8, 10 (epoch end, not twice): only the last two are kept.
+    assert [p.name for p in found] == ["ckpt-000006", "ckpt-000005"]
     return found
 
 
@@ -60,19 +73,17 @@ DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", DAMAGE)
-def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous_one(damage, tiny_config, mnist, tmp_path,
-                                                                        capsys):
-    cfg = tiny_config()
-    newest, previous = _two_epochs_of_checkpoints(cfg, mnist, tmp_path / "ckpt")
-    reference = _compiled(cfg, seed=2)
+def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous_one(damage, trained, tmp_path, capsys):
+    newest, previous = _two_checkpoints(trained, tmp_path)
+    reference = _compiled(seed=2)
     reference.optimizer.build(reference.trainable_variables)
     reference.load_weights(previous / layout.CHECKPOINT_WEIGHTS)
     DAMAGE[damage](newest)
 
-    model = _compiled(cfg, seed=3)
+    model = _compiled(seed=3)
     restored = Checkpointer(tmp_path / "ckpt").restore(model)
-    assert (restored.epoch, restored.step, restored.path) == (1, 5, previous)
-    assert model._initial_epoch == 1 and int(model.optimizer.iterations.numpy()) == 5
+    assert (restored.epoch, restored.step, restored.path) == (1, 8, previous)
+    assert model._initial_epoch == 1 and int(model.optimizer.iterations.numpy()) == 8
     assert _same(_weights(model), _weights(reference))
     assert len(restored.warnings) == 1 and str(newest) in restored.warnings[0]
     assert "resuming from the previous one" in restored.warnings[0]
@@ -80,12 +91,11 @@ def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous_one(damage, 
     assert err == [f"warning: {restored.warnings[0]}"]  # one line, naming the path and the error
 
 
-def test_when_no_checkpoint_is_readable_training_starts_over(tiny_config, mnist, tmp_path, capsys):
-    cfg = tiny_config()
-    newest, previous = _two_epochs_of_checkpoints(cfg, mnist, tmp_path / "ckpt")
+def test_when_no_checkpoint_is_readable_training_starts_over(trained, tmp_path, capsys):
+    newest, previous = _two_checkpoints(trained, tmp_path)
     DAMAGE["garbage weights"](newest)
     # Another model's weights with a valid checksum: loading fails after assigning some variables.
-    other = _compiled(tiny_config(model={"hidden": [8]}))
+    other = _compiled(schema.from_dict({"name": "other", "model": {"hidden": [8]}}))
     other.optimizer.build(other.trainable_variables)
     other.save_weights(previous / layout.CHECKPOINT_WEIGHTS)
     state = json.loads((previous / layout.CHECKPOINT_STATE).read_text())
@@ -93,7 +103,7 @@ def test_when_no_checkpoint_is_readable_training_starts_over(tiny_config, mnist,
     state.update(weights_bytes=len(data), weights_crc32=zlib.crc32(data))
     (previous / layout.CHECKPOINT_STATE).write_text(json.dumps(state))
 
-    model = _compiled(cfg, seed=3)
+    model = _compiled(seed=3)
     model.optimizer.build(model.trainable_variables)
     fresh = _weights(model)
     restored = Checkpointer(tmp_path / "ckpt").restore(model)

@@ -144,9 +144,10 @@ def remove_all(directory: Path) -> None:
 def _load(model: keras.Model, path: Path) -> dict:
     state = json.loads((path / layout.CHECKPOINT_STATE).read_text())
     data = (path / layout.CHECKPOINT_WEIGHTS).read_bytes()
-    if len(data) != state["weights_bytes"] or zlib.crc32(data) != state["weights_crc32"]:
-        raise ValueError(f"{layout.CHECKPOINT_WEIGHTS} is {len(data)} bytes with another checksum than "
-                         f"the {state['weights_bytes']} bytes written")
+    crc = zlib.crc32(data)
+    if (len(data), crc) != (state["weights_bytes"], state["weights_crc32"]):
+        raise ValueError(f"{layout.CHECKPOINT_WEIGHTS} has {len(data)} bytes, crc32 {crc:08x}; "
+                         f"{state['weights_bytes']} bytes, crc32 {state['weights_crc32']:08x} were written")
     model.load_weights(path / layout.CHECKPOINT_WEIGHTS)
     return {"epoch": int(state["epoch"]), "step": int(state["step"])}
 
