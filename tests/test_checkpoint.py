@@ -94,8 +94,8 @@ def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous_one(damage, 
 def test_when_no_checkpoint_is_readable_training_starts_over(trained, tmp_path, capsys):
     newest, previous = _two_checkpoints(trained, tmp_path)
     DAMAGE["garbage weights"](newest)
-    # Another model's weights with a valid checksum: loading fails after assigning some variables.
-    other = _compiled(schema.from_dict({"name": "other", "model": {"hidden": [8]}}))
+    # Another model's weights, checksum valid: hidden1 fits and is assigned, then the logits do not.
+    other = _compiled(schema.from_dict({"name": "other", "model": {"hidden": [32, 16]}}), seed=5)
     other.optimizer.build(other.trainable_variables)
     other.save_weights(previous / layout.CHECKPOINT_WEIGHTS)
     state = json.loads((previous / layout.CHECKPOINT_STATE).read_text())
@@ -198,7 +198,7 @@ def test_a_trial_killed_at_random_moments_resumes_to_ok_with_every_epoch_once(si
     while record is None or not record.finished:
         assert len(log) < kills + 4, "\n".join(log)
         plan = (("at", 1e9) if landed == kills else  # then let it finish
-                ("write", rng.randint(1, 12), round(rng.uniform(0, 0.012), 4)) if rng.random() < 0.7 else
+                ("write", rng.randint(1, 8), round(rng.uniform(0, 0.012), 4)) if rng.random() < 0.7 else
                 ("at", round(rng.uniform(0.3, 2.5), 2)))
         start = _resume_point(run_dir)
         what, tore = _run_once(ctx, run_dir, sig, plan)
