@@ -152,7 +152,7 @@ def _writes(ckpt_dir):
 
 def _run_once(ctx, run_dir, sig, plan):
     """Start the trial and send `sig` as `plan` says: ("at", t) seconds in, or ("write", n, t): t seconds
-    after the n-th checkpoint write of this run began. Returns (what happened, whether it tore a write)."""
+    after the n-th checkpoint write of this run began. Returns (what happened, whether a write was in flight)."""
     ckpt_dir, left = run_dir / layout.CHECKPOINT, _writes(run_dir / layout.CHECKPOINT)
     proc = ctx.Process(target=_trial_process, args=(run_dir.parent.parent, run_dir.parent.parent.parent / "ev"))
     start = time.perf_counter()
@@ -168,10 +168,10 @@ def _run_once(ctx, run_dir, sig, plan):
         else:
             due = now >= plan[1]
         if due:
+            in_write = bool(_writes(ckpt_dir) - left)
             os.kill(proc.pid, sig)
             proc.join(30)
-            torn = bool(_writes(ckpt_dir) - left)
-            return f"{plan}: {signal.Signals(sig).name} at {now:.3f}s, exit {proc.exitcode}, torn {torn}", torn
+            return f"{plan}: {signal.Signals(sig).name} at {now:.3f}s mid-write {in_write}, exit {proc.exitcode}", in_write
         time.sleep(0.0005)
     return f"{plan}: not sent, ended at {time.perf_counter() - start:.2f}s, exit {proc.exitcode}", False
 
@@ -194,15 +194,15 @@ def test_a_trial_killed_at_random_moments_resumes_to_ok_with_every_epoch_once(si
     ctx.set_forkserver_preload(["harness.training.trial", "harness.config.schema"])
     rng = random.Random(f"{KILL_SEED}-{sig}")
     run_dir = tmp_path / "runs" / "kill" / "t"
-    log, landed, torn, record = [], 0, 0, None
+    log, landed, mid_write, record = [], 0, 0, None
     while record is None or not record.finished:
         assert len(log) < kills + 4, "\n".join(log)
         plan = (("at", 1e9) if landed == kills else  # then let it finish
                 ("write", rng.randint(1, 8), round(rng.uniform(0, 0.012), 4)) if rng.random() < 0.7 else
                 ("at", round(rng.uniform(0.3, 2.5), 2)))
         start = _resume_point(run_dir)
-        what, tore = _run_once(ctx, run_dir, sig, plan)
-        landed, torn = landed + ("not sent" not in what), torn + tore
+        what, in_write = _run_once(ctx, run_dir, sig, plan)
+        landed, mid_write = landed + ("not sent" not in what), mid_write + in_write
         record = TrialRecord.load(run_dir)
         log.append(f"from {start}: {what} -> {record and record.status}")
     schedule = f"seed {KILL_SEED}, schedule:\n  " + "\n  ".join(log)
@@ -210,5 +210,5 @@ def test_a_trial_killed_at_random_moments_resumes_to_ok_with_every_epoch_once(si
     history = pd.read_csv(run_dir / layout.HISTORY)
     assert history["epoch"].tolist() == list(range(1, EPOCHS + 1)), schedule
     assert landed >= kills - 2, schedule  # the kills did land (a few runs may end before their moment)
-    assert torn >= 1, schedule  # and at least one inside a checkpoint write
+    assert mid_write >= 1, schedule  # and at least one inside a checkpoint write
     assert not (run_dir / layout.CHECKPOINT).exists(), schedule

@@ -108,17 +108,21 @@ class Checkpointer(keras.callbacks.Callback):
         """Write a new whole checkpoint, then drop all but it and the previous good one."""
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".ckpt-", suffix=".tmp", dir=self.directory))
-        weights = tmp / layout.CHECKPOINT_WEIGHTS
-        self.model.save_weights(weights)
-        data = weights.read_bytes()
-        state = {"epoch": self._epochs_done, "step": self._step, "weights_bytes": len(data),
-                 "weights_crc32": zlib.crc32(data)}
-        (tmp / layout.CHECKPOINT_STATE).write_text(json.dumps(state))
-        for f in (weights, tmp / layout.CHECKPOINT_STATE, tmp):
-            _fsync(f)
-        numbers = [_number(p) for p in checkpoints(self.directory)]
-        final = self.directory / f"{layout.CHECKPOINT_SLOT}{max(numbers, default=0) + 1:06d}"
-        os.rename(tmp, final)
+        try:
+            weights = tmp / layout.CHECKPOINT_WEIGHTS
+            self.model.save_weights(weights)
+            data = weights.read_bytes()
+            state = {"epoch": self._epochs_done, "step": self._step, "weights_bytes": len(data),
+                     "weights_crc32": zlib.crc32(data)}
+            (tmp / layout.CHECKPOINT_STATE).write_text(json.dumps(state))
+            for f in (weights, tmp / layout.CHECKPOINT_STATE, tmp):
+                _fsync(f)
+            numbers = [_number(p) for p in checkpoints(self.directory)]
+            final = self.directory / f"{layout.CHECKPOINT_SLOT}{max(numbers, default=0) + 1:06d}"
+            os.rename(tmp, final)
+        except BaseException:  # Ctrl-C mid-write: no half checkpoint left behind (kill -9: the next save)
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         _fsync(self.directory)
         keep = {final, self._good}
         for old in self.directory.iterdir():
