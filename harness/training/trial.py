@@ -38,7 +38,6 @@ from harness.layout import TrialPaths
 from harness.record import DIVERGED, FAILED, OK, PENDING, RUNNING, TrialRecord
 
 PROBE_SIZE = 256  # validation images whose activations are histogrammed
-DONE_WITH_CHECKPOINT = (OK, DIVERGED)  # a failed trial keeps its checkpoint for --retry-failed
 
 
 def _now() -> str:
@@ -90,8 +89,7 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
     paths = TrialPaths.of(cfg.name, trial_id, runs, eventlog)
     previous = TrialRecord.load(paths.run_dir)
     if previous is not None and previous.finished:
-        if previous.status in DONE_WITH_CHECKPOINT:
-            remove_all(paths.checkpoint)  # left by a kill between recording the trial and removing it
+        remove_all(paths.checkpoint)  # left by a kill between recording the trial and removing it
         return previous
     record = TrialRecord(trial_id=trial_id, experiment=cfg.name, status=RUNNING, group=group or trial_id,
                          settings=dict(settings or {}),
@@ -164,6 +162,6 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
         if writer is not None:
             writer.close()
         record.save(paths.run_dir)
-        if record.status in DONE_WITH_CHECKPOINT:
-            remove_all(paths.checkpoint)  # after the record: a kill in between loses no training
+        if record.finished:  # never resumed (--retry-failed starts over): after the record, so a kill
+            remove_all(paths.checkpoint)  # in between loses no training
     return record
