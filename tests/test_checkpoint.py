@@ -150,11 +150,12 @@ def _writes(ckpt_dir):
         return set()
 
 
-def _run_once(ctx, run_dir, sig, plan):
+def _run_once(ctx, tmp_path, sig, plan):
     """Start the trial and send `sig` as `plan` says: ("at", t) seconds in, or ("write", n, t): t seconds
     after the n-th checkpoint write of this run began. Returns (what happened, whether a write was in flight)."""
-    ckpt_dir, left = run_dir / layout.CHECKPOINT, _writes(run_dir / layout.CHECKPOINT)
-    proc = ctx.Process(target=_trial_process, args=(run_dir.parent.parent, run_dir.parent.parent.parent / "ev"))
+    ckpt_dir = tmp_path / "runs" / "kill" / "t" / layout.CHECKPOINT
+    left = _writes(ckpt_dir)  # torn by earlier kills
+    proc = ctx.Process(target=_trial_process, args=(tmp_path / "runs", tmp_path / "eventlog"))
     start = time.perf_counter()
     proc.start()
     seen = set()
@@ -171,7 +172,8 @@ def _run_once(ctx, run_dir, sig, plan):
             in_write = bool(_writes(ckpt_dir) - left)
             os.kill(proc.pid, sig)
             proc.join(30)
-            return f"{plan}: {signal.Signals(sig).name} at {now:.3f}s mid-write {in_write}, exit {proc.exitcode}", in_write
+            name = signal.Signals(sig).name
+            return f"{plan}: {name} at {now:.3f}s mid-write {in_write}, exit {proc.exitcode}", in_write
         time.sleep(0.0005)
     return f"{plan}: not sent, ended at {time.perf_counter() - start:.2f}s, exit {proc.exitcode}", False
 
@@ -201,7 +203,7 @@ def test_a_trial_killed_at_random_moments_resumes_to_ok_with_every_epoch_once(si
                 ("write", rng.randint(1, 10), round(rng.uniform(0, 0.006), 4)) if rng.random() < 0.7 else
                 ("at", round(rng.uniform(0.05, 1.2), 2)))  # runs take 1.5 s (quiet machine) to 5 s
         start = _resume_point(run_dir)
-        what, in_write = _run_once(ctx, run_dir, sig, plan)
+        what, in_write = _run_once(ctx, tmp_path, sig, plan)
         landed, mid_write = landed + ("not sent" not in what), mid_write + in_write
         record = TrialRecord.load(run_dir)
         log.append(f"from {start}: {what} -> {record and record.status}")
