@@ -10,7 +10,8 @@ For experiment E and trial T:
     runs/E/T/config.yaml      the trial's resolved config
     runs/E/T/history.csv      one row per epoch
     runs/E/T/model.keras      the trained model
-    runs/E/T/checkpoint/      resume state while the trial runs
+    runs/E/T/checkpoint/      resume state while the trial runs: ckpt-NNNNNN/ (weights.weights.h5,
+                              state.json), the newest and the previous whole one
     runs/E/T/curves.png|svg   learning curves
     runs/E/T/.lock            held by the process training T
     eventlog/E/T/             the trial's TensorBoard events
@@ -29,6 +30,9 @@ CONFIG = "config.yaml"
 HISTORY = "history.csv"
 MODEL = "model.keras"
 CHECKPOINT = "checkpoint"
+CHECKPOINT_SLOT = "ckpt-"  # + a 6-digit number, increasing: one whole checkpoint per directory
+CHECKPOINT_WEIGHTS = "weights.weights.h5"
+CHECKPOINT_STATE = "state.json"
 CURVES = "curves"  # curves.png, curves.svg
 TRIAL_LOCK = ".lock"
 RESULTS = "results.csv"

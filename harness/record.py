@@ -71,6 +71,7 @@ class TrialRecord:
     ended: str | None = None
     attempts: int = 0
     node: str | None = None  # the Ray node that trained it (None: this machine)
+    warnings: list[str] = field(default_factory=list)  # e.g. an unreadable checkpoint skipped on resume
     versions: dict[str, str] = field(default_factory=dict)
     git_commit: str | None = None
 
@@ -119,6 +120,8 @@ def _type_problem(tp, value) -> str | None:
     origin = typing.get_origin(tp) or tp
     if origin is dict:
         return None if isinstance(value, dict) and all(isinstance(k, str) for k in value) else "must be an object"
+    if origin is list:
+        return None if isinstance(value, list) and all(isinstance(x, str) for x in value) else "must be a list of strings"
     good = {int: lambda v: isinstance(v, int) and not isinstance(v, bool),
             float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
             str: lambda v: isinstance(v, str)}[origin](value)

@@ -28,10 +28,9 @@ checkpoint included, and event files with the task. A task that never returns
 from the driver's last checkpoint, if any, when the sweep runs again.
 
 Failures. A task that does not come back (its worker process or node died,
-or it could not run there) is reported lost, and its attempt is counted in
-the driver's copy of the record (`attempts`); the scheduler's one policy
-applies (started again from the driver's copy, failed after
-scheduler.MAX_ATTEMPTS losses).
+or it could not run there) is reported lost; the scheduler's one policy
+applies (its attempt counted in the driver's copy of the record, started
+again from that copy, failed after scheduler.MAX_ATTEMPTS losses).
 
 Nodes. Every node that runs trials needs what a local run needs, except the
 code: the harness requirements (requirements.txt) and the same Ray and Python
@@ -59,7 +58,7 @@ from typing import Iterable
 
 from harness.config.plan import TrialSpec
 from harness.layout import CHECKPOINT, RECORD, TRIAL_LOCK
-from harness.record import DamagedRecord, TrialRecord
+from harness.record import TrialRecord
 from harness.files import file_lock, is_temporary
 from harness.config.validate import ConfigError
 from harness.layout import TrialPaths
@@ -301,7 +300,6 @@ class RayExecutor:
             try:
                 result = self._ray.get(ref)
             except self._error as e:  # its worker or node died, or the task could not run there
-                _count_lost_attempt(spec, self._paths(spec))
                 events.append(Lost(spec, f"its Ray task was lost ({type(e).__name__}: {_first_line(e)})"))
             else:
                 events.append(Finished(spec, _install(spec, result, self._runs, self._eventlog)))
@@ -333,18 +331,6 @@ def _install(spec: TrialSpec, result: dict, runs: Path, eventlog: Path) -> Trial
         except OSError:
             pass
     return TrialRecord.load(paths.run_dir) or result["record"]
-
-
-def _count_lost_attempt(spec: TrialSpec, paths: TrialPaths) -> None:
-    """A task that never came back took its record with it: count its attempt in the driver's copy,
-    which the next attempt's task receives."""
-    with file_lock(paths.lock):
-        try:
-            record = TrialRecord.load(paths.run_dir) or TrialRecord.of(spec)
-        except DamagedRecord:
-            record = TrialRecord.of(spec)
-        record.attempts += 1
-        record.save(paths.run_dir)
 
 
 def _first_line(e: BaseException) -> str:

@@ -6,8 +6,9 @@ report what happened to them and cancel. The policy for lost workers is one:
 a trial whose worker (process, Ray task, node) dies is started again, from its
 last checkpoint, and after MAX_ATTEMPTS losses in one sweep it is recorded as
 failed, with its end time, and the sweep goes on. Every start of a trial,
-lost ones included, counts in its record's `attempts` (executors make sure of
-it, see Executor.start).
+lost ones included, counts in its record's `attempts`: a trial counts its own
+start when it gets to, and the loop counts those that never did (a worker
+killed before it, a Ray task whose record died with it).
 """
 
 from __future__ import annotations
@@ -59,8 +60,7 @@ class Executor(Protocol):
     slots: int
 
     def start(self, spec: TrialSpec) -> None:
-        """Start `spec` on a free worker; this start must count in the record's `attempts`,
-        even when the worker is lost before the trial records anything."""
+        """Start `spec` on a free worker."""
 
     def wait(self) -> list[Event]:
         """Block until something happened to a running trial; never returns an empty list."""
@@ -85,9 +85,15 @@ def run(strategy: Strategy, executor: Executor, runs: Path, eventlog: Path, call
     """Run the strategy's trials to the end; KeyboardInterrupt propagates once the executor has cancelled."""
     running: dict[str, TrialSpec] = {}
     lost: dict[str, int] = {}
+    attempts: dict[str, int] = {}  # a trial's recorded attempts when it was last started
+
+    def paths_of(spec: TrialSpec) -> TrialPaths:
+        return TrialPaths.of(spec.config.name, spec.trial_id, runs, eventlog)
+
     try:
         while True:
             while len(running) < executor.slots and (spec := strategy.ask()) is not None:
+                attempts[spec.trial_id] = _attempts(spec, paths_of(spec))
                 executor.start(spec)
                 running[spec.trial_id] = spec
                 if spec.trial_id not in lost:  # once per trial, however many attempts it takes
@@ -102,10 +108,12 @@ def run(strategy: Strategy, executor: Executor, runs: Path, eventlog: Path, call
                 del running[spec.trial_id]
                 if isinstance(event, Lost):
                     lost[spec.trial_id] = lost.get(spec.trial_id, 0) + 1
+                    if _attempts(spec, paths_of(spec)) <= attempts[spec.trial_id]:
+                        _count_attempt(spec, paths_of(spec))  # lost before the trial could count it
                     if lost[spec.trial_id] < MAX_ATTEMPTS:
                         strategy.retry(spec)
                         continue
-                    record = give_up(spec, TrialPaths.of(spec.config.name, spec.trial_id, runs, eventlog),
+                    record = give_up(spec, paths_of(spec),
                                      f"its worker was lost in {lost[spec.trial_id]} attempts (last: {event.why})")
                 else:
                     record = event.record
@@ -119,13 +127,30 @@ def run(strategy: Strategy, executor: Executor, runs: Path, eventlog: Path, call
 
 
 def give_up(spec: TrialSpec, paths: TrialPaths, why: str) -> TrialRecord:
-    """Record a trial whose workers kept dying as failed (its checkpoint stays for --retry-failed)."""
+    """Record a trial whose workers kept dying as failed (--retry-failed trains it again from the start)."""
     with file_lock(paths.lock):
-        try:
-            record = TrialRecord.load(paths.run_dir) or TrialRecord.of(spec)
-        except DamagedRecord:  # damaged while the sweep ran: this record replaces it
-            record = TrialRecord.of(spec)
+        record = _record(spec, paths)
         record.status, record.error = FAILED, why
         record.ended = utc_now()
         record.save(paths.run_dir)
     return record
+
+
+def _record(spec: TrialSpec, paths: TrialPaths) -> TrialRecord:
+    try:
+        return TrialRecord.load(paths.run_dir) or TrialRecord.of(spec)
+    except DamagedRecord:  # damaged while the sweep ran: a new record replaces it
+        return TrialRecord.of(spec)
+
+
+def _attempts(spec: TrialSpec, paths: TrialPaths) -> int:
+    return _record(spec, paths).attempts
+
+
+def _count_attempt(spec: TrialSpec, paths: TrialPaths) -> None:
+    """Count an attempt the trial could not record itself; the next attempt starts from this record
+    (a Ray task receives it with the trial's folder)."""
+    with file_lock(paths.lock):
+        record = _record(spec, paths)
+        record.attempts += 1
+        record.save(paths.run_dir)

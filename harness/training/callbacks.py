@@ -1,7 +1,7 @@
 """Keras callbacks that keep training honest: EMA evaluation, NaN and step limits, history.
 
-None of them writes TensorBoard summaries (summaries.SummaryLogger does); they
-are listed after BackupAndRestore so that, on resume, they see the restored
+None of them writes TensorBoard summaries (summaries.SummaryLogger does). On
+resume the checkpoint is restored before `fit`, so they see the restored
 optimizer step and epoch.
 """
 
@@ -24,7 +24,7 @@ def global_step(model: keras.Model) -> int:
 
 
 def initial_epoch(model: keras.Model) -> int:
-    """The epoch fit starts at: 0, or the one BackupAndRestore restored."""
+    """The epoch fit starts at: 0, or the one checkpoint.Checkpointer restored."""
     return int(getattr(model, "_initial_epoch", None) or 0)
 
 

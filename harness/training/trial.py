@@ -31,6 +31,7 @@ from harness.training import models
 from harness.training import optim
 from harness.training import summaries
 from harness.training.callbacks import EmaEvaluation, EpochHistory, EpochReport, TrainingGuard, global_step
+from harness.training.checkpoint import Checkpointer, remove_all
 from harness.config.schema import ExperimentConfig
 from harness.sweep import hparams
 from harness.layout import TrialPaths
@@ -80,11 +81,13 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
     paths = TrialPaths.of(cfg.name, trial_id, runs, eventlog)
     previous = TrialRecord.load(paths.run_dir)
     if previous is not None and previous.finished:
+        remove_all(paths.checkpoint)  # left by a kill between recording the trial and removing it
         return previous
     record = TrialRecord(trial_id=trial_id, experiment=cfg.name, status=RUNNING, group=group or trial_id,
                          settings=dict(settings or {}),
                          repeat=repeat, seed=cfg.train.seed, started=utc_now(),
                          attempts=(previous.attempts if previous else 0) + 1,
+                         warnings=list(previous.warnings) if previous else [],
                          versions=_versions(), git_commit=_git_commit())
     writer = None
     end = {"x_test": None, "y_test": None, "probs": None, "step": 0}
@@ -102,12 +105,12 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
         writer = tf.summary.create_file_writer(str(paths.log_dir))
         summaries.write_start(writer, resolved, model, hparams.session_hparams(cfg, record.settings),
                               hparams.session_group(cfg.name, record.group), cfg.description)
+        checkpointer = Checkpointer(paths.checkpoint, cfg.logging.checkpoint_steps)
+        record.warnings += checkpointer.restore(model).warnings  # before the callbacks read the step
         guard = TrainingGuard(cfg.train.steps)
         history = EpochHistory(paths.history, len(split.x_train), cfg.train.batch_size)
         report = EpochReport(on_epoch) if on_epoch else None
         callbacks = [
-            keras.callbacks.BackupAndRestore(str(paths.checkpoint),
-                                             save_freq=cfg.logging.checkpoint_steps or "epoch"),
             *([EmaEvaluation()] if cfg.train.ema else []),
             guard,
             history,
@@ -120,6 +123,7 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
             callbacks.append(keras.callbacks.EarlyStopping(
                 "val_accuracy", mode="max", patience=cfg.train.early_stopping.patience,
                 min_delta=cfg.train.early_stopping.min_delta))
+        callbacks.append(checkpointer)  # last: an epoch's checkpoint follows its history row
         model.fit(split.x_train, split.y_train, batch_size=cfg.train.batch_size,
                   epochs=optim.epochs_to_run(cfg.train, steps_per_epoch),
                   validation_data=(split.x_val, split.y_val), callbacks=callbacks, verbose=0)
@@ -154,4 +158,6 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
         if writer is not None:
             writer.close()
         record.save(paths.run_dir)
+        if record.finished:  # never resumed (--retry-failed starts over): after the record, so a kill
+            remove_all(paths.checkpoint)  # in between loses no training
     return record
