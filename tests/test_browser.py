@@ -1,18 +1,11 @@
 """The drawing page in real headless Chromium (Debian's), driven by Playwright, against the real server."""
 
 import json
-import shutil
 
 import pytest
+from chromium import ARGS, CHROMIUM, sync_api
 from fixtures_model import post
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright for Python: pip install playwright")
-CHROMIUM = shutil.which("chromium")
-if CHROMIUM is None:
-    pytest.skip("needs Chromium: apt-get install chromium", allow_module_level=True)
-
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAD = "#pad"
 
 

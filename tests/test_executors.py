@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import signal
 import subprocess
@@ -13,44 +12,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sweeps import sweep_cmd, write_config
+from sweeps import descendants, record_of, sweep_cmd, wait_for, write_config
 
 EXECUTORS = ["local", pytest.param("ray", marks=pytest.mark.skipif(
     importlib.util.find_spec("ray") is None, reason="Ray is not installed (optional): pip install -r requirements-ray.txt"))]
 
 
-def _children(ancestor: int) -> dict[int, bytes]:
-    """Processes descending from `ancestor`: pid -> command line."""
-    parent, cmdline = {}, {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                cmdline[int(d.name)] = (d / "cmdline").read_bytes()
-            except (OSError, ValueError, IndexError):
-                pass
-
-    def descends(pid):
-        while pid > 1:
-            pid = parent.get(pid, 0)
-            if pid == ancestor:
-                return True
-        return False
-
-    return {pid: cmd for pid, cmd in cmdline.items() if descends(pid)}
-
-
 def trial_workers(sweep_pid: int, executor: str) -> list[int]:
     """The processes that train trials: local spawned workers, or Ray tasks named `trial ...`."""
     mark = b"spawn_main" if executor == "local" else b"ray::trial "
-    return [pid for pid, cmd in _children(sweep_pid).items() if (mark in cmd if executor == "local" else cmd.startswith(mark))]
-
-
-def _record(run_dir: Path) -> dict:
-    try:
-        return json.loads((run_dir / "trial.json").read_text())
-    except (OSError, ValueError):
-        return {}
+    return [pid for pid, cmd in descendants(sweep_pid).items() if (mark in cmd if executor == "local" else cmd.startswith(mark))]
 
 
 def _start(cfg, tmp_path, executor, *extra):
@@ -63,7 +34,7 @@ def _kill_training(proc, executor, run_dir: Path, attempts_seen: int, timeout=12
     """SIGKILL the worker once the trial's attempt number `attempts_seen + 1` is under way."""
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
-        started = _record(run_dir).get("attempts", 0) > attempts_seen if executor == "local" else True
+        started = record_of(run_dir).get("attempts", 0) > attempts_seen if executor == "local" else True
         pids = trial_workers(proc.pid, executor)
         if started and pids:
             time.sleep(0.3)  # in the middle of it
@@ -86,16 +57,16 @@ def test_a_trial_whose_worker_always_dies_is_failed_after_three_attempts(tmp_pat
     try:
         for attempt in range(3):
             if executor == "ray":  # the driver counts a lost task's attempt in its copy of the record
-                assert _wait(lambda: _record(run_dir).get("attempts", 0) >= attempt, 60)
+                assert wait_for(lambda: record_of(run_dir).get("attempts", 0) >= attempt, 60)
             assert _kill_training(proc, executor, run_dir, attempt), f"attempt {attempt + 1} never started"
             if executor == "ray":
-                assert _wait(lambda: _record(run_dir).get("attempts", 0) > attempt or proc.poll() is not None, 60)
+                assert wait_for(lambda: record_of(run_dir).get("attempts", 0) > attempt or proc.poll() is not None, 60)
         out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 1, out + err
-    record = _record(run_dir)
+    record = record_of(run_dir)
     assert record["status"] == "failed" and "lost in 3 attempts" in record["error"], record
     assert record["attempts"] == 3 and record["ended"], record
     row = pd.read_csv(tmp_path / "runs" / "doomed" / "results.csv").iloc[0]
@@ -108,8 +79,8 @@ def test_a_killed_worker_costs_one_attempt_and_the_others_go_on(tmp_path, execut
                        sweep={"parameters": {"train.lr": [0.001, 0.002, 0.003]}})
     proc = _start(cfg, tmp_path, executor, "--workers", "2")
     try:
-        assert _wait(lambda: len(trial_workers(proc.pid, executor)) == 2 and any(
-            _record(d).get("status") == "running" for d in (tmp_path / "runs" / "grid").glob("lr=*"))
+        assert wait_for(lambda: len(trial_workers(proc.pid, executor)) == 2 and any(
+            record_of(d).get("status") == "running" for d in (tmp_path / "runs" / "grid").glob("lr=*"))
             if executor == "local" else len(trial_workers(proc.pid, executor)) >= 1, 120)
         victim = trial_workers(proc.pid, executor)[0]
         os.kill(victim, signal.SIGKILL)
@@ -120,7 +91,7 @@ def test_a_killed_worker_costs_one_attempt_and_the_others_go_on(tmp_path, execut
     assert proc.returncode == 0, out + err
     df = pd.read_csv(tmp_path / "runs" / "grid" / "results.csv")
     assert sorted(df["trial_id"]) == ["lr=0.001", "lr=0.002", "lr=0.003"] and (df["status"] == "ok").all()
-    attempts = sorted(_record(tmp_path / "runs" / "grid" / t)["attempts"] for t in df["trial_id"])
+    attempts = sorted(record_of(tmp_path / "runs" / "grid" / t)["attempts"] for t in df["trial_id"])
     assert attempts == [1, 1, 2], attempts  # only the killed worker's trial ran again
 
 
@@ -130,7 +101,7 @@ def test_ctrl_c_records_every_started_trial_and_the_rerun_completes(tmp_path, ex
                        sweep={"parameters": {"train.lr": [0.001, 0.002, 0.003, 0.004]}})
     proc = _start(cfg, tmp_path, executor, "--workers", "2")
     try:
-        assert _wait(lambda: any(_record(d).get("status") == "ok" for d in (tmp_path / "runs" / "intr").glob("lr=*")), 180)
+        assert wait_for(lambda: any(record_of(d).get("status") == "ok" for d in (tmp_path / "runs" / "intr").glob("lr=*")), 180)
         workers = trial_workers(proc.pid, executor)
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
         out, err = proc.communicate(timeout=60)
@@ -139,7 +110,7 @@ def test_ctrl_c_records_every_started_trial_and_the_rerun_completes(tmp_path, ex
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, out + err
     assert "interrupted" in out and "run the same command again" in out and "Traceback" not in err, out + err
-    statuses = [_record(d).get("status") for d in (tmp_path / "runs" / "intr").glob("lr=*")]
+    statuses = [record_of(d).get("status") for d in (tmp_path / "runs" / "intr").glob("lr=*")]
     assert "running" not in statuses, statuses  # every started trial was stopped and recorded as such
     if executor == "local":
         assert workers and not any(Path(f"/proc/{pid}").exists() for pid in workers)  # no stray training
@@ -148,12 +119,3 @@ def test_ctrl_c_records_every_started_trial_and_the_rerun_completes(tmp_path, ex
     assert again.returncode == 0, again.stdout + again.stderr
     df = pd.read_csv(tmp_path / "runs" / "intr" / "results.csv")
     assert len(df) == 4 and df["trial_id"].is_unique and (df["status"] == "ok").all()
-
-
-def _wait(predicate, timeout: float) -> bool:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from harness.sweep.ray_tasks import install_tree, pack_tree, unpack_tree
-from sweeps import ROOT, write_config
+from sweeps import ROOT, descendants, write_config
 
 GRID = {"parameters": {"model.hidden": [[16], [32]], "train.lr": [0.001, 0.01]}}
 TRIALS = ["hidden=16,lr=0.001", "hidden=16,lr=0.01", "hidden=32,lr=0.001", "hidden=32,lr=0.01"]
@@ -55,24 +55,7 @@ def test_pack_unpack_round_trips_a_tree(tmp_path):
 
 def _ray_trial_pids(ancestor: int) -> list[int]:
     """Ray worker processes running a trial task, started (via the raylet) by `ancestor`."""
-    parent = {}
-    titles = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                titles[int(d.name)] = (d / "cmdline").read_bytes()
-            except (OSError, ValueError, IndexError):
-                pass
-
-    def descends(pid):
-        while pid > 1:
-            pid = parent.get(pid, 0)
-            if pid == ancestor:
-                return True
-        return False
-
-    return [pid for pid, title in titles.items() if title.startswith(b"ray::trial ") and descends(pid)]
+    return [pid for pid, title in descendants(ancestor).items() if title.startswith(b"ray::trial ")]
 
 
 def test_ray_sweep_matches_local_and_survives_a_killed_worker(tmp_path):

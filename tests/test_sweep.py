@@ -4,13 +4,12 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import pandas as pd
 import pytest
 
 from fixtures_eventlog import experiment_configs
-from sweeps import run_sweep, sweep_cmd, write_config
+from sweeps import record_of, run_sweep, sweep_cmd, wait_for, write_config
 
 GRID = {"parameters": {"model.hidden": [[16], [32]], "train.lr": [0.001, 0.01]}}
 
@@ -60,20 +59,8 @@ def test_parallel_sweep_end_to_end(tmp_path):
     assert changed.returncode == 2 and "train.batch_size: 100 -> 50" in changed.stderr
 
 
-def _wait_for(predicate, timeout=180.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def _status(run_dir):
-    try:
-        return json.loads((run_dir / "trial.json").read_text())["status"]
-    except (OSError, ValueError, KeyError):
-        return None
+    return record_of(run_dir).get("status")
 
 
 def test_sigkill_then_rerun_loses_and_duplicates_nothing(tmp_path):
@@ -85,7 +72,7 @@ def test_sigkill_then_rerun_loses_and_duplicates_nothing(tmp_path):
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         # Kill once the first trial has finished and the second has saved a whole checkpoint.
-        assert _wait_for(lambda: _status(first) == "ok" and any((second / "checkpoint").glob("ckpt-*")))
+        assert wait_for(lambda: _status(first) == "ok" and any((second / "checkpoint").glob("ckpt-*")))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
     finally:

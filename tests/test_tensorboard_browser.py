@@ -3,21 +3,12 @@
 On failure the page is kept as test-artifacts/hparams-dashboard.png.
 """
 
-import shutil
 import time
 
-import pytest
-
+from chromium import ARGS, CHROMIUM, sync_api
 from fixtures_eventlog import COLUMNS, SWEEPS, experiment
 from sweeps import ROOT
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright for Python: pip install playwright")
-CHROMIUM = shutil.which("chromium")
-if CHROMIUM is None:
-    pytest.skip("needs Chromium: apt-get install chromium", allow_module_level=True)
-
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOT = ROOT / "test-artifacts" / "hparams-dashboard.png"
 
 # Texts of every checkbox in the dashboard's panels, shadow DOMs included, in page order.
