@@ -5,6 +5,7 @@ For experiment E and trial T:
     runs/E/results.csv        one row per trial, rebuilt from the records
     runs/E/plots/             the sweep's plots
     runs/E/.sweep.lock        held by the sweep running on E
+    runs/E/sweep.yaml         the config the sweep last ran with, sweep section included
     runs/E/.damaged/          damaged trial folders, set aside (harness/sweep/repair.py)
     runs/E/T/trial.json       the trial record (the single source of truth; written last)
     runs/E/T/config.yaml      the trial's resolved config
@@ -38,6 +39,7 @@ TRIAL_LOCK = ".lock"
 RESULTS = "results.csv"
 PLOTS = "plots"
 SWEEP_LOCK = ".sweep.lock"
+SWEEP_CONFIG = "sweep.yaml"  # the config the sweep last ran with (its metric ranks the results)
 DAMAGED = ".damaged"  # damaged trial folders, set aside
 SWEEP_HPARAMS = "hparams_experiment.pb"
 UNION_HPARAMS = ".hparams"
@@ -100,3 +102,7 @@ class SweepPaths:
     @property
     def lock(self) -> Path:
         return self.run_dir / SWEEP_LOCK
+
+    @property
+    def config(self) -> Path:
+        return self.run_dir / SWEEP_CONFIG

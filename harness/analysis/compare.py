@@ -16,11 +16,13 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 from scipy import stats
 
 from harness.record import OK, PRUNED
 from harness.analysis.results import param_columns
-from harness.layout import RESULTS
+from harness.config.space import Metric
+from harness.layout import PLOTS, RESULTS, SWEEP_CONFIG
 from harness.metrics import goal_of
 
 EPILOG = """\
@@ -205,7 +207,10 @@ def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m harness compare", description=__doc__.split("\n\n")[0],
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sweeps", nargs="+", help="sweep directories (runs/NAME) or results.csv files; two = side by side")
-    p.add_argument("--metric", default="test_accuracy", help="column to rank and aggregate (default test_accuracy)")
+    p.add_argument("--metric", help="column to rank and aggregate (default: the sweep's metric, best_val_accuracy "
+                   "unless its config says otherwise)")
+    p.add_argument("--importance", action="store_true",
+                   help="which swept parameters mattered for the metric (Optuna), as a table and plots/importance.png")
     p.add_argument("--goal", choices=["maximize", "minimize"], help="default: minimize for loss/seconds, else maximize")
     p.add_argument("--top", type=_positive, help="show only the best N rows (N >= 1)")
     p.add_argument("--sort", help="rank trials by this column instead of the metric")
@@ -216,9 +221,35 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+def metric_of(sweep: Path) -> tuple[str, str]:
+    """The metric and goal a sweep ranks on (its sweep.yaml); validation accuracy when it does not say."""
+    default = Metric()
+    try:
+        saved = yaml.safe_load((sweep if sweep.is_dir() else sweep.parent).joinpath(SWEEP_CONFIG).read_text())
+        metric = saved["sweep"]["metric"]
+        return str(metric["name"]), str(metric["goal"])
+    except (OSError, ValueError, TypeError, KeyError, yaml.YAMLError):
+        return default.name, default.goal
+
+
+def show_importance(df: pd.DataFrame, metric: str, goal: str, sweep: Path, fmt: str) -> int:
+    from harness.analysis.curves import save_figure
+    from harness.analysis.importance import importance_plot, importances
+
+    table = importances(df, metric, goal)
+    print(render(table, fmt))
+    if sweep.is_dir():
+        path = save_figure(importance_plot(table, metric), sweep / PLOTS / f"importance_{metric}.png")
+        if fmt != "csv":
+            print(f"\nplot: {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    goal = args.goal or goal_of(args.metric)
+    sweep_metric, sweep_goal = metric_of(Path(args.sweeps[0]))
+    goal = args.goal or (goal_of(args.metric) if args.metric else sweep_goal)
+    args.metric = args.metric or sweep_metric
     try:
         frames = [apply_filters(load(s), args.where) for s in args.sweeps]
         for source, frame in zip(args.sweeps, frames):
@@ -231,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         df = pd.concat(frames, ignore_index=True)
         params = param_columns(df.drop(columns="sweep"))
+        if args.importance:
+            return show_importance(df, metric, goal, Path(args.sweeps[0]), args.format)
         if args.pivot:
             out = pivot(df, column(df, args.pivot[0]), column(df, args.pivot[1]), metric)
             print(render(out.reset_index(), args.format))

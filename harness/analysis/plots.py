@@ -24,6 +24,8 @@ import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: no global state, no display, no backend to pick
 
 from harness.analysis.curves import curves_current, save_figure, write_trial_curves
+from harness.analysis.search_plots import write_search_plots
+from harness.analysis.compare import metric_of
 from harness.record import OK
 from harness.analysis.results import load_records, param_columns, table
 from harness.layout import CURVES, HISTORY, PLOTS, RESULTS
@@ -267,7 +269,7 @@ def load_table(sweep_dir: Path) -> pd.DataFrame:
 
 def write_sweep_plots(sweep_dir: Path, metric: str = "test_accuracy", goal: str = "maximize",
                       out: Path | None = None, curves: bool = True, force: bool = False,
-                      log: Callable[[str], None] | None = None) -> list[Path]:
+                      log: Callable[[str], None] | None = None, search: tuple[str, str] | None = None) -> list[Path]:
     """Every plot of one sweep; returns the files written.
 
     Per ok trial: TRIAL/curves.png and .svg. In `out` (default `sweep_dir/plots`):
@@ -276,6 +278,7 @@ def write_sweep_plots(sweep_dir: Path, metric: str = "test_accuracy", goal: str 
     given, the curves go to `out/TRIAL/` instead, so nothing is written into the sweep.
     Curves newer than their trial's history and record are kept, not redrawn (unless `force`),
     so a resumed sweep only draws its new trials; the sweep plots are always redrawn.
+    `search` (the sweep's metric and goal) adds search_progress.png and validation_curves.png.
     What is skipped, and why, is passed to `log` (e.g. print). FileNotFoundError when
     `sweep_dir` is not a sweep; KeyError for an unknown metric.
     """
@@ -286,7 +289,7 @@ def write_sweep_plots(sweep_dir: Path, metric: str = "test_accuracy", goal: str 
         raise KeyError(f"{metric!r} is not a column of the results (e.g. test_accuracy, best_val_accuracy, test_loss)")
     plots_dir = Path(out) if out is not None else sweep_dir / PLOTS
     ok = df[df["status"] == OK].reset_index(drop=True)
-    written: list[Path] = []
+    written: list[Path] = write_search_plots(sweep_dir, df, *search, plots_dir) if search else []
     if ok.empty:
         say(f"{sweep_dir.name}: no trial finished ok ({len(df)} in the table): nothing to plot")
         return written
@@ -370,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     goal = args.goal or goal_of(args.metric)
     try:
         written = write_sweep_plots(args.sweep, args.metric, goal, args.out, curves=not args.no_curves,
-                                    force=args.force, log=lambda msg: print(f"note: {msg}"))
+                                    force=args.force, log=lambda msg: print(f"note: {msg}"),
+                                    search=metric_of(Path(args.sweep)))
     except (FileNotFoundError, KeyError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2

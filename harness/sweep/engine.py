@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
+import yaml
 
 from harness.analysis import curves, plots, results
 from harness.config import plan as plan_mod
 from harness.config import schema
 from harness.config.plan import TrialSpec
 from harness.config.validate import ConfigError
-from harness.files import file_lock
+from harness.files import atomic_write_text, file_lock
 from harness.layout import SweepPaths
 from harness.record import DIVERGED, FAILED, OK, PRUNED, DamagedRecord, TrialRecord
 from harness.sweep import hparams_union, repair, scheduler
@@ -209,6 +210,7 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
         outcome = SweepOutcome(plan)
         cfg = plan.config
         hparams_union.register_sweep(paths.log_dir.parent, cfg)  # one HParams dashboard over every sweep
+        atomic_write_text(paths.config, yaml.safe_dump(load_config(cfg)[0], sort_keys=False))
         for s in plan.todo:  # a retried trial starts over, logs included
             if (r := plan.records[s.trial_id]) is not None and r.status in RETRIED:
                 shutil.rmtree(paths.trial(s.trial_id).run_dir)
@@ -217,7 +219,7 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
         outcome.interrupted = _execute(plan, _strategy(plan), ids, workers, executor, ray_address, quiet, say)
         outcome.records = results.load_records(paths.run_dir, ids)
         results.write_csv(paths.run_dir, outcome.records)
-        _quietly(plots.write_sweep_plots, paths.run_dir)
+        _quietly(plots.write_sweep_plots, paths.run_dir, search=(cfg.sweep.metric.name, cfg.sweep.metric.goal))
     outcome.ran = True
     return outcome
 
