@@ -161,7 +161,7 @@ def _searched_so_far(planner: plan_mod.Planner, paths: SweepPaths) -> list[Trial
         if record is not None and record.experiment == planner.config.name:
             specs = planner.specs(record.settings)
             if run_dir.name in {s.trial_id for s in specs}:
-                first = min(record.started or "", started.get(specs[0].group, ("~", specs))[0])
+                first = min((record.started or "", specs[0].group), started.get(specs[0].group, (("~",), specs))[0])
                 started[specs[0].group] = (first, specs)
     return [spec for _, specs in sorted(started.values(), key=lambda s: s[0]) for spec in specs]
 
@@ -217,6 +217,8 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
                 shutil.rmtree(paths.trial(s.trial_id).log_dir, ignore_errors=True)
         ids = [s.trial_id for s in plan.specs]
         outcome.interrupted = _execute(plan, _strategy(plan), ids, workers, executor, ray_address, quiet, say)
+        if cfg.sweep.method == "tpe":  # the rows in the order a resumed sweep would find them
+            ids = [s.trial_id for s in _searched_so_far(planner, paths)]
         outcome.records = results.load_records(paths.run_dir, ids)
         results.write_csv(paths.run_dir, outcome.records)
         _quietly(plots.write_sweep_plots, paths.run_dir, search=(cfg.sweep.metric.name, cfg.sweep.metric.goal))
