@@ -100,7 +100,10 @@ def test_command_line(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     run = lambda *a: subprocess.run([sys.executable, "-m", "harness", "compare", str(sweep_dir), *a],  # noqa: E731
                                     capture_output=True, text=True, cwd=tmp_path, timeout=120, env=env)
-    out = run()
+    no_metric = run()  # the sweep's metric (validation accuracy by default) is not a column of this table
+    assert no_metric.returncode == 2 and "'best_val_accuracy' is not a column" in no_metric.stderr
+    (sweep_dir / "sweep.yaml").write_text("sweep:\n  metric: {name: test_accuracy, goal: maximize}\n")
+    out = run()  # ranks on the metric the sweep says
     assert out.returncode == 0 and "ci95" in out.stdout and "significant" in out.stdout
     out = run("--pivot", "optimizer", "dropout", "--format", "csv")
     assert out.returncode == 0 and out.stdout.splitlines()[0] == "train.optimizer,0.0,0.5"  # the failed 0.9 trial is left out
