@@ -152,7 +152,7 @@ def plan_sweep(planner: plan_mod.Planner, paths: SweepPaths, retry_failed: bool 
 
 def _searched_so_far(planner: plan_mod.Planner, paths: SweepPaths) -> list[TrialSpec]:
     """A tpe sweep's trials so far: every repeat of each setting its records say it started, in that order."""
-    started: dict[str, tuple[str, list[TrialSpec]]] = {}
+    first: dict[str, tuple[tuple[str, str], list[TrialSpec]]] = {}  # setting -> (when its first trial started, trials)
     for run_dir in sorted(paths.run_dir.glob("*/")):
         try:
             record = TrialRecord.load(run_dir)
@@ -160,10 +160,10 @@ def _searched_so_far(planner: plan_mod.Planner, paths: SweepPaths) -> list[Trial
             continue
         if record is not None and record.experiment == planner.config.name:
             specs = planner.specs(record.settings)
-            if run_dir.name in {s.trial_id for s in specs}:
-                first = min((record.started or "", specs[0].group), started.get(specs[0].group, (("~",), specs))[0])
-                started[specs[0].group] = (first, specs)
-    return [spec for _, specs in sorted(started.values(), key=lambda s: s[0]) for spec in specs]
+            key, group = (record.started or "", specs[0].group), specs[0].group
+            if run_dir.name in {s.trial_id for s in specs} and (group not in first or key < first[group][0]):
+                first[group] = (key, specs)
+    return [spec for _, specs in sorted(first.values(), key=lambda f: f[0]) for spec in specs]
 
 
 def _config_changes(spec: TrialSpec, paths: SweepPaths) -> list[str]:
@@ -231,7 +231,7 @@ def _strategy(plan: SweepPlan) -> Strategy:
         return Planned(plan.todo)
     from harness.sweep.search import OptunaSearch  # imports Optuna: only when asked for
 
-    known = [(s, r) for s in plan.specs if (r := TrialRecord.load(plan.paths.trial(s.trial_id).run_dir))]
+    known = [(s, r) for s in plan.specs if (r := plan.records[s.trial_id]) is not None and s not in plan.todo]
     return OptunaSearch(plan.planner, plan.paths, plan.todo, known)
 
 
