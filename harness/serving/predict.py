@@ -21,7 +21,6 @@ from PIL import Image, UnidentifiedImageError
 
 from harness.analysis import results
 from harness.serving.preprocess import SIZE, greyscale, preprocess
-from harness.layout import MODEL
 from harness.record import OK, TrialRecord
 
 
@@ -32,17 +31,12 @@ def trial_dir_of(trial: Path | None, sweep: Path | None) -> Path:
 
 
 def load_trial_model(trial_dir: Path):
-    """(the trial's Keras model, its trial.json as a dict); FileNotFoundError when it has no model."""
+    """(the trial's Keras model, its trial.json as a dict); FileNotFoundError when it kept no model."""
     trial_dir = Path(trial_dir)
-    path = trial_dir / MODEL
-    if not path.is_file():
-        raise FileNotFoundError(f"no {MODEL} in {trial_dir} (only trials that finished with status ok have one)")
     # Imported here so that `--help` and argument errors answer without TensorFlow's start-up time.
-    import keras
+    from harness.training import keep
 
-    import harness.training.models  # noqa: F401  (registers the custom InputScaling layer)
-
-    model = keras.saving.load_model(path, compile=False)
+    model = keep.load(trial_dir)
     record = TrialRecord.load(trial_dir)
     return model, (asdict(record) if record else {"trial_id": trial_dir.name, "status": OK})
 

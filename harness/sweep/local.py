@@ -95,6 +95,29 @@ def configure_tensorflow(threads: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
     except RuntimeError:  # TensorFlow already ran in this process (not the harness's doing): keep its pools
         pass
+    _freeze_libraries()
+
+
+_FROZEN = False
+
+
+def _freeze_libraries() -> None:
+    """Import what trials use, then exempt those ~350,000 objects from garbage collection.
+
+    Each trial ends with keras.backend.clear_session(), whose full collection
+    otherwise scans every object TensorFlow and Keras created at import: 0.3-0.7 s
+    per trial, measured, against 0.05-0.1 s once they are frozen.
+    """
+    global _FROZEN
+    if _FROZEN:
+        return
+    import gc
+
+    import harness.training.trial  # noqa: F401  (TensorFlow, Keras, TensorBoard, Pillow)
+
+    gc.collect()
+    gc.freeze()
+    _FROZEN = True
 
 
 def _run_one(spec: TrialSpec, runs: str, eventlog: str) -> TrialRecord:

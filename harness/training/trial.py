@@ -8,7 +8,7 @@ one is returned as recorded, without training.
 
 Layout, for experiment E and trial T:
     eventlog/E/T/   TensorBoard events (scalars, histograms, images, text, hparams)
-    runs/E/T/       config.yaml, trial.json, history.csv, model.keras, checkpoint/
+    runs/E/T/       config.yaml, trial.json, history.csv, model.keras (see keep.py), checkpoint/
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import tensorflow as tf
 from harness.files import atomic_write_text
 from harness.config import schema as config_mod
 from harness.training import data as data_mod
+from harness.training import keep
 from harness.training import models
 from harness.training import optim
 from harness.training import summaries
@@ -118,6 +119,7 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
             *([EmaEvaluation()] if cfg.train.ema else []),
             guard,
             history,
+            *keep.callbacks(cfg.logging.keep_model, paths, history),
             summaries.SummaryLogger(writer, split.x_val[:PROBE_SIZE], cfg.logging.every_steps,
                                     cfg.logging.histograms_every, cfg.logging.profile_steps,
                                     str(paths.log_dir), history),
@@ -134,12 +136,13 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
         if guard.diverged_at is not None:
             record.status, record.error = DIVERGED, f"loss became NaN or infinite at step {guard.diverged_at}"
         else:
+            keep.before_test(model, cfg.logging.keep_model, paths)
             t0 = time.perf_counter()
             logits = model.predict(split.x_test, batch_size=1000, verbose=0)
             record.test_loss = float(np.mean(keras.ops.convert_to_numpy(model.loss(split.y_test, logits))))
             record.test_accuracy = float(np.mean(logits.argmax(axis=1) == split.y_test))
             record.eval_seconds = time.perf_counter() - t0
-            model.save(paths.model)
+            keep.save(model, cfg.logging.keep_model, paths)
             record.status = OK
             end.update(x_test=split.x_test, y_test=split.y_test,
                        probs=keras.ops.convert_to_numpy(keras.ops.softmax(logits)))
@@ -152,6 +155,8 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
         record.traceback = traceback.format_exc()
     finally:
         record.ended = _now()
+        if record.status in (DIVERGED, FAILED):
+            keep.discard(paths)
         if writer is not None and record.status != PENDING:
             summaries.write_end(writer, record, end["x_test"], end["y_test"], end["probs"], end["step"],
                                 cfg.logging.images)
