@@ -13,7 +13,6 @@ from pathlib import Path
 
 from harness.config import schema as config_mod
 from harness.training import data as data_mod
-from harness.analysis import curves
 from harness.sweep import hparams as experiment
 from harness.config import plan
 from harness.analysis import plots
@@ -118,10 +117,10 @@ def run(args: argparse.Namespace) -> int:
             if r is not None and r.finished:
                 progress.consider(r)
 
+        table = results.ResultsFile(sweep_dir, ids)
+
         def on_done(spec, record):
-            results.write_csv(sweep_dir, results.load_records(sweep_dir, ids))
-            if record.status == OK:  # drawn here, while the workers train the next trials
-                _quietly(curves.write_trial_curves, sweep_dir / record.trial_id, record=record)
+            table.update(record)  # per-trial curves: drawn on demand by `python -m harness plot`
             progress.finished(record)
 
         interrupted = False
@@ -146,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             progress.close()
         final = results.load_records(sweep_dir, ids)
         csv_path = results.write_csv(sweep_dir, final)
-        _quietly(plots.write_sweep_plots, sweep_dir, metric_name, goal)
+        _quietly(plots.write_sweep_plots, sweep_dir, metric_name, goal, curves=False)
     return report(cfg.name, final, csv_path, args, metric_name, goal, len(specs), interrupted)
 
 
@@ -175,7 +174,7 @@ def report(name: str, records: list[TrialRecord], csv_path: Path, args, metric: 
     state = "interrupted" if interrupted else "done"
     print(f"{name}: {state}, {len(finished)}/{planned} trials finished, {len(bad)} failed or diverged.")
     print(f"  results:     {csv_path}")
-    print(f"  plots:       {csv_path.parent / 'plots'} and each trial's curves.png")
+    print(f"  plots:       {csv_path.parent / 'plots'}; each trial's curves: python -m harness plot {csv_path.parent}")
     print(f"  compare:     python -m harness compare {csv_path.parent}")
     print(f"  TensorBoard: tensorboard --logdir {args.eventlog / name}")
     if interrupted:

@@ -26,8 +26,8 @@ def sweep(tmp_path_factory):
                          cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
     sweep_dir = tmp / "runs" / "plotgrid"
-    # The sweep itself drew every trial's curves and the sweep plots.
-    assert len(list(sweep_dir.glob("*/curves.svg"))) == 8 and (sweep_dir / "plots" / "pareto.png").exists()
+    # The sweep drew its sweep plots; trials' curves are drawn on demand, not while the sweep runs.
+    assert not list(sweep_dir.glob("*/curves.*")) and (sweep_dir / "plots" / "pareto.png").exists()
     return sweep_dir
 
 

@@ -13,11 +13,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 from tensorboard.compat.proto import summary_pb2
-from tensorboard.plugins.histogram.summary_v2 import histogram_pb
+from tensorboard.plugins.histogram import metadata as histogram_metadata
 from tensorboard.plugins.hparams import api as hp
 from tensorboard.plugins.hparams import api_pb2
 from tensorboard.plugins.hparams import summary as hparams_summary
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb
+from tensorboard.util import tensor_util
 
 from harness.metrics import FINAL
 from harness.training import figures
@@ -33,13 +34,33 @@ def stats_pb(tag: str, values: np.ndarray) -> list[summary_pb2.Summary.Value]:
     summary ops (or tracing them into a graph) would cost more than short epochs.
     """
     v = np.asarray(values, dtype=np.float64).ravel()
-    v = v[np.isfinite(v)]  # a diverging trial's NaNs: its status says so, the histogram shows the rest
+    finite = np.isfinite(v)
+    if not finite.all():  # a diverging trial's NaNs: its status says so, the histogram shows the rest
+        v = v[finite]
     if not v.size:
         return []
-    out = list(histogram_pb(tag, v, buckets=30).value)
-    for name, x in (("mean", v.mean()), ("stddev", v.std()), ("min", v.min()), ("max", v.max())):
+    lo, hi = v.min(), v.max()
+    out = [histogram_value(tag, v, lo, hi)]
+    for name, x in (("mean", v.mean()), ("stddev", v.std()), ("min", lo), ("max", hi)):
         out.extend(scalar_pb(f"{tag}/{name}", x).value)
     return out
+
+
+def histogram_value(tag: str, v: np.ndarray, lo: float, hi: float, buckets: int = 30) -> summary_pb2.Summary.Value:
+    """What tensorboard's `histogram_pb(tag, v, buckets)` writes, the same buckets counted with
+    `np.bincount`: its one-hot matrix took 0.1 s for a 784x512 kernel, every epoch."""
+    if hi == lo:
+        edges = np.full(buckets + 1, lo)
+        counts = np.zeros(buckets)
+        counts[-1] = v.size
+    else:
+        width = (hi - lo) / buckets
+        index = np.minimum(np.floor((v - lo) / width).astype(np.int64), buckets - 1)
+        counts = np.bincount(index, minlength=buckets)
+        edges = np.linspace(lo, hi, buckets + 1)
+    table = np.stack([edges[:-1], edges[1:], counts]).T
+    return summary_pb2.Summary.Value(tag=tag, metadata=histogram_metadata.create_summary_metadata(None, None),
+                                     tensor=tensor_util.make_tensor_proto(table, dtype=np.float64))
 
 
 class SummaryLogger(keras.callbacks.Callback):
