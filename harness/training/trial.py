@@ -13,6 +13,7 @@ Layout, for experiment E and trial T:
 
 from __future__ import annotations
 
+import functools
 import platform
 import subprocess
 import time
@@ -44,6 +45,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+@functools.lru_cache(maxsize=None)  # once per process: the code a worker runs is the code it imported
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
