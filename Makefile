@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: run test data setup browser bench bench-throughput clean
+.PHONY: run test data setup browser bench bench-sweep bench-throughput clean
 
 run: data
 	$(PY) sweep.py experiments/quick.yaml --workers 2 $(ARGS)
@@ -36,6 +36,9 @@ $(STAMP): requirements.txt requirements-data.txt requirements-ray.txt
 
 bench: data
 	$(PY) bench/overhead.py
+
+bench-sweep: data
+	$(PY) bench/sweep_overhead.py $(ARGS)
 
 bench-throughput: data
 	$(PY) bench/sweep_throughput.py
