@@ -10,7 +10,9 @@ This times, from outside and by wall clock, two commands doing the same ML work:
     bare      one Python process: load MNIST, then per trial build, compile, `fit` with
               validation, predict the test set, save the model (same models, data, seeds)
 Runs alternate (harness, bare, harness, bare, ...) so drift in machine load hits
-both; each pair gives a ratio and the median ratio is reported per case:
+both; each pair gives a ratio and the median ratio is reported per case, beside
+the ratio of CPU time (user + system, every process included), which other
+work on a shared machine disturbs much less than wall time:
     sweep     8 trials, MLP 784-128-10, 2 epochs each, full data   (the common case)
     long      1 trial, MLP 784-512-10, 6 epochs, full data
 With --quick: 4 trials of 1 epoch on 10,000 images, and 2 epochs of the long model
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -83,14 +86,17 @@ def bare_loop(config: Path, out: Path) -> None:
         model.save(out / f"{spec.trial_id}.keras")
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and every process it started and waited for)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
-    return wall
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def disk_bytes(*dirs: Path) -> int:
@@ -101,21 +107,27 @@ def run_case(name: str, case: dict, pairs: int, tmp: Path) -> dict:
     config = write_config(tmp / f"{name}.yaml", f"cost-{name}", case)
     trials = len(case["lrs"] or [None])
     times: dict[str, list[float]] = {"harness": [], "bare": []}
+    cpu: dict[str, list[float]] = {"harness": [], "bare": []}
     size = 0
     for i in range(pairs):
         work = tmp / f"{name}-{i}"
         work.mkdir()
         runs, events = work / "runs", work / "eventlog"
-        times["harness"].append(timed([sys.executable, str(ROOT / "sweep.py"), str(config), "--workers", "1",
-                                       "--runs", str(runs), "--eventlog", str(events), "--quiet"], work))
+        for side, cmd in (("harness", [sys.executable, str(ROOT / "sweep.py"), str(config), "--workers", "1",
+                                       "--runs", str(runs), "--eventlog", str(events), "--quiet"]),
+                          ("bare", [sys.executable, __file__, "--bare", str(config), str(work / "bare")])):
+            wall, used = timed(cmd, work)
+            times[side].append(wall)
+            cpu[side].append(used)
         size = disk_bytes(runs, events)
-        times["bare"].append(timed([sys.executable, __file__, "--bare", str(config), str(work / "bare")], work))
-        print(f"  {name} pair {i + 1}: harness {times['harness'][-1]:.1f} s, bare {times['bare'][-1]:.1f} s, "
+        print(f"  {name} pair {i + 1}: harness {times['harness'][-1]:.1f} s ({cpu['harness'][-1]:.1f} s CPU), "
+              f"bare {times['bare'][-1]:.1f} s ({cpu['bare'][-1]:.1f} s CPU), "
               f"ratio {times['harness'][-1] / times['bare'][-1]:.3f}", flush=True)
     ratios = [h / b for h, b in zip(times["harness"], times["bare"])]
+    cpu_ratios = [h / b for h, b in zip(cpu["harness"], cpu["bare"])]
     return {"title": case["title"], "trials": trials, "harness": statistics.median(times["harness"]),
             "bare": statistics.median(times["bare"]), "ratio": statistics.median(ratios), "ratios": ratios,
-            "bytes_per_trial": size / trials}
+            "cpu_ratio": statistics.median(cpu_ratios), "bytes_per_trial": size / trials}
 
 
 def main() -> int:
@@ -135,11 +147,11 @@ def main() -> int:
             rows.append(run_case(name, cases[name], args.pairs, Path(tmp)))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
     print(f"| work | harness s (median of {args.pairs}) | bare Keras s | ratio (median of pairs) "
-          "| extra s per trial | pair ratios | disk per trial |")
-    print("|---|---:|---:|---:|---:|---|---:|")
+          "| pair ratios | CPU-time ratio | disk per trial |")
+    print("|---|---:|---:|---:|---|---:|---:|")
     for r in rows:
         print(f"| {r['title']} | {r['harness']:.1f} | {r['bare']:.1f} | {r['ratio']:.3f} "
-              f"| {(r['harness'] - r['bare']) / r['trials']:.2f} | {' '.join(f'{x:.3f}' for x in r['ratios'])} "
+              f"| {' '.join(f'{x:.3f}' for x in r['ratios'])} | {r['cpu_ratio']:.3f} "
               f"| {r['bytes_per_trial'] / 1e6:.2f} MB |")
     return 0
 
