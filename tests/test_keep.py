@@ -73,3 +73,17 @@ def test_keep_model_is_validated(tiny_config):
         tiny_config(logging={"keep_model": "all"})
     with pytest.raises(ConfigError, match="keep_model = 'best' with train.ema"):
         tiny_config(logging={"keep_model": "best"}, train={"ema": 0.99})
+
+
+def test_best_puts_the_saved_weights_back_before_the_test(tmp_path, tiny_config):
+    from harness.layout import TrialPaths
+
+    paths = TrialPaths(tmp_path, tmp_path / "ev")
+    model = models.build(tiny_config().model)
+    best = [w.copy() for w in model.get_weights()]
+    keep.save_model(model, paths.model)
+    model.set_weights([w + 1.0 for w in best])  # later epochs moved on
+    keep.before_test(model, "final", paths)
+    assert not np.allclose(model.get_weights()[-1], best[-1])  # only `best` restores
+    keep.before_test(model, "best", paths)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), best))
