@@ -15,7 +15,6 @@ from harness.config import schema as config_mod
 from harness.training import data as data_mod
 from harness.sweep import hparams as experiment
 from harness.config import plan
-from harness.analysis import plots
 from harness.analysis import results
 from harness.sweep import local as runner
 from harness.config.schema import ConfigError
@@ -144,17 +143,8 @@ def run(args: argparse.Namespace) -> int:
         finally:
             progress.close()
         final = results.load_records(sweep_dir, ids)
-        csv_path = results.write_csv(sweep_dir, final)
-        _quietly(plots.write_sweep_plots, sweep_dir, metric_name, goal, curves=False)
+        csv_path = results.write_csv(sweep_dir, final)  # plots: drawn on demand, `python -m harness plot`
     return report(cfg.name, final, csv_path, args, metric_name, goal, len(specs), interrupted)
-
-
-def _quietly(fn, *args, **kwargs) -> None:
-    """Plots are a convenience: a plotting error is reported, never fatal to the sweep."""
-    try:
-        fn(*args, **kwargs)
-    except Exception as e:
-        print(f"warning: {fn.__name__} failed: {type(e).__name__}: {e}", file=sys.stderr)
 
 
 def report(name: str, records: list[TrialRecord], csv_path: Path, args, metric: str, goal: str,
@@ -174,7 +164,7 @@ def report(name: str, records: list[TrialRecord], csv_path: Path, args, metric: 
     state = "interrupted" if interrupted else "done"
     print(f"{name}: {state}, {len(finished)}/{planned} trials finished, {len(bad)} failed or diverged.")
     print(f"  results:     {csv_path}")
-    print(f"  plots:       {csv_path.parent / 'plots'}; each trial's curves: python -m harness plot {csv_path.parent}")
+    print(f"  plots:       python -m harness plot {csv_path.parent}")
     print(f"  compare:     python -m harness compare {csv_path.parent}")
     print(f"  TensorBoard: tensorboard --logdir {args.eventlog / name}")
     if interrupted:

@@ -26,8 +26,9 @@ def sweep(tmp_path_factory):
                          cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
     sweep_dir = tmp / "runs" / "plotgrid"
-    # The sweep drew its sweep plots; trials' curves are drawn on demand, not while the sweep runs.
-    assert not list(sweep_dir.glob("*/curves.*")) and (sweep_dir / "plots" / "pareto.png").exists()
+    # Nothing is drawn while the sweep runs or at its end: plots are drawn on demand.
+    assert not list(sweep_dir.glob("*/curves.*")) and not (sweep_dir / "plots").exists()
+    assert f"python -m harness plot {sweep_dir}" in out.stdout
     return sweep_dir
 
 

@@ -8,8 +8,8 @@ and the metric against training time with the Pareto front marked
 (`pareto.png`). Only trials with status ok are plotted.
 
 The functions here take DataFrames and write files; `write_sweep_plots` does
-everything for one sweep directory; every sweep calls it at its end without the
-per-trial curves (`curves=False`).
+everything for one sweep directory. Sweeps draw nothing: drawing is done on
+demand, by this command, so that no sweep waits for pictures nobody asked for.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ files written (only trials with status ok are plotted):
                                              no other beats on both metric and time) marked and listed
                                              (pareto_METRIC.png for a --metric other than test_accuracy)
 Parameters with a single value among the ok trials get no plot; the Pareto plot needs two trials.
-A sweep writes the sweep plots when it finishes; the learning curves are drawn only by this command.
+Sweeps draw none of these (drawing costs 0.3 s a trial and 0.5 s a sweep): run this command when you want them.
 """
 
 
