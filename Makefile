@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: run test data setup browser bench bench-throughput bench-hparams clean
+.PHONY: run test data setup browser bench bench-sweep bench-throughput bench-hparams clean
 
 run: data
 	$(PY) sweep.py experiments/quick.yaml --workers 2 $(ARGS)
@@ -37,6 +37,9 @@ $(STAMP): requirements.txt requirements-data.txt requirements-ray.txt pyproject.
 
 bench: data
 	$(PY) bench/overhead.py
+
+bench-sweep: data
+	$(PY) bench/sweep_overhead.py $(ARGS)
 
 bench-throughput: data
 	$(PY) bench/sweep_throughput.py

@@ -77,7 +77,7 @@ def report(outcome: SweepOutcome, eventlog: Path) -> None:
     print(f"  compute:     {epochs} epochs, {seconds:.0f} s of training"
           + (f" ({sum(r.epochs_run for r in pruned)} epochs in pruned trials)" if pruned else ""))
     print(f"  results:     {paths.results}")
-    print(f"  plots:       {paths.plots} and each trial's curves.png")
+    print(f"  plots:       python -m harness plot {paths.run_dir}   (learning curves, search progress, Pareto front)")
     print(f"  compare:     python -m harness compare {paths.run_dir}")
     print(f"  TensorBoard: tensorboard --logdir {eventlog}   (every sweep; --logdir {eventlog / name} for this one)")
     if outcome.interrupted:

@@ -10,7 +10,8 @@ For experiment E and trial T:
     runs/E/T/trial.json       the trial record (the single source of truth; written last)
     runs/E/T/config.yaml      the trial's resolved config
     runs/E/T/history.csv      one row per epoch
-    runs/E/T/model.keras      the trained model
+    runs/E/T/model.keras      the trained model (logging.keep_model: final or best)
+    runs/E/T/model.weights.h5 its weights only (logging.keep_model: weights)
     runs/E/T/checkpoint/      resume state while the trial runs: ckpt-NNNNNN/ (weights.weights.h5,
                               state.json), the newest and the previous whole one
     runs/E/T/curves.png|svg   learning curves
@@ -30,6 +31,7 @@ RECORD = "trial.json"
 CONFIG = "config.yaml"
 HISTORY = "history.csv"
 MODEL = "model.keras"
+WEIGHTS = "model.weights.h5"
 CHECKPOINT = "checkpoint"
 CHECKPOINT_SLOT = "ckpt-"  # + a 6-digit number, increasing: one whole checkpoint per directory
 CHECKPOINT_WEIGHTS = "weights.weights.h5"
@@ -69,6 +71,10 @@ class TrialPaths:
     @property
     def model(self) -> Path:
         return self.run_dir / MODEL
+
+    @property
+    def weights(self) -> Path:
+        return self.run_dir / WEIGHTS
 
     @property
     def checkpoint(self) -> Path:

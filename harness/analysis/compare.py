@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from scipy import stats
 
 from harness.record import OK, PRUNED
 from harness.analysis.results import param_columns
@@ -129,6 +128,8 @@ def ranked(df: pd.DataFrame, metric: str, goal: str, top: int | None = None) -> 
 
 
 def _ci95(std: float, n: int) -> float:
+    from scipy import stats  # imported here: it takes a second, and a sweep's closing ranking needs none of it
+
     return float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)) if n > 1 else float("nan")
 
 
@@ -179,6 +180,8 @@ def verdict(df: pd.DataFrame, by: list[str], metric: str, goal: str, alpha: floa
     gap = a.mean() - b.mean()
     if a.std() == 0 and b.std() == 0:
         return f"{name(0)} and {name(1)} scored identically in every repeat: no noise to test against."
+    from scipy import stats
+
     t, p = stats.ttest_ind(a, b, equal_var=False)
     head = (f"Leader {name(0)} vs runner-up {name(1)}: {metric} {gap:+.4g} "
             f"(Welch's t = {t:.2f}, p = {p:.3g}, n = {len(a)} and {len(b)})")

@@ -12,8 +12,8 @@ final value.
 from __future__ import annotations
 
 import pandas as pd
-from matplotlib.figure import Figure
 
+from harness.analysis.curves import new_figure
 from harness.analysis.results import param_columns
 from harness.record import OK
 
@@ -49,8 +49,8 @@ def importances(df: pd.DataFrame, metric: str, goal: str) -> pd.DataFrame:
     return pd.DataFrame({"parameter": list(shares), "importance": list(shares.values())})
 
 
-def importance_plot(table: pd.DataFrame, metric: str) -> Figure:
-    fig = Figure(figsize=(7, 0.5 * len(table) + 1.5), layout="constrained")
+def importance_plot(table: pd.DataFrame, metric: str):
+    fig = new_figure(figsize=(7, 0.5 * len(table) + 1.5), layout="constrained")
     ax = fig.subplots()
     ax.barh(table["parameter"][::-1], table["importance"][::-1], color="tab:blue")
     ax.set(xlabel=f"importance for {metric} (share, Optuna PED-ANOVA)", xlim=(0, 1))

@@ -69,6 +69,24 @@ def write_csv(sweep_dir: Path, records: list[TrialRecord]) -> Path:
     return path
 
 
+class ResultsFile:
+    """results.csv kept current through a sweep from the records in memory.
+
+    `update` takes the record a trial just finished with and rewrites the
+    table without reading every trial.json again: rebuilding from disk after
+    each trial made a sweep of N trials read N*N/2 records in its main process.
+    """
+
+    def __init__(self, sweep_dir: Path, trial_ids: list[str]):
+        self.sweep_dir = Path(sweep_dir)
+        self.trial_ids = trial_ids  # the caller's list: rows added to it are rows of the table
+        self.records = {r.trial_id: r for r in load_records(sweep_dir, trial_ids)}  # read once, at the start
+
+    def update(self, record: TrialRecord) -> Path:
+        self.records[record.trial_id] = record
+        return write_csv(self.sweep_dir, [self.records[t] for t in self.trial_ids if t in self.records])
+
+
 def param_columns(df: pd.DataFrame) -> list[str]:
     """The swept-parameter columns of a results table."""
     return [c for c in df.columns if c not in ("trial_id", "group", *RESULT_COLUMNS)]

@@ -10,15 +10,17 @@ where they were stopped. Drawn at the end of every sweep.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
-from harness.analysis.curves import save_figure
+from harness.analysis.curves import new_figure, save_figure
 from harness.layout import HISTORY
 from harness.record import OK, PRUNED
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PROGRESS_NAME = "search_progress.png"
 CURVES_NAME = "validation_curves.png"
@@ -35,8 +37,10 @@ def best_so_far(df: pd.DataFrame, metric: str, goal: str) -> pd.DataFrame:
 
 
 def progress_plot(df: pd.DataFrame, metric: str, goal: str) -> Figure:
+    from matplotlib.ticker import MaxNLocator
+
     curve = best_so_far(df, metric, goal)
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig = new_figure(figsize=(10, 4), layout="constrained")
     for ax, x, label in zip(fig.subplots(1, 2, sharey=True), ("trial", "seconds"),
                             ("trials finished", "cumulative training seconds (every trial, pruned ones too)")):
         ax.step(curve[x], curve["best"], where="post", color="tab:blue")
@@ -51,7 +55,9 @@ def progress_plot(df: pd.DataFrame, metric: str, goal: str) -> Figure:
 
 def validation_curves_plot(sweep_dir: Path, df: pd.DataFrame) -> Figure | None:
     """Validation accuracy by epoch of every trial that has a history; None when none has."""
-    fig = Figure(figsize=(8, 5), layout="constrained")
+    from matplotlib.ticker import MaxNLocator
+
+    fig = new_figure(figsize=(8, 5), layout="constrained")
     ax = fig.subplots()
     drawn = 0
     for row in df.itertuples():

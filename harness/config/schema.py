@@ -102,6 +102,10 @@ class LoggingConfig:
     images: bool = _opt(True, "confusion matrix and misclassified digits at the end")
     profile_steps: tuple[int, ...] | None = _opt(None, "profiler trace for steps [start, stop]", lo=1)
     checkpoint_steps: int = _opt(0, "checkpoint every N steps for resume (0 = every epoch)", lo=0)
+    keep_model: Literal["final", "best", "weights", "none"] = _opt(
+        "final", "what a finished trial keeps: final = model.keras without optimizer state (predict and serve "
+        "load it), best = model.keras of the best-validation epoch (then also the one tested), "
+        "weights = model.weights.h5 only, none = no model file")
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,9 @@ def _check_consistency(cfg: ExperimentConfig, problems: list[str]) -> None:
         p = cfg.logging.profile_steps
         if len(p) != 2 or p[0] > p[1]:
             problems.append(f"logging.profile_steps = {list(p)}: must be [start, stop] with start <= stop")
+    if cfg.logging.keep_model == "best" and cfg.train.ema is not None:
+        problems.append("logging.keep_model = 'best' with train.ema: the best epoch is judged on the moving "
+                        "average, which is only swapped in at the end; use keep_model: final")
     s = cfg.train.schedule
     if s.kind == "exponential" and s.decay_steps is None and s.decay_epochs is None:
         problems.append("train.schedule: exponential decay needs decay_steps or decay_epochs")

@@ -13,7 +13,6 @@ import argparse
 import json
 import sys
 import threading
-import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -22,7 +21,6 @@ from PIL import Image, UnidentifiedImageError
 
 from harness.analysis import results
 from harness.serving.preprocess import SIZE, greyscale, preprocess
-from harness.layout import MODEL
 from harness.record import OK, DamagedRecord, TrialRecord
 
 
@@ -35,26 +33,14 @@ def trial_dir_of(trial: Path | None, sweep: Path | None) -> Path:
 def load_trial_model(trial_dir: Path):
     """(the trial's Keras model, its trial.json as a dict).
 
-    FileNotFoundError when the trial has no model; ValueError when its model
+    FileNotFoundError when the trial kept no model; ValueError when its model
     file is damaged. A damaged trial.json only costs the displayed details.
     """
     trial_dir = Path(trial_dir)
-    path = trial_dir / MODEL
-    if not path.is_file():
-        raise FileNotFoundError(f"no {MODEL} in {trial_dir} (only trials that finished with status ok have one)")
     # Imported here so that `--help` and argument errors answer without TensorFlow's start-up time.
-    import keras
+    from harness.training import keep
 
-    import harness.training.models  # noqa: F401  (registers the custom InputScaling layer)
-
-    # Keras calls any unreadable file "File not found"; say what is really wrong.
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is damaged: not a Keras model file (a .keras file is a zip archive)")
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as e:  # a zip that is not a (complete) model: Keras raises many kinds
-        why = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise ValueError(f"{path} is damaged: Keras cannot load it ({type(e).__name__}: {why:.200})") from None
+    model = keep.load(trial_dir)
     try:
         record = TrialRecord.load(trial_dir)
     except DamagedRecord as e:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -22,7 +21,7 @@ from typing import Any, Callable
 import pandas as pd
 import yaml
 
-from harness.analysis import curves, plots, results
+from harness.analysis import results
 from harness.config import plan as plan_mod
 from harness.config import schema
 from harness.config.plan import TrialSpec
@@ -220,8 +219,7 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
         if cfg.sweep.method == "tpe":  # the rows in the order a resumed sweep would find them
             ids = [s.trial_id for s in _searched_so_far(planner, paths)]
         outcome.records = results.load_records(paths.run_dir, ids)
-        results.write_csv(paths.run_dir, outcome.records)
-        _quietly(plots.write_sweep_plots, paths.run_dir, search=(cfg.sweep.metric.name, cfg.sweep.metric.goal))
+        results.write_csv(paths.run_dir, outcome.records)  # plots: on demand (python -m harness plot), never waited for
     outcome.ran = True
     return outcome
 
@@ -241,9 +239,10 @@ def _execute(plan: SweepPlan, strategy: Strategy, ids: list[str], workers: int, 
     the progress display current; True if interrupted."""
     cfg, paths, metric = plan.config, plan.paths, plan.config.sweep.metric
     progress = SweepProgress(plan.to_run, metric.name, metric.goal, quiet)
+    table = results.ResultsFile(paths.run_dir, ids)  # kept current from the records in memory
 
     def started(spec: TrialSpec) -> None:
-        if spec.trial_id not in ids:
+        if spec.trial_id not in ids:  # (a tpe trial: the table grows with the search)
             ids.append(spec.trial_id)
         progress.started()
     for r in plan.records.values():
@@ -251,9 +250,7 @@ def _execute(plan: SweepPlan, strategy: Strategy, ids: list[str], workers: int, 
             progress.consider(r)
 
     def finished(spec: TrialSpec, record: TrialRecord) -> None:
-        results.write_csv(paths.run_dir, results.load_records(paths.run_dir, ids))
-        if record.status == OK:  # drawn here, while the workers train the next trials
-            _quietly(curves.write_trial_curves, paths.trial(record.trial_id).run_dir, record=record)
+        table.update(record)
         progress.finished(record)
 
     try:
@@ -282,10 +279,3 @@ def _executor(kind: str, workers: int, paths: SweepPaths, ray_address: str | Non
         workers = cpu_count()
     return LocalExecutor(workers, runs, eventlog, report_epochs)
 
-
-def _quietly(fn, *args, **kwargs) -> None:
-    """Plots are a convenience: a plotting error is reported, never fatal to the sweep."""
-    try:
-        fn(*args, **kwargs)
-    except Exception as e:
-        print(f"warning: {fn.__name__} failed: {type(e).__name__}: {e}", file=sys.stderr)

@@ -8,11 +8,12 @@ one is returned as recorded, without training.
 
 Layout, for experiment E and trial T:
     eventlog/E/T/   TensorBoard events (scalars, histograms, images, text, hparams)
-    runs/E/T/       config.yaml, trial.json, history.csv, model.keras, checkpoint/
+    runs/E/T/       config.yaml, trial.json, history.csv, model.keras (see keep.py), checkpoint/
 """
 
 from __future__ import annotations
 
+import functools
 import platform
 import subprocess
 import time
@@ -27,6 +28,7 @@ import tensorflow as tf
 from harness.files import atomic_write_text
 from harness.config import schema as config_mod
 from harness.training import data as data_mod
+from harness.training import keep
 from harness.training import models
 from harness.training import optim
 from harness.training import summaries
@@ -40,6 +42,7 @@ from harness.record import DIVERGED, FAILED, OK, PENDING, PRUNED, RUNNING, Trial
 PROBE_SIZE = 256  # validation images whose activations are histogrammed
 
 
+@functools.lru_cache(maxsize=None)  # once per process: the code a worker runs is the code it imported
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
@@ -114,6 +117,7 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
             *([EmaEvaluation()] if cfg.train.ema else []),
             guard,
             history,
+            *keep.callbacks(cfg.logging.keep_model, paths, history),
             *([report] if report else []),
             summaries.SummaryLogger(writer, split.x_val[:PROBE_SIZE], cfg.logging.every_steps,
                                     cfg.logging.histograms_every, cfg.logging.profile_steps,
@@ -134,12 +138,13 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
         elif report and report.stopped_at is not None:
             record.status = PRUNED
         else:
+            keep.before_test(model, cfg.logging.keep_model, paths)
             t0 = time.perf_counter()
             logits = model.predict(split.x_test, batch_size=1000, verbose=0)
             record.test_loss = float(np.mean(keras.ops.convert_to_numpy(model.loss(split.y_test, logits))))
             record.test_accuracy = float(np.mean(logits.argmax(axis=1) == split.y_test))
             record.eval_seconds = time.perf_counter() - t0
-            model.save(paths.model)
+            keep.save(model, cfg.logging.keep_model, paths)
             record.status = OK
             end.update(x_test=split.x_test, y_test=split.y_test,
                        probs=keras.ops.convert_to_numpy(keras.ops.softmax(logits)))
@@ -152,6 +157,8 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
         record.traceback = traceback.format_exc()
     finally:
         record.ended = utc_now()
+        if record.status in (DIVERGED, FAILED, PRUNED):  # nothing worth keeping
+            keep.discard(paths)
         if writer is not None and record.status != PENDING:
             summaries.write_end(writer, record, end["x_test"], end["y_test"], end["probs"], end["step"],
                                 cfg.logging.images)

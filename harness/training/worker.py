@@ -6,6 +6,7 @@ sweep's own runs/ and eventlog/, a Ray task in a temporary copy of them.
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 from typing import Callable
@@ -19,16 +20,43 @@ _MNIST = None
 
 
 def configure_tensorflow(threads: int) -> None:
-    """Before the process's first trial: TensorFlow's thread pools and quiet logs."""
+    """Before the process's first trial: TensorFlow's thread pools, quiet logs, libraries imported."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")  # retracing notices: each trial builds a new model on purpose
+    gc.disable()  # see _import_and_freeze
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
-    except RuntimeError:  # TensorFlow already ran in this process (not the harness's doing): keep its pools
-        pass
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")  # retracing notices: each trial builds a new model on purpose
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+        except RuntimeError:  # TensorFlow already ran in this process (not the harness's doing): keep its pools
+            pass
+        _import_and_freeze()
+    finally:
+        gc.enable()
+
+
+_FROZEN = False
+
+
+def _import_and_freeze() -> None:
+    """Import what trials use, with the garbage collector off, then exempt those ~370,000 objects from it.
+
+    Measured: with the collector on, importing TensorFlow and Keras runs several full
+    collections over their own new objects (2.8 s of CPU in all, against 1.9 s off,
+    plus 0.3 s for the one collection below); and each trial's
+    keras.backend.clear_session() collected over all of them again (0.3-0.7 s a
+    trial), against 0.02-0.1 s once they are frozen.
+    """
+    global _FROZEN
+    if _FROZEN:
+        return
+    import harness.training.trial  # noqa: F401  (TensorFlow, Keras, TensorBoard, Pillow)
+
+    gc.collect()  # the imports' own garbage, once, so that none of it is frozen
+    gc.freeze()
+    _FROZEN = True
 
 
 def worker_mnist():
