@@ -139,6 +139,8 @@ def plot(by: dict, out: Path) -> None:
             for ax, x in zip(axes, ("epochs", "seconds")):
                 ax.step(r["curve"][x], r["curve"]["best"], where="post", color=colors[m], alpha=0.8,
                         label=m if i == 0 else None)
+    finals = [r["curve"]["best"].iloc[-1] for rs in by.values() for r in rs]
+    axes[0].set_ylim(min(finals) - 0.02, max(finals) + 0.005)  # where the searches differ, not their first trials
     axes[0].set(xlabel="cumulative training epochs", ylabel="best validation accuracy found")
     axes[1].set(xlabel="cumulative training seconds")
     for ax in axes:
