@@ -32,11 +32,10 @@ filter_tensorflow_noise()  # before TensorFlow is imported
 
 import keras  # noqa: E402
 
-from harness.config import schema as config
-from harness.training import data
-from harness.training import models
-from harness.training import optim  # noqa: E402
+from harness.config import schema as config  # noqa: E402
+from harness.training import data  # noqa: E402
 from harness.training.trial import run_trial  # noqa: E402
+from bare_keras import train_bare  # noqa: E402
 
 # Full training set; each run 15-40 s of training on 2 cores.
 CASES = {
@@ -55,14 +54,7 @@ def harness_run(cfg, mnist, workdir: Path) -> float:
 
 def bare_run(cfg, mnist, workdir: Path) -> float:
     t0 = time.perf_counter()
-    split = data.split(mnist, cfg.data.validation, cfg.data.limit, cfg.data.test_limit)
-    keras.utils.set_random_seed(cfg.train.seed)
-    model = models.build(cfg.model, cfg.data.scaling)
-    steps = optim.compile_model(model, cfg.train, len(split.x_train))
-    model.fit(split.x_train, split.y_train, batch_size=cfg.train.batch_size,
-              epochs=optim.epochs_to_run(cfg.train, steps), validation_data=(split.x_val, split.y_val), verbose=0)
-    model.predict(split.x_test, batch_size=1000, verbose=0)
-    model.save(workdir / f"bare{time.monotonic_ns()}.keras")
+    train_bare(cfg, mnist, workdir / f"bare{time.monotonic_ns()}.keras")
     return time.perf_counter() - t0
 
 

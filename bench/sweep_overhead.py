@@ -66,24 +66,15 @@ def write_config(path: Path, name: str, case: dict) -> Path:
 def bare_loop(config: Path, out: Path) -> None:
     """The bare side, in its own process: what a user would write with Keras alone."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
     from harness.config import plan, schema
-    from harness.training import data, models, optim
+    from bare_keras import train_bare
+    from harness.training import data
 
     _, specs = plan.plan(schema.load_raw(config), str(config))
     mnist = data.load()
     out.mkdir(parents=True, exist_ok=True)
     for spec in specs:
-        cfg = spec.config
-        split = data.split(mnist, cfg.data.validation, cfg.data.limit, cfg.data.test_limit)
-        keras.utils.set_random_seed(cfg.train.seed)
-        model = models.build(cfg.model, cfg.data.scaling)
-        steps = optim.compile_model(model, cfg.train, len(split.x_train))
-        model.fit(split.x_train, split.y_train, batch_size=cfg.train.batch_size,
-                  epochs=optim.epochs_to_run(cfg.train, steps), validation_data=(split.x_val, split.y_val), verbose=0)
-        model.predict(split.x_test, batch_size=1000, verbose=0)
-        model.save(out / f"{spec.trial_id}.keras")
+        train_bare(spec.config, mnist, out / f"{spec.trial_id}.keras")
 
 
 def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
