@@ -89,7 +89,6 @@ class SweepOutcome:
     plan: SweepPlan
     records: list[TrialRecord] = field(default_factory=list)
     interrupted: bool = False
-    ran: bool = False  # False for a dry run
 
     @property
     def paths(self) -> SweepPaths:
@@ -220,7 +219,6 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
             ids = [s.trial_id for s in _searched_so_far(planner, paths)]
         outcome.records = results.load_records(paths.run_dir, ids)
         results.write_csv(paths.run_dir, outcome.records)  # plots: on demand (python -m harness plot), never waited for
-    outcome.ran = True
     return outcome
 
 
