@@ -41,7 +41,7 @@ import tensorflow as tf  # noqa: E402
 from fixtures_eventlog import experiment, loaded, session_groups, tensorboard  # noqa: E402
 from harness.config import plan, schema  # noqa: E402
 from harness.record import OK, TrialRecord  # noqa: E402
-from harness.sweep import hparams  # noqa: E402
+from harness import hparams  # noqa: E402
 from harness.sweep.hparams_union import register_sweep  # noqa: E402
 from harness.training import models, summaries  # noqa: E402
 

@@ -47,6 +47,11 @@ SWEEP_HPARAMS = "hparams_experiment.pb"
 UNION_HPARAMS = ".hparams"
 
 
+def _in_run_dir(name: str) -> property:
+    """A path of the run directory, named once above."""
+    return property(lambda self: self.run_dir / name)
+
+
 @dataclass(frozen=True)
 class TrialPaths:
     run_dir: Path
@@ -56,33 +61,13 @@ class TrialPaths:
     def of(cls, experiment: str, trial_id: str, runs: Path, eventlog: Path) -> "TrialPaths":
         return cls(Path(runs) / experiment / trial_id, Path(eventlog) / experiment / trial_id)
 
-    @property
-    def record(self) -> Path:
-        return self.run_dir / RECORD
-
-    @property
-    def config(self) -> Path:
-        return self.run_dir / CONFIG
-
-    @property
-    def history(self) -> Path:
-        return self.run_dir / HISTORY
-
-    @property
-    def model(self) -> Path:
-        return self.run_dir / MODEL
-
-    @property
-    def weights(self) -> Path:
-        return self.run_dir / WEIGHTS
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.run_dir / CHECKPOINT
-
-    @property
-    def lock(self) -> Path:
-        return self.run_dir / TRIAL_LOCK
+    record = _in_run_dir(RECORD)
+    config = _in_run_dir(CONFIG)
+    history = _in_run_dir(HISTORY)
+    model = _in_run_dir(MODEL)
+    weights = _in_run_dir(WEIGHTS)
+    checkpoint = _in_run_dir(CHECKPOINT)
+    lock = _in_run_dir(TRIAL_LOCK)
 
 
 @dataclass(frozen=True)
@@ -97,18 +82,7 @@ class SweepPaths:
     def trial(self, trial_id: str) -> TrialPaths:
         return TrialPaths(self.run_dir / trial_id, self.log_dir / trial_id)
 
-    @property
-    def results(self) -> Path:
-        return self.run_dir / RESULTS
-
-    @property
-    def plots(self) -> Path:
-        return self.run_dir / PLOTS
-
-    @property
-    def lock(self) -> Path:
-        return self.run_dir / SWEEP_LOCK
-
-    @property
-    def config(self) -> Path:
-        return self.run_dir / SWEEP_CONFIG
+    results = _in_run_dir(RESULTS)
+    plots = _in_run_dir(PLOTS)
+    lock = _in_run_dir(SWEEP_LOCK)
+    config = _in_run_dir(SWEEP_CONFIG)

@@ -62,7 +62,7 @@ def test_retry_failed_trains_failed_trials_again_and_keeps_the_rest(tmp_path):
 
 def test_the_main_process_stages_never_import_tensorflow():
     code = ("import sys; import harness.config.plan, harness.sweep.engine, harness.sweep.scheduler, "
-            "harness.sweep.local, harness.sweep.hparams, harness.analysis.compare, harness.analysis.plots, harness.cli; "
+            "harness.sweep.local, harness.hparams, harness.analysis.compare, harness.analysis.plots, harness.cli; "
             "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]; print(heavy); sys.exit(bool(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr

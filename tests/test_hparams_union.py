@@ -10,7 +10,7 @@ from tensorboard.plugins.hparams import api_pb2, summary_v2
 
 from harness.config import plan
 from harness.sweep import hparams_union
-from harness.sweep.hparams import SWEEP
+from harness.hparams import SWEEP
 from fixtures_eventlog import experiment_configs
 
 ROOT = Path(__file__).resolve().parents[1]

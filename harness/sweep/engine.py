@@ -16,7 +16,7 @@ import copy
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 import yaml
@@ -28,7 +28,7 @@ from harness.config.plan import TrialSpec
 from harness.config.validate import ConfigError
 from harness.files import atomic_write_text, file_lock
 from harness.layout import SweepPaths
-from harness.record import DIVERGED, FAILED, OK, PRUNED, DamagedRecord, TrialRecord
+from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
 from harness.sweep import hparams_union, repair, scheduler
 from harness.sweep.progress import SweepProgress
 from harness.sweep.strategies import Planned, Strategy
@@ -41,13 +41,16 @@ RETRIED = (FAILED, DIVERGED)  # what --retry-failed trains again (never a pruned
 class SweepPlan:
     """A validated sweep and where each of its trials stands."""
 
-    config: schema.ExperimentConfig
+    planner: plan_mod.Planner
     specs: list[TrialSpec]
     paths: SweepPaths
     records: dict[str, TrialRecord | None]  # trial id -> record on disk, before this run
     todo: list[TrialSpec]
     strays: list[str]  # trials on disk that the plan no longer has
-    planner: plan_mod.Planner
+
+    @property
+    def config(self) -> schema.ExperimentConfig:
+        return self.planner.config
 
     @property
     def adaptive(self) -> bool:
@@ -127,13 +130,14 @@ def plan_sweep(planner: plan_mod.Planner, paths: SweepPaths, retry_failed: bool 
     Damaged trial folders are reported and (`fix`) set aside to run again (harness/sweep/repair.py).
     """
     cfg, source = planner.config, planner.source
-    if cfg.sweep.method == "tpe":
-        on_disk = [d.name for d in paths.run_dir.glob("*/") if not d.name.startswith(".")] if paths.run_dir.is_dir() else []
-        repair.prepare(paths, sorted(on_disk), fix)
-        specs = _searched_so_far(planner, paths)
+    if cfg.sweep.method == "tpe":  # its trials are those on disk
+        on_disk = sorted(d.name for d in paths.run_dir.glob("*/") if not d.name.startswith("."))
+        found = repair.prepare(paths, on_disk, fix)
+        specs = _searched_so_far(planner, found.values())
+        records = {s.trial_id: found.get(s.trial_id) for s in specs}
     else:
         specs = planner.plan()
-    records = repair.prepare(paths, [s.trial_id for s in specs], fix)
+        records = repair.prepare(paths, [s.trial_id for s in specs], fix)
     changed = {s.trial_id: c for s in specs if (c := _config_changes(s, paths))}
     if changed:
         tid, diffs = next(iter(changed.items()))
@@ -145,21 +149,17 @@ def plan_sweep(planner: plan_mod.Planner, paths: SweepPaths, retry_failed: bool 
     todo = [s for s in specs if not ((r := records[s.trial_id]) and r.finished and r.status not in retry)]
     planned = {s.trial_id for s in specs}
     strays = sorted({p.parent.name for p in paths.run_dir.glob("*/trial.json")} - planned)
-    return SweepPlan(cfg, specs, paths, records, todo, strays, planner)
+    return SweepPlan(planner, specs, paths, records, todo, strays)
 
 
-def _searched_so_far(planner: plan_mod.Planner, paths: SweepPaths) -> list[TrialSpec]:
-    """A tpe sweep's trials so far: every repeat of each setting its records say it started, in that order."""
+def _searched_so_far(planner: plan_mod.Planner, records: Iterable[TrialRecord | None]) -> list[TrialSpec]:
+    """A tpe sweep's trials so far: every repeat of each setting the records say it started, in that order."""
     first: dict[str, tuple[tuple[str, str], list[TrialSpec]]] = {}  # setting -> (when its first trial started, trials)
-    for run_dir in sorted(paths.run_dir.glob("*/")):
-        try:
-            record = TrialRecord.load(run_dir)
-        except DamagedRecord:  # reported by repair.prepare (and set aside, unless a dry run)
-            continue
+    for record in records:
         if record is not None and record.experiment == planner.config.name:
             specs = planner.specs(record.settings)
             key, group = (record.started or "", specs[0].group), specs[0].group
-            if run_dir.name in {s.trial_id for s in specs} and (group not in first or key < first[group][0]):
+            if record.trial_id in {s.trial_id for s in specs} and (group not in first or key < first[group][0]):
                 first[group] = (key, specs)
     return [spec for _, specs in sorted(first.values(), key=lambda f: f[0]) for spec in specs]
 
@@ -215,9 +215,10 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
                 shutil.rmtree(paths.trial(s.trial_id).log_dir, ignore_errors=True)
         ids = [s.trial_id for s in plan.specs]
         outcome.interrupted = _execute(plan, _strategy(plan), ids, workers, executor, ray_address, quiet, say)
-        if cfg.sweep.method == "tpe":  # the rows in the order a resumed sweep would find them
-            ids = [s.trial_id for s in _searched_so_far(planner, paths)]
         outcome.records = results.load_records(paths.run_dir, ids)
+        if cfg.sweep.method == "tpe":  # the rows in the order a resumed sweep finds them
+            order = {s.trial_id: i for i, s in enumerate(_searched_so_far(planner, outcome.records))}
+            outcome.records.sort(key=lambda r: order.get(r.trial_id, len(order)))
         results.write_csv(paths.run_dir, outcome.records)  # plots: on demand (python -m harness plot), never waited for
     return outcome
 

@@ -33,7 +33,7 @@ from harness.config.schema import ExperimentConfig
 from harness.files import atomic_write_bytes, file_lock
 from harness.layout import SWEEP_HPARAMS, UNION_HPARAMS
 from harness.metrics import METRICS
-from harness.sweep.hparams import experiment_pb
+from harness.hparams import experiment_pb
 
 
 def register_sweep(eventlog: Path, cfg: ExperimentConfig) -> Path:

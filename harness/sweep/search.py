@@ -36,7 +36,7 @@ import optuna
 from harness.config.plan import Planner, TrialSpec
 from harness.config.space import Parameter, SweepConfig
 from harness.layout import SweepPaths
-from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
+from harness.record import OK, PRUNED, TrialRecord
 from harness.sweep.strategies import Strategy
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -114,11 +114,7 @@ class OptunaSearch(Strategy):
         return {k: _choice(v) for k, v in settings.items() if k in self._distributions}
 
     def _frozen(self, spec: TrialSpec, record: TrialRecord) -> optuna.trial.FrozenTrial:
-        state = {OK: optuna.trial.TrialState.COMPLETE, PRUNED: optuna.trial.TrialState.PRUNED}.get(
-            record.status, optuna.trial.TrialState.FAIL)
-        value = getattr(record, self.sweep.metric.name) if state == optuna.trial.TrialState.COMPLETE else None
-        if state == optuna.trial.TrialState.COMPLETE and value is None:
-            state = optuna.trial.TrialState.FAIL
+        state, value = self._outcome(record)
         params = self._params(spec.settings)
         values = epoch_values(self._paths.trial(spec.trial_id).history)
         return optuna.trial.create_trial(
@@ -177,13 +173,13 @@ class OptunaSearch(Strategy):
 
     def tell(self, spec: TrialSpec, record: TrialRecord) -> None:
         trial = self._live.pop(spec.trial_id, None)
-        if trial is None:
-            return
+        if trial is not None:
+            state, value = self._outcome(record)
+            self._study.tell(trial, value, state=state)
+
+    def _outcome(self, record: TrialRecord) -> tuple[optuna.trial.TrialState, float | None]:
+        """A finished trial as Optuna sees it: complete with the metric, pruned, or failed (no metric)."""
         value = getattr(record, self.sweep.metric.name, None)
         if record.status == OK and value is not None:
-            self._study.tell(trial, float(value))
-        elif record.status == PRUNED:
-            self._study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        else:
-            assert record.status in (FAILED, DIVERGED, OK), record.status
-            self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            return optuna.trial.TrialState.COMPLETE, float(value)
+        return (optuna.trial.TrialState.PRUNED if record.status == PRUNED else optuna.trial.TrialState.FAIL), None

@@ -35,7 +35,7 @@ from harness.training import summaries
 from harness.training.callbacks import EmaEvaluation, EpochHistory, EpochReport, TrainingGuard, global_step
 from harness.training.checkpoint import Checkpointer, remove_all
 from harness.config.schema import ExperimentConfig
-from harness.sweep import hparams
+from harness import hparams
 from harness.layout import TrialPaths
 from harness.record import DIVERGED, FAILED, OK, PENDING, PRUNED, RUNNING, TrialRecord, utc_now
 
