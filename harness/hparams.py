@@ -29,9 +29,10 @@ def domain(param: Parameter):
     if param.distribution is not None:
         return summary_v2.RealInterval(float(param.min), float(param.max))
     values = [scalar(v) for v in param.values]  # as trials log them
-    if all(isinstance(v, bool) for v in values) or all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+    if all(isinstance(v, bool) for v in values):
         return summary_v2.Discrete(values)
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):  # one dtype: 0 and 0.2 mix
+        return summary_v2.Discrete(values if all(isinstance(v, int) for v in values) else [float(v) for v in values])
     return summary_v2.Discrete([str(v) for v in values])
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from harness.config import schema as config
 from harness.config import plan
-from harness.config.space import extremes
+from harness.config.space import corners
 from harness.training.trial import run_trial
 from tiny import TINY, merge
 
@@ -30,8 +30,8 @@ def test_experiment_plans_and_trains(path, mnist, tmp_path):
         header.append(line)
     assert header and ("minute" in " ".join(header) or "second" in " ".join(header))  # what it is, how long
     planner = plan.Planner(config.load_raw(path, OVERRIDES), str(path))
-    specs = planner.plan()  # every trial of the sweep validated (a tpe space at its extremes)
-    spec = specs[0] if specs else planner.specs(extremes(planner.config.sweep)[0])[0]
+    specs = planner.plan()  # every trial of the sweep validated (a tpe space at every value and bound)
+    spec = specs[0] if specs else planner.specs(corners(planner.config.sweep)[0])[0]
     record = run_trial(spec.config, spec.trial_id, settings=spec.settings, runs=tmp_path, eventlog=tmp_path / "ev",
                        mnist=mnist)
     assert record.status == "ok", record.traceback

@@ -18,7 +18,8 @@ from typing import Any
 
 from harness.config import schema as config_mod
 from harness.config.schema import ConfigError, ExperimentConfig
-from harness.config.space import extremes, iter_settings
+from harness.config.space import corners, iter_settings
+from harness.config.validate import plain
 
 MAX_ID_LENGTH = 120
 
@@ -64,6 +65,22 @@ def setting_id(settings: dict[str, Any]) -> str:
     return f"{text[:MAX_ID_LENGTH - 11]}~{digest}"
 
 
+def trial_id(group: str, repeat: int, repeats: int) -> str:
+    """The id of repeat `repeat` of setting `group` in a sweep of `repeats` repeats per setting.
+
+    The one place ids are made: `group` alone for a sweep without repeats,
+    `group,rep=N` otherwise (and for any repeat beyond the first, whatever
+    `repeats` is). `earlier_ids` are the names the same trial has under
+    another `repeats`.
+    """
+    return group if repeat == 0 and repeats == 1 else f"{group},rep={repeat}"
+
+
+def earlier_ids(group: str, repeat: int) -> list[str]:
+    """Every id repeat `repeat` of setting `group` has had, whatever `sweep.repeats` was."""
+    return list(dict.fromkeys([trial_id(group, repeat, 1), trial_id(group, repeat, 2)]))
+
+
 def _show(settings: dict) -> str:
     return json.dumps(settings, default=list)
 
@@ -72,6 +89,7 @@ class Planner:
     """Turns settings into validated trials: the base config with each setting applied, repeats seeded."""
 
     def __init__(self, raw: dict, source: str = "config"):
+        raw = plain(raw)  # numpy values from Python as YAML would give them
         self.config = config_mod.from_dict(raw, source)
         self.source = source
         self._base = {k: v for k, v in copy.deepcopy(raw).items() if k != "sweep"}
@@ -79,6 +97,7 @@ class Planner:
                     if (why := config_mod.path_problem(p.path, sweepable=True))]
         if problems:
             raise ConfigError(problems, source)
+        self._planned: list[TrialSpec] | None = None
 
     def specs(self, settings: dict[str, Any]) -> list[TrialSpec]:
         """The trials (one per repeat) of one setting; ConfigError when the setting makes a bad config."""
@@ -95,17 +114,21 @@ class Planner:
             raise ConfigError([f"train.seed = {trial_cfg.train.seed}: with {repeats} repeats (seeds seed .. seed + "
                                f"{repeats - 1}) must be <= {config_mod.SEED_MAX - repeats + 1} (setting {group})"],
                               self.source)
-        return [TrialSpec(group if repeats == 1 else f"{group},rep={rep}", group, settings, rep,
+        return [TrialSpec(trial_id(group, rep, repeats), group, settings, rep,
                           replace(trial_cfg, train=replace(trial_cfg.train, seed=trial_cfg.train.seed + rep)))
                 for rep in range(repeats)]
 
     def plan(self) -> list[TrialSpec]:
-        """The planned trials (none for tpe, whose space is validated at its extremes instead)."""
-        sweep = self.config.sweep
-        if sweep.method == "tpe":
-            self.validate_all(extremes(sweep))
-            return []
-        return self.validate_all(iter_settings(sweep))
+        """The planned trials (none for tpe, whose space is validated at every value and bound instead);
+        validated once, so a caller may validate before it writes anything and plan after."""
+        if self._planned is None:
+            sweep = self.config.sweep
+            if sweep.method == "tpe":
+                self.validate_all(corners(sweep))
+                self._planned = []
+            else:
+                self._planned = self.validate_all(iter_settings(sweep))
+        return list(self._planned)
 
     def validate_all(self, settings_list) -> list[TrialSpec]:
         """Every setting's trials, or one ConfigError listing every problem of every setting."""
@@ -132,7 +155,7 @@ def plan(raw: dict, source: str = "config") -> tuple[ExperimentConfig, list[Tria
 
     Raises ConfigError listing every problem of every setting before any trial runs.
     A model-based (tpe) sweep chooses its settings as it goes: none are planned,
-    but the extremes of every parameter are validated now.
+    but every value and bound of every parameter is validated now.
     """
     planner = Planner(raw, source)
     return planner.config, planner.plan()

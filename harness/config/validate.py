@@ -107,6 +107,22 @@ def _convert(tp, value, path: str, meta: dict, problems: list[str]):
     return value
 
 
+def plain(value):
+    """`value` as YAML would give it: numpy scalars and arrays as Python numbers, text and lists, tuples as lists.
+
+    Configs also come from Python (a dict, a notebook's numpy values): every
+    check and every writer downstream (YAML, JSON, TensorBoard's summaries)
+    then sees the same plain types a YAML file gives.
+    """
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):  # np.float64, np.str_, np.ndarray...
+        return plain(value.tolist())
+    return value
+
+
 def suggestion(word: str, valid, what: str = "keys") -> str:
     """`; did you mean 'x'?` for the closest valid word, else the list of valid ones."""
     close = difflib.get_close_matches(word, list(valid), n=1, cutoff=0.5)

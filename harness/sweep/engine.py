@@ -191,6 +191,7 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
     say = echo or (lambda text: None)
     raw, source = load_config(config, overrides)
     planner = plan_mod.Planner(raw, source)
+    planner.plan()  # every setting (a tpe space: every value and bound) validated before anything is written
     paths = SweepPaths.of(planner.config.name, runs, eventlog)
     if dry_run:
         plan = plan_sweep(planner, paths, retry_failed, fix=False)

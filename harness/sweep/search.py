@@ -63,7 +63,7 @@ def _setting(param: Parameter, raw) -> Any:
         return next(v for v in param.values if _choice(v) == raw)
     if param.distribution == "int_uniform":
         return int(raw)
-    return float(f"{raw:.4g}")  # as random sampling rounds: readable trial ids
+    return param.rounded(raw)  # as random sampling rounds: readable trial ids
 
 
 def make_pruner(sweep: SweepConfig) -> optuna.pruners.BasePruner:
