@@ -29,7 +29,7 @@ from harness.config.validate import ConfigError
 from harness.files import atomic_write_text, file_lock
 from harness.layout import SweepPaths
 from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
-from harness.sweep import hparams_union, repair, scheduler
+from harness.sweep import hparams_union, migrate, repair, scheduler
 from harness.sweep.progress import SweepProgress
 from harness.sweep.strategies import Planned, Strategy
 from harness.training import data
@@ -130,14 +130,15 @@ def plan_sweep(planner: plan_mod.Planner, paths: SweepPaths, retry_failed: bool 
     Damaged trial folders are reported and (`fix`) set aside to run again (harness/sweep/repair.py).
     """
     cfg, source = planner.config, planner.source
+    moved = migrate.adopt(planner, paths, fix)  # named under another sweep.repeats: renamed (a dry run: read so)
     if cfg.sweep.method == "tpe":  # its trials are those on disk
         on_disk = sorted(d.name for d in paths.run_dir.glob("*/") if not d.name.startswith("."))
-        found = repair.prepare(paths, on_disk, fix)
+        found = {**repair.prepare(paths, on_disk, fix), **{m.new: m.record for m in moved}}
         specs = _searched_so_far(planner, found.values())
         records = {s.trial_id: found.get(s.trial_id) for s in specs}
     else:
         specs = planner.plan()
-        records = repair.prepare(paths, [s.trial_id for s in specs], fix)
+        records = {**repair.prepare(paths, [s.trial_id for s in specs], fix), **{m.new: m.record for m in moved}}
     changed = {s.trial_id: c for s in specs if (c := _config_changes(s, paths))}
     if changed:
         tid, diffs = next(iter(changed.items()))
@@ -148,7 +149,7 @@ def plan_sweep(planner: plan_mod.Planner, paths: SweepPaths, retry_failed: bool 
     retry = RETRIED if retry_failed else ()
     todo = [s for s in specs if not ((r := records[s.trial_id]) and r.finished and r.status not in retry)]
     planned = {s.trial_id for s in specs}
-    strays = sorted({p.parent.name for p in paths.run_dir.glob("*/trial.json")} - planned)
+    strays = sorted({p.parent.name for p in paths.run_dir.glob("*/trial.json")} - planned - {m.old for m in moved})
     return SweepPlan(planner, specs, paths, records, todo, strays)
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,14 @@ def distribution(param: Parameter) -> optuna.distributions.BaseDistribution:
 def _choice(value):
     """Optuna's categorical choices must be scalars: a list value (hidden: [512, 256]) travels as JSON."""
     return json.dumps(list(value)) if isinstance(value, (list, tuple)) else value
+
+
+def inside(param: Parameter, value) -> bool:
+    """Whether `value` (a trial's setting) is one the parameter can produce: after an edited space, not always."""
+    if param.values is not None:
+        return any(_choice(v) == _choice(value) for v in param.values)
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and param.min <= value <= param.max
+            and (param.distribution != "int_uniform" or value == int(value)))
 
 
 def _setting(param: Parameter, raw) -> Any:
@@ -102,9 +111,16 @@ class OptunaSearch(Strategy):
         self._live: dict[str, optuna.Trial] = {}
         self._queue = deque(planned)
         self._groups = {spec.group for spec, _ in known} | {s.group for s in planned}
+        outside = [spec.trial_id for spec, _ in known if not self._in_space(spec)]
+        if outside:  # an edited space: their results stay in results.csv, but they are no evidence for it
+            print(f"warning: {len(outside)} trial(s) were tried outside the edited search space (e.g. {outside[0]}); "
+                  "kept as results, not told to the sampler or pruner", file=sys.stderr, flush=True)
         for spec, record in sorted(known, key=lambda k: k[1].started or ""):
-            if record.finished:
+            if record.finished and self._in_space(spec):
                 self._study.add_trial(self._frozen(spec, record))
+
+    def _in_space(self, spec: TrialSpec) -> bool:
+        return all(inside(p, spec.settings[p.path]) for p in self.sweep.parameters if p.path in spec.settings)
 
     def _sampler(self, n_known: int) -> optuna.samplers.BaseSampler:
         # Re-seeded per ask: the same history gives the same next setting, interrupted or not.
@@ -140,7 +156,7 @@ class OptunaSearch(Strategy):
         if not self._queue:
             return None
         spec = self._queue.popleft()
-        if spec.trial_id not in self._live:  # (a tpe setting's first trial is the one TPE asked)
+        if spec.trial_id not in self._live and self._in_space(spec):  # (a tpe setting's first trial: TPE asked it)
             params = self._params(spec.settings)
             if params:
                 self._study.enqueue_trial(params, skip_if_exists=False)
