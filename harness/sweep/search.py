@@ -124,7 +124,8 @@ class OptunaSearch(Strategy):
 
     def _sampler(self, n_known: int) -> optuna.samplers.BaseSampler:
         # Re-seeded per ask: the same history gives the same next setting, interrupted or not.
-        return optuna.samplers.TPESampler(seed=self.sweep.seed * 1_000_003 + n_known, n_startup_trials=5)
+        # NumPy takes seeds below 2**32 (the same seeds as before for every sweep.seed under 4,294).
+        return optuna.samplers.TPESampler(seed=(self.sweep.seed * 1_000_003 + n_known) % 2**32, n_startup_trials=5)
 
     def _params(self, settings: dict) -> dict:
         return {k: _choice(v) for k, v in settings.items() if k in self._distributions}
