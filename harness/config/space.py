@@ -130,7 +130,7 @@ class SweepConfig:
         if not isinstance(raw, dict):
             problems.append(f"{path} = {raw!r}: must be a mapping")
             return None
-        raw = dict(raw)
+        raw, known = dict(raw), len(problems)
         params_raw = raw.pop("parameters", None) or {}
         settings_raw = raw.pop("settings", None)
         settings = _settings(settings_raw, f"{path}.settings", problems)
@@ -148,8 +148,8 @@ class SweepConfig:
             problems.append(f"{path}.parameters: must be a mapping of dotted config paths to values")
             params_raw = {}
         params = tuple(_parameter(str(k), v, f"{path}.parameters.{k}", problems) for k, v in params_raw.items())
-        if base is None or metric is None or pruner is None or any(p is None for p in params):
-            return None
+        if len(problems) > known or base is None or metric is None or pruner is None or any(p is None for p in params):
+            return None  # (a value of the wrong type would break the checks below)
         if base.method == "grid" and any(p.values is None for p in params):
             problems.append(f"{path}.method = 'grid': every parameter needs a list of values "
                             "(distributions need method: random or tpe)")
