@@ -115,7 +115,8 @@ def value_of(key: str, valid_only: bool) -> st.SearchStrategy:
 def parameter(draw, key: str, method: str, valid_only: bool):
     """One swept key, in any of the spellings the sweep section takes."""
     values = st.lists(value_of(key, valid_only), min_size=1, max_size=3)
-    kinds = ["list", "values", "value"] + (["distribution"] * 3 if method in ("random", "tpe") and key in NUMERIC else [])
+    searched = method in ("random", "tpe") and key in NUMERIC
+    kinds = ["list", "values", "value"] + (["distribution"] * 3 if searched else [])
     kind = draw(st.sampled_from(kinds))
     if kind == "list":
         return draw(values)
@@ -239,7 +240,8 @@ def test_dry_run_refuses_writing_nothing_or_accepts_what_a_sweep_then_writes(cas
         records = []
         for spec in tried(planner, paths):
             assert schema.from_dict(yaml.safe_load(schema.trial_yaml(spec.config))) == spec.config
-            assert [s.trial_id for s in again.specs(spec.settings)] == [s.trial_id for s in planner.specs(spec.settings)]
+            ids = [s.trial_id for s in planner.specs(spec.settings)]
+            assert [s.trial_id for s in again.specs(spec.settings)] == ids
             TrialRecord.of(spec).save(paths.trial(spec.trial_id).run_dir)
             records.append(TrialRecord.load(paths.trial(spec.trial_id).run_dir))
             summary_v2.hparams_pb(hparams.session_hparams(spec.config, spec.settings),
