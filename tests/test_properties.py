@@ -6,18 +6,22 @@ notebook, values at and just past every bound, lists nested a level too deep,
 mappings where a value belongs, spaces whose bounds hold no integer. The
 properties:
 
-- a refused config raises ConfigError (the command's exit 2) and writes nothing;
+- a refused config raises ConfigError and writes nothing, and the command
+  (`sweep.py CONFIG --set ... --dry-run`, in-process) exits 2 for it with one
+  `error:` message and 0 for every other;
 - an accepted one gives every file a sweep writes before training (sweep.yaml,
   the HParams experiment, each trial's config, record and hparams), read back
   the same, and every setting a search can produce (tpe: asked of Optuna);
-- an accepted one trains: its model builds, logs its hparams and takes one step;
-- the same holds through the real `sweep.py`, with real sweeps.
+- an accepted one trains: its model builds, logs its hparams and takes one step.
+
+Real sweeps of the same kinds of case: test_resume_edited.py, test_hostile_config.py.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -27,16 +31,15 @@ import yaml
 from hypothesis import HealthCheck, event, example, given, settings, strategies as st
 from tensorboard.plugins.hparams import summary_v2
 
-from harness import hparams
+from harness import cli, hparams
 from harness.analysis import results
 from harness.config import plan as plan_mod, schema
-from harness.config.validate import ConfigError
+from harness.config.validate import ConfigError, plain
 from harness.files import atomic_write_text
 from harness.layout import SweepPaths
 from harness.record import TrialRecord
 from harness.sweep import hparams_union
 from harness.sweep.engine import load_config, run_sweep
-from sweeps import sweep_cmd
 
 # key -> (values that are valid alone, values that are not). Valid ones sit at the bounds where they can.
 VALUES = {
@@ -196,6 +199,23 @@ def dry_run(raw: dict, overrides: list[str], root: Path):
     return outcome.plan.planner, outcome.paths
 
 
+def command_status(raw: dict, overrides: list[str], root: Path) -> int:
+    """`sweep.py CONFIG.yaml --set ... --dry-run` on the same config, in-process: its exit status (a
+    traceback fails the test); it writes nothing but its YAML file either."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "prop.yaml"
+        try:
+            path.write_text(yaml.safe_dump(plain(raw), allow_unicode=True))
+        except UnicodeEncodeError:  # (text a file cannot hold: the dict's own refusal covers it)
+            return 2
+        args = [str(path), "--runs", str(root / "runs"), "--eventlog", str(root / "eventlog"), "--dry-run", "--quiet"]
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+            status = cli.main(args + [a for o in overrides for a in ("--set", o)])
+        assert status != 2 or err.getvalue().startswith("error: "), err.getvalue()
+        assert files_under(root) == [] and files_under(Path(tmp)) == ["prop.yaml"]
+        return status
+
+
 ISSUE_CASES = [  # issue 20, points 1-6
     ({**BASE, "sweep": {"parameters": {"model.dropout": [0, 0.2], "train.lr": [1, 0.1]}}}, []),
     ({**BASE, "sweep": {"method": "tpe", "parameters": {"model.dropout": {"values": [0.1, 0.2, 5.0]}}}}, []),
@@ -225,6 +245,7 @@ def test_dry_run_refuses_writing_nothing_or_accepts_what_a_sweep_then_writes(cas
         root = Path(tmp)
         got = dry_run(raw, overrides, root)
         assert files_under(root) == [], "a dry run (or a refused config) wrote something"
+        assert command_status(raw, overrides, root) == (2 if isinstance(got, ConfigError) else 0)
         if isinstance(got, ConfigError):
             event("refused")
             assert got.problems and all(p.strip() for p in got.problems)
