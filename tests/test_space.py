@@ -158,3 +158,14 @@ def test_numbers_of_mixed_types_and_numpy_values_plan_as_yaml_would():
     assert [s.trial_id for s in specs][:2] == ["dropout=0,lr=1", "dropout=0,lr=0.1"]
     assert [type(v) for v in specs[-1].settings.values()] == [float, float]
     assert domain(cfg.sweep.parameters[0]).values == [0.0, 0.2]  # one dtype for TensorBoard's Discrete
+
+
+def test_the_hparams_domain_holds_the_values_trials_log():
+    from harness.hparams import domain
+
+    cfg = plan.plan({"sweep": {"method": "random", "parameters": {
+        "model.hidden": [128, [256, 128]], "train.batch_size": {"distribution": "int_uniform", "min": 8, "max": 16},
+        "model.conv_filters": {"distribution": "int_uniform", "min": 1, "max": 4}}}})[0]
+    hidden, batch, filters = (domain(p) for p in cfg.sweep.parameters)
+    assert sorted(hidden.values) == ["128", "256,128"]  # as a trial logs hidden (128,): text, like 256,128
+    assert (batch.min_value, batch.max_value) == (8, 16) and filters is None  # a list key's values: not known ahead
