@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.config import schema as config_mod
 from harness.config.schema import ConfigError, ExperimentConfig
+from harness.config.validate import plain
 
 MAX_ID_LENGTH = 120
 
@@ -69,6 +70,22 @@ def setting_id(settings: dict[str, Any]) -> str:
     return f"{text[:MAX_ID_LENGTH - 11]}~{digest}"
 
 
+def trial_id(group: str, repeat: int, repeats: int) -> str:
+    """The id of repeat `repeat` of setting `group` in a sweep of `repeats` repeats per setting.
+
+    The one place ids are made: `group` alone for a sweep without repeats,
+    `group,rep=N` otherwise (and for any repeat beyond the first, whatever
+    `repeats` is). `earlier_ids` are the names the same trial has under
+    another `repeats`.
+    """
+    return group if repeat == 0 and repeats == 1 else f"{group},rep={repeat}"
+
+
+def earlier_ids(group: str, repeat: int) -> list[str]:
+    """Every id repeat `repeat` of setting `group` has had, whatever `sweep.repeats` was."""
+    return list(dict.fromkeys([trial_id(group, repeat, 1), trial_id(group, repeat, 2)]))
+
+
 def _show(settings: dict) -> str:
     return json.dumps(settings, default=list)
 
@@ -77,6 +94,7 @@ class Planner:
     """Turns settings into validated trials: the base config with each setting applied, repeats seeded."""
 
     def __init__(self, raw: dict, source: str = "config"):
+        raw = plain(raw)  # numpy values from Python as YAML would give them
         self.config = config_mod.from_dict(raw, source)
         self.source = source
         self._base = {k: v for k, v in copy.deepcopy(raw).items() if k != "sweep"}
@@ -100,7 +118,7 @@ class Planner:
             raise ConfigError([f"train.seed = {trial_cfg.train.seed}: with {repeats} repeats (seeds seed .. seed + "
                                f"{repeats - 1}) must be <= {config_mod.SEED_MAX - repeats + 1} (setting {group})"],
                               self.source)
-        return [TrialSpec(group if repeats == 1 else f"{group},rep={rep}", group, settings, rep,
+        return [TrialSpec(trial_id(group, rep, repeats), group, settings, rep,
                           replace(trial_cfg, train=replace(trial_cfg.train, seed=trial_cfg.train.seed + rep)))
                 for rep in range(repeats)]
 
@@ -129,7 +147,7 @@ def plan(raw: dict, source: str = "config") -> tuple[ExperimentConfig, list[Tria
 
     Raises ConfigError listing every problem of every setting before any trial runs.
     A strategy that chooses its settings as it goes (tpe) plans none, but checks
-    every parameter at its extremes now.
+    every value and bound of every parameter now.
     """
     from harness.sweep.strategies import strategy_for  # the registry (it imports this module)
 

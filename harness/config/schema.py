@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from harness.config.space import SweepConfig
-from harness.config.validate import ConfigError, build, unknown_key
+from harness.config.validate import ConfigError, build, plain, unknown_key
 
 
 # A value that becomes a directory name: one path component, nothing a shell or a path could misread.
@@ -159,10 +159,20 @@ def path_problem(dotted: str, sweepable: bool = False) -> str | None:
     return None
 
 
+def is_list_key(dotted: str) -> bool:
+    """Whether the config value `dotted` is a list (`model.hidden`; a bare value is taken as a list of one)."""
+    tp: Any = ExperimentConfig
+    for key in dotted.split("."):
+        if not dataclasses.is_dataclass(tp) or key not in {f.name for f in dataclasses.fields(tp)}:
+            return False
+        tp = typing.get_type_hints(tp)[key]
+    return any(typing.get_origin(t) is tuple for t in (tp, *typing.get_args(tp)))
+
+
 def from_dict(raw: Any, source: str = "config") -> ExperimentConfig:
-    """Validate a plain mapping (parsed YAML) into an ExperimentConfig."""
+    """Validate a plain mapping (parsed YAML; numpy values from Python are taken as YAML's) into an ExperimentConfig."""
     problems: list[str] = []
-    cfg = build(ExperimentConfig, raw, "", problems)
+    cfg = build(ExperimentConfig, plain(raw), "", problems)
     if cfg is not None and not problems:
         _check_consistency(cfg, problems)
     if problems:

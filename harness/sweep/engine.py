@@ -29,7 +29,7 @@ from harness.config.validate import ConfigError
 from harness.files import atomic_write_text, file_lock
 from harness.layout import SweepPaths, Workspace
 from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
-from harness.sweep import hparams_union, repair, scheduler
+from harness.sweep import hparams_union, migrate, repair, scheduler
 from harness.sweep.progress import SweepProgress
 from harness.sweep.pruners import pruner_for
 from harness.sweep.strategies import Strategy, strategy_for
@@ -123,7 +123,8 @@ def plan_sweep(strategy: Strategy, retry_failed: bool = False, fix: bool = True)
     Damaged trial folders are reported and (`fix`) set aside to run again (harness/sweep/repair.py).
     """
     paths, source = strategy.paths, strategy.planner.source
-    found = repair.prepare(paths, strategy.folders(), fix)
+    moved = migrate.adopt(strategy.planner, paths, fix)  # named under another sweep.repeats: renamed (a dry run: read so)
+    found = {**repair.prepare(paths, strategy.folders(), fix), **{m.new: m.record for m in moved}}
     specs = strategy.trials(found)
     records = {s.trial_id: found.get(s.trial_id) for s in specs}
     changed = {s.trial_id: c for s in specs if (c := _config_changes(s, paths))}
@@ -136,7 +137,7 @@ def plan_sweep(strategy: Strategy, retry_failed: bool = False, fix: bool = True)
     retry = RETRIED if retry_failed else ()
     todo = [s for s in specs if not ((r := records[s.trial_id]) and r.finished and r.status not in retry)]
     planned = {s.trial_id for s in specs}
-    strays = sorted({p.parent.name for p in paths.run_dir.glob("*/trial.json")} - planned)
+    strays = sorted({p.parent.name for p in paths.run_dir.glob("*/trial.json")} - planned - {m.old for m in moved})
     return SweepPlan(strategy, specs, records, todo, strays)
 
 
