@@ -9,6 +9,7 @@ new one, never half of one.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import tempfile
@@ -34,6 +35,26 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+_CAUSES = {  # what an errno means for a path the harness reads or writes, in the user's words
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EISDIR: "is a directory where a file belongs",
+    errno.ENOTDIR: "a part of the path is a file where a directory belongs",
+    errno.EEXIST: "exists, as a file where a directory belongs",
+    errno.ELOOP: "a loop of symbolic links",
+    errno.ENOENT: "no such file or directory",
+}
+
+
+def os_problem(error: OSError) -> str:
+    """One line naming the path and the cause of a file-system error (no traceback for a user)."""
+    cause = _CAUSES.get(error.errno) or error.strerror or str(error) or type(error).__name__
+    return f"{error.filename}: {cause}" if error.filename else cause
 
 
 def is_temporary(name: str) -> bool:

@@ -121,13 +121,14 @@ def test_damaged_trials_are_set_aside_and_run_again_the_others_kept(tmp_path):
     assert f"{len(HOW) + 1} already finished, 0 to run" in settled.stdout and "warning" not in settled.stderr
 
 
-@pytest.mark.parametrize("what", ["results.csv", ".sweep.lock", "plots", "runs/E", "eventlog/E"])
+@pytest.mark.parametrize("what", ["results.csv", ".sweep.lock", "plots", "runs/E", "eventlog/E",
+                                  "eventlog/E/hparams_experiment.pb"])
 def test_sweep_files_of_the_wrong_kind_stop_the_sweep_before_training(tmp_path, what):
     cfg = write_config(tmp_path, "E", **SMALL)
     sweep_dir, log_dir = tmp_path / "runs" / "E", tmp_path / "eventlog" / "E"
-    target = {"runs/E": sweep_dir, "eventlog/E": log_dir}.get(what, sweep_dir / what)
+    target = {"runs/E": sweep_dir, "eventlog/E": log_dir}.get(what, tmp_path / what if "/" in what else sweep_dir / what)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if what in ("results.csv", ".sweep.lock"):
+    if what in ("results.csv", ".sweep.lock", "eventlog/E/hparams_experiment.pb"):
         target.mkdir()
     else:
         target.write_text("in the way")

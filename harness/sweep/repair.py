@@ -5,8 +5,8 @@ error. Reading them must neither crash the sweep nor lose another trial's
 result. The policy:
 
 - The sweep's own places of the wrong kind (runs/E or eventlog/E a file,
-  results.csv, .sweep.lock or plots/ a directory where a file is expected or
-  the reverse): nothing is touched, the sweep stops with ConfigError (exit 2)
+  results.csv, .sweep.lock, eventlog/E/hparams_experiment.pb or plots/ a
+  directory where a file is expected or the reverse): nothing is touched, the sweep stops with ConfigError (exit 2)
   naming each path, before any training.
 - One trial's files damaged (its folder a file; trial.json unreadable, not
   JSON, not a record, or the record of another trial; config.yaml unreadable,
@@ -73,7 +73,8 @@ def sweep_problems(sweep: SweepPaths) -> list[str]:
     """The sweep's own paths that exist as the wrong kind (file vs directory), each named."""
     expect_dir = [sweep.run_dir.parent, sweep.run_dir, sweep.log_dir.parent, sweep.log_dir, sweep.plots,
                   sweep.run_dir / DAMAGED]
-    expect_file = {sweep.results: "it is rebuilt from the trial records", sweep.lock: "it is only a lock"}
+    expect_file = {sweep.results: "it is rebuilt from the trial records", sweep.lock: "it is only a lock",
+                   sweep.log_dir / layout.SWEEP_HPARAMS: "it is written again from the config"}
     problems = [f"{p} is a file where a directory is expected; move it away" for p in expect_dir
                 if p.exists() and not p.is_dir()]
     problems += [f"{p} is a directory where a file is expected; move it away ({why})"
