@@ -19,18 +19,35 @@ from typing import Iterator
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """`data` in `path`, whole or not at all; an OSError (a full disk, say) names `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """OSErrors inside are raised again as one line naming `path` (unless they name a path already).
+
+    A write's errors rarely say which file: `f.write` on a full disk gives
+    `[Errno 28] No space left on device`, h5py a paragraph with the time in it.
+    """
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        yield
+    except OSError as e:
+        if e.filename is not None or e.errno is None:
+            raise
+        raise OSError(e.errno, os.strerror(e.errno), str(path)) from None
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -51,10 +68,14 @@ _CAUSES = {  # what an errno means for a path the harness reads or writes, in th
 }
 
 
+def os_cause(error: OSError) -> str:
+    """What a file-system error means, in a few words (without the path)."""
+    return _CAUSES.get(error.errno) or error.strerror or str(error) or type(error).__name__
+
+
 def os_problem(error: OSError) -> str:
     """One line naming the path and the cause of a file-system error (no traceback for a user)."""
-    cause = _CAUSES.get(error.errno) or error.strerror or str(error) or type(error).__name__
-    return f"{error.filename}: {cause}" if error.filename else cause
+    return f"{error.filename}: {os_cause(error)}" if error.filename else os_cause(error)
 
 
 def is_temporary(name: str) -> bool:

@@ -22,6 +22,7 @@ import yaml
 from harness.record import OK, PRUNED
 from harness.analysis.results import RESULT_COLUMNS, param_columns
 from harness.config.space import Metric
+from harness.files import os_problem
 from harness.layout import PLOTS, RESULTS, SWEEP_CONFIG
 from harness.metrics import goal_of
 
@@ -291,7 +292,11 @@ def show_importance(df: pd.DataFrame, metric: str, goal: str, sweep: Path, fmt: 
     table = importances(df, metric, goal)
     print(render(table, fmt))
     if sweep.is_dir():
-        path = save_figure(importance_plot(table, metric), sweep / PLOTS / f"importance_{metric}.png")
+        try:
+            path = save_figure(importance_plot(table, metric), sweep / PLOTS / f"importance_{metric}.png")
+        except OSError as e:  # a read-only or full disk: the table above is the answer, the picture is extra
+            print(f"note: no importance plot: {os_problem(e)}", file=sys.stderr)
+            return 0
         if fmt != "csv":
             print(f"\nplot: {path}")
     return 0

@@ -24,7 +24,9 @@ from pathlib import Path
 import keras
 
 from harness.config import schema
+from harness.files import naming
 from harness.layout import CONFIG, MODEL, WEIGHTS, TrialPaths
+from harness.quiet import drop_failed_h5_closes
 from harness.training import models
 from harness.training.callbacks import EpochHistory
 
@@ -36,7 +38,9 @@ def _atomic_save(path: Path, save) -> None:
     path = Path(path)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
-        save(tmp / path.name)
+        drop_failed_h5_closes()
+        with naming(path):  # (not the temporary file's name)
+            save(tmp / path.name)
         os.replace(tmp / path.name, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
