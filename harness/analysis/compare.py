@@ -277,11 +277,16 @@ def parse_args(argv):
 def metric_of(sweep: Path) -> tuple[str, str]:
     """The metric and goal a sweep ranks on (its sweep.yaml); validation accuracy when it does not say."""
     default = Metric()
+    path = (sweep if sweep.is_dir() else sweep.parent) / SWEEP_CONFIG
     try:
-        saved = yaml.safe_load((sweep if sweep.is_dir() else sweep.parent).joinpath(SWEEP_CONFIG).read_text())
-        metric = saved["sweep"]["metric"]
+        metric = yaml.safe_load(path.read_text())["sweep"]["metric"]
         return str(metric["name"]), str(metric["goal"])
-    except (OSError, ValueError, TypeError, KeyError, yaml.YAMLError):
+    except FileNotFoundError:  # a sweep of an older version, or a results.csv on its own
+        return default.name, default.goal
+    except (OSError, ValueError, TypeError, KeyError, RecursionError, yaml.YAMLError) as e:
+        why = (os_problem(e) if isinstance(e, OSError) else f"{path}: not valid YAML"
+               if isinstance(e, (yaml.YAMLError, ValueError, RecursionError)) else f"{path}: no sweep.metric in it")
+        print(f"warning: {why}; using {default.name} ({default.goal})", file=sys.stderr)
         return default.name, default.goal
 
 

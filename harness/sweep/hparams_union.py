@@ -80,7 +80,9 @@ def sweep_experiments(eventlog: Path, warn: Callable[[str], None] = _stderr) -> 
     it must not cost every other sweep its dashboard.
     """
     out = {}
-    for path in sorted(Path(eventlog).glob(f"*/{SWEEP_HPARAMS}")):
+    eventlog = Path(eventlog)
+    paths = [d / SWEEP_HPARAMS for d in eventlog.iterdir() if d.is_dir()] if eventlog.is_dir() else []
+    for path in sorted(p for p in paths if os.path.lexists(p)):  # (glob skips a link that cannot be followed)
         try:
             out[path.parent.name] = read_experiment(path)
         except ValueError as e:

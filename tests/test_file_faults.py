@@ -1,0 +1,60 @@
+"""Fault injection at the file layer: every file a command reads, damaged, emptied, of the wrong kind or
+unreadable. The command names the path in one line, never shows a traceback, and loses no finished result."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from fixtures_faults import FAULTS, NAME, TRIALS, finished_sweep, results_kept, sweep_copy  # noqa: F401
+from harness import cli
+from harness.analysis import compare, plots
+from harness.serving import predict
+from harness.sweep import hparams_union
+
+T = TRIALS[0]
+RUNS, TRIAL = f"runs/{NAME}", f"runs/{NAME}/{T}"
+
+
+def _digit(root):
+    path = root / "digit.png"
+    image = Image.new("L", (28, 28))
+    image.paste(255, (12, 4, 16, 24))  # a one
+    image.save(path)
+    return str(path)
+
+
+COMMANDS = {  # name -> (argv for the sweep copy at root and the file damaged, main)
+    "compare": (lambda root, file: [str(root / RUNS)], compare.main),
+    "plot": (lambda root, file: [str(root / RUNS), "--out", str(root / "plots-out")]
+             + ([] if file.endswith("history.csv") else ["--no-curves"]), plots.main),  # (curves: 0.3 s a trial)
+    "predict": (lambda root, file: ["--trial", str(root / TRIAL), _digit(root)], predict.main),
+    "dry-run": (lambda root, file: [str(root / f"{NAME}.yaml"), "--runs", str(root / "runs"), "--eventlog",
+                                    str(root / "eventlog"), "--dry-run"], cli.main),
+    "hparams": (lambda root, file: ["--eventlog", str(root / "eventlog")], hparams_union.main),
+}
+READS = {  # command -> the files it reads, each to be named when it is damaged
+    "compare": [f"{RUNS}/results.csv", f"{RUNS}/sweep.yaml"],
+    "plot": [f"{RUNS}/results.csv", f"{RUNS}/sweep.yaml", f"{TRIAL}/history.csv"],
+    "predict": [f"{TRIAL}/model.keras", f"{TRIAL}/trial.json"],
+    "dry-run": [f"{TRIAL}/trial.json", f"{TRIAL}/config.yaml"],
+    "hparams": ["eventlog/O/hparams_experiment.pb", f"eventlog/{NAME}/hparams_experiment.pb"],
+}
+CASES = [(c, f, fault) for c, files in READS.items() for f in files for fault in FAULTS]
+
+
+@pytest.mark.parametrize("command,file,fault", CASES, ids=[f"{c}-{f.rsplit('/', 1)[1]}-{x}" for c, f, x in CASES])
+def test_a_damaged_file_is_named_in_one_line_and_no_result_is_lost(sweep_copy, capsys, command, file, fault):
+    argv, main = COMMANDS[command]
+    args = argv(sweep_copy, file)
+    capsys.readouterr()
+    kept = results_kept(sweep_copy)
+    FAULTS[fault](sweep_copy / file)
+    status = main(args)  # an exception here is the traceback a user would have seen
+    out, err = capsys.readouterr()
+    assert status in (0, 1, 2) and "Traceback" not in out + err
+    named = [line for line in (out + err).splitlines() if str(sweep_copy / file) in line]
+    assert named, f"{file} ({fault}) not named by {command}:\n{out}\n{err}"
+    assert all(line.startswith(("error: ", "warning: ", "note: ")) or ": error: " in line for line in named), named
+    after = results_kept(sweep_copy)
+    assert all(after.get(k) == v for k, v in kept.items() if k != file), "a finished result was lost"
