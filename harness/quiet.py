@@ -43,6 +43,9 @@ def filter_tensorflow_noise() -> None:
     atexit.register(drain)
 
 
+CLOSE_ERRORS = (OSError, RuntimeError)  # h5py's "Problem attempting file close", "Can't decrement id ref count"
+
+
 def drop_failed_h5_closes() -> None:
     """From now on, drop h5py's tracebacks of a file it failed to close when collected (idempotent).
 
@@ -56,7 +59,7 @@ def drop_failed_h5_closes() -> None:
     unraisable_hook, except_hook = sys.unraisablehook, sys.excepthook
 
     def unraisable(u) -> None:
-        if not (isinstance(u.exc_value, OSError) and "h5py" in str(u.object)):
+        if not (isinstance(u.exc_value, CLOSE_ERRORS) and "h5py" in str(u.object)):
             unraisable_hook(u)
 
     def excepthook(kind, value, tb) -> None:
@@ -64,7 +67,7 @@ def drop_failed_h5_closes() -> None:
         while last is not None and last.tb_next is not None:
             last = last.tb_next
         code = last.tb_frame.f_code if last is not None else None
-        if not (issubclass(kind, OSError) and code is not None and code.co_name.endswith("__dealloc__")
+        if not (issubclass(kind, CLOSE_ERRORS) and code is not None and code.co_name.endswith("__dealloc__")
                 and "h5py" in code.co_filename):
             except_hook(kind, value, tb)
 
