@@ -58,3 +58,21 @@ def test_a_damaged_file_is_named_in_one_line_and_no_result_is_lost(sweep_copy, c
     assert all(line.startswith(("error: ", "warning: ", "note: ")) or ": error: " in line for line in named), named
     after = results_kept(sweep_copy)
     assert all(after.get(k) == v for k, v in kept.items() if k != file), "a finished result was lost"
+
+
+def test_a_sweep_resumes_over_damaged_files_of_others_and_its_own_rebuilt_files(sweep_copy):
+    from sweeps import run_sweep
+
+    kept = results_kept(sweep_copy)
+    damaged = {"eventlog/O/hparams_experiment.pb": "garbage", f"{RUNS}/results.csv": "garbage", f"{RUNS}/sweep.yaml": "empty",
+               f"eventlog/{NAME}/hparams_experiment.pb": "empty"}
+    for file, fault in damaged.items():
+        FAULTS[fault](sweep_copy / file)
+    out = run_sweep(sweep_copy / f"{NAME}.yaml", sweep_copy)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    warnings = [line for line in out.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and str(sweep_copy / "eventlog/O/hparams_experiment.pb") in warnings[0], out.stderr
+    assert "2 trials (2 already finished, 0 to run)" in out.stdout  # nothing trained again
+    assert results_kept(sweep_copy) == kept
+    assert compare.load(sweep_copy / RUNS)["status"].tolist() == ["ok", "ok"]  # its own files, written again
+    assert compare.metric_of(sweep_copy / RUNS) == ("best_val_accuracy", "maximize")
