@@ -76,3 +76,17 @@ def test_a_sweep_resumes_over_damaged_files_of_others_and_its_own_rebuilt_files(
     assert results_kept(sweep_copy) == kept
     assert compare.load(sweep_copy / RUNS)["status"].tolist() == ["ok", "ok"]  # its own files, written again
     assert compare.metric_of(sweep_copy / RUNS) == ("best_val_accuracy", "maximize")
+
+
+def test_plot_draws_what_it_can_and_names_what_it_skipped(sweep_copy, capsys):
+    FAULTS["garbage"](sweep_copy / RUNS / "results.csv")
+    FAULTS["garbage"](sweep_copy / TRIAL / "history.csv")
+    out_dir = sweep_copy / "plots-out"
+    assert plots.main([str(sweep_copy / RUNS), "--out", str(out_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"note: {sweep_copy / RUNS / 'results.csv'}: not a readable results table" in out
+    assert "plotting from the trial records instead" in out
+    assert f"note: {sweep_copy / TRIAL / 'history.csv'}: not a readable history" in out
+    assert (out_dir / TRIALS[1] / "curves.png").is_file() and not (out_dir / T).exists()
+    assert {"pareto.png", "validation_curves.png", "test_accuracy_vs_model_hidden.png"} <= {
+        p.name for p in out_dir.iterdir()}

@@ -159,6 +159,7 @@ def test_a_damaged_record_does_not_stop_predict(trained_trial, digit_files, tmp_
     assert status == 0 and "top 3:" in out and f"{trial / 'trial.json'}: damaged trial record" in err
 
 
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
 def test_corrupt_images_among_good_ones_get_their_own_error(trained_trial, digit_files, tmp_path, capsys):  # noqa: F811
     from corrupt_images import corrupt_images
 
