@@ -35,7 +35,7 @@ COMMANDS = {  # name -> (argv for the sweep copy at root and the file damaged, m
 }
 READS = {  # command -> the files it reads, each to be named when it is damaged
     "compare": [f"{RUNS}/results.csv", f"{RUNS}/sweep.yaml"],
-    "plot": [f"{RUNS}/results.csv", f"{RUNS}/sweep.yaml", f"{TRIAL}/history.csv"],
+    "plot": [f"{RUNS}/results.csv", f"{TRIAL}/history.csv"],  # (its sweep.yaml: read as compare reads it)
     "predict": [f"{TRIAL}/model.keras", f"{TRIAL}/trial.json"],
     "dry-run": [f"{TRIAL}/trial.json", f"{TRIAL}/config.yaml"],
     "hparams": ["eventlog/O/hparams_experiment.pb", f"eventlog/{NAME}/hparams_experiment.pb"],
