@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import tempfile
 import time
 
 from harness.sweep import preflight
@@ -32,6 +33,9 @@ def test_ray_addresses_probed(monkeypatch, tmp_path):
     assert preflight.ray_address_of("local") is None
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.5:6380")
     assert preflight.ray_address_of("auto") == ("10.0.0.5", 6380)
+    monkeypatch.delenv("RAY_ADDRESS")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where `ray start` records its cluster: none
+    assert preflight.ray_problem("auto").startswith("--ray-address auto: no Ray cluster found on this machine")
     with socket.socket() as s:  # a listening port passes
         s.bind(("127.0.0.1", 0))
         s.listen()

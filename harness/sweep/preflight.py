@@ -62,7 +62,7 @@ def writable_problem(directory: Path) -> str | None:
 
 def ray_address_of(address: str) -> tuple[str, int] | None:
     """(host, port) a Ray address names: host:port, ray://host:port, or `auto` (RAY_ADDRESS or the
-    cluster this machine started); None when there is nothing to probe (`local`, no cluster known)."""
+    cluster this machine started); None when there is nothing to probe (`local`, `auto` finding none)."""
     if address == "auto":
         address = os.environ.get("RAY_ADDRESS") or _current_cluster() or ""
     address = address.removeprefix("ray://")
@@ -83,6 +83,10 @@ def ray_problem(address: str, timeout: float = RAY_TIMEOUT) -> str | None:
     """Why the Ray cluster at `address` cannot be reached within `timeout` seconds, or None."""
     target = ray_address_of(address)
     if target is None:
+        if address == "auto":
+            return ("--ray-address auto: no Ray cluster found on this machine (RAY_ADDRESS is not set and "
+                    f"{Path(tempfile.gettempdir()) / 'ray' / 'ray_current_cluster'} does not name one); "
+                    "start one with: ray start --head")
         return None
     try:
         socket.create_connection(target, timeout=timeout).close()
