@@ -33,7 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
     filter_tensorflow_noise()
     module = importlib.import_module(COMMANDS[argv[0]][0])
-    return module.main(argv[1:])
+    try:
+        return module.main(argv[1:])
+    except OSError as e:  # a file or disk fault no command foresaw: one line naming the path, not a traceback
+        from harness.files import os_problem
+
+        print(f"error: {os_problem(e)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from harness.config.validate import ConfigError
+from harness.files import os_problem
 from harness.sweep.engine import SweepOutcome, run_sweep
 from harness.record import PRUNED
 from harness.sweep.progress import trial_line
@@ -92,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
                             retry_failed=args.retry_failed, dry_run=args.dry_run, quiet=args.quiet, echo=print)
     except (ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the disk refused a write of the sweep itself (full, read-only): finished trials are kept
+        print(f"error: {os_problem(e)}", file=sys.stderr)
         return 2
     if args.dry_run:
         for line in outcome.plan.dry_run_lines():

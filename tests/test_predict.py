@@ -157,3 +157,21 @@ def test_a_damaged_record_does_not_stop_predict(trained_trial, digit_files, tmp_
     (trial / "trial.json").write_text('{"attempts": "x"}')
     status, out, err = run(["--trial", str(trial), str(digit_files["plain"][0])], capsys)
     assert status == 0 and "top 3:" in out and f"{trial / 'trial.json'}: damaged trial record" in err
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+def test_corrupt_images_among_good_ones_get_their_own_error(trained_trial, digit_files, tmp_path, capsys):  # noqa: F811
+    from corrupt_images import corrupt_images
+
+    bad = []
+    for name, data in corrupt_images().items():
+        bad.append(tmp_path / f"{name}.img")
+        bad[-1].write_bytes(data)
+    good = digit_files["plain"][:2]
+    status, out, err = run(["--trial", str(trained_trial), *map(str, [good[0], *bad, good[1]])], capsys)
+    assert status == 1
+    assert [line.split(":")[0] for line in out.splitlines()] == [str(g) for g in good]
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert [line.split(": error: ")[0] for line in errors] == [str(b) for b in bad]
+    assert all(len(line) < 300 for line in errors) and "Traceback" not in err
+    assert any("damaged image: SyntaxError: broken PNG file" in line for line in errors)

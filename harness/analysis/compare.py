@@ -15,12 +15,14 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
 from harness.record import OK, PRUNED
-from harness.analysis.results import param_columns
+from harness.analysis.results import RESULT_COLUMNS, param_columns
 from harness.config.space import Metric
+from harness.files import os_problem
 from harness.layout import PLOTS, RESULTS, SWEEP_CONFIG
 from harness.metrics import goal_of
 
@@ -153,11 +155,59 @@ def pivot(df: pd.DataFrame, row: str, col: str, metric: str) -> pd.DataFrame:
     return df[df["status"] == OK].pivot_table(index=row, columns=col, values=metric, aggfunc="mean")
 
 
+def _key_text(value):
+    """A parameter value as the text every sweep agrees on: 16, 16.0 and "16" are all "16"."""
+    if pd.isna(value) or isinstance(value, (bool, np.bool_)):
+        return value if pd.isna(value) else str(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def align_keys(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """The sweeps with each swept parameter of one kind across all of them.
+
+    CSV types a column by its values: `model.hidden` is numeric in a sweep of
+    16 and 32 and text in one of 16 and "512,256", and 16 != "16". A parameter
+    numeric in every sweep stays numeric; otherwise its values become text,
+    numbers written the same way in every sweep, so equal settings meet.
+    """
+    params = dict.fromkeys(c for f in frames for c in param_columns(f.drop(columns="sweep", errors="ignore")))
+    out = [f.copy() for f in frames]
+    for c in params:
+        having = [f for f in out if c in f.columns]
+        if len(having) > 1 and not all(pd.api.types.is_numeric_dtype(f[c]) for f in having):
+            for f in having:
+                f[c] = f[c].map(_key_text).astype(object)
+    return out
+
+
+def numeric_metric(frames: list[pd.DataFrame], metric: str) -> list[pd.DataFrame]:
+    """The sweeps with `metric` as numbers; ValueError naming it when a sweep lacks it or holds
+    text in it (`started`, `status`: nothing to average or rank by)."""
+    out = []
+    for f in frames:
+        given = f[metric] if metric in f.columns else pd.Series(dtype=object)
+        values = pd.to_numeric(given, errors="coerce")
+        text = given[values.isna() & given.notna()]
+        if metric not in f.columns or len(text) or pd.api.types.is_bool_dtype(given):
+            numeric = [c for c in RESULT_COLUMNS if c in f.columns and c not in ("repeat", "seed")
+                       and pd.api.types.is_numeric_dtype(f[c]) and not pd.api.types.is_bool_dtype(f[c])]
+            why = (f"not a column of {f['sweep'].iloc[0]}" if metric not in f.columns else
+                   f"not numeric (values such as {text.iloc[0]!r})" if len(text) else "true/false, not a number")
+            raise ValueError(f"--metric {metric}: {why}; a metric must be a numeric column: {', '.join(numeric)}")
+        out.append(f.assign(**{metric: values}))
+    return out
+
+
 def side_by_side(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Two sweeps aligned on their common swept parameters: mean metric of each and b - a."""
     keys = [c for c in param_columns(a.drop(columns="sweep")) if c in b.columns]
     if not keys:
         raise KeyError("the two sweeps share no swept parameter to align on")
+    a, b = align_keys([a, b])
     name_a, name_b = a["sweep"].iloc[0], b["sweep"].iloc[0]
     if name_a == name_b:
         name_a, name_b = f"{name_a} (1)", f"{name_b} (2)"
@@ -227,11 +277,16 @@ def parse_args(argv):
 def metric_of(sweep: Path) -> tuple[str, str]:
     """The metric and goal a sweep ranks on (its sweep.yaml); validation accuracy when it does not say."""
     default = Metric()
+    path = (sweep if sweep.is_dir() else sweep.parent) / SWEEP_CONFIG
     try:
-        saved = yaml.safe_load((sweep if sweep.is_dir() else sweep.parent).joinpath(SWEEP_CONFIG).read_text())
-        metric = saved["sweep"]["metric"]
+        metric = yaml.safe_load(path.read_text())["sweep"]["metric"]
         return str(metric["name"]), str(metric["goal"])
-    except (OSError, ValueError, TypeError, KeyError, yaml.YAMLError):
+    except FileNotFoundError:  # a sweep of an older version, or a results.csv on its own
+        return default.name, default.goal
+    except (OSError, ValueError, TypeError, KeyError, RecursionError, yaml.YAMLError) as e:
+        why = (os_problem(e) if isinstance(e, OSError) else f"{path}: not valid YAML"
+               if isinstance(e, (yaml.YAMLError, ValueError, RecursionError)) else f"{path}: no sweep.metric in it")
+        print(f"warning: {why}; using {default.name} ({default.goal})", file=sys.stderr)
         return default.name, default.goal
 
 
@@ -242,7 +297,11 @@ def show_importance(df: pd.DataFrame, metric: str, goal: str, sweep: Path, fmt: 
     table = importances(df, metric, goal)
     print(render(table, fmt))
     if sweep.is_dir():
-        path = save_figure(importance_plot(table, metric), sweep / PLOTS / f"importance_{metric}.png")
+        try:
+            path = save_figure(importance_plot(table, metric), sweep / PLOTS / f"importance_{metric}.png")
+        except OSError as e:  # a read-only or full disk: the table above is the answer, the picture is extra
+            print(f"note: no importance plot: {os_problem(e)}", file=sys.stderr)
+            return 0
         if fmt != "csv":
             print(f"\nplot: {path}")
     return 0
@@ -260,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {why}", file=sys.stderr)
                 return 1
         metric = column(frames[0], args.metric)
+        frames = numeric_metric(align_keys(frames), metric)
         if len(frames) == 2:
             print(render(side_by_side(*frames, metric), args.format))
             return 0

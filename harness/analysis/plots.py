@@ -26,11 +26,12 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-from harness.analysis.compare import metric_of
+from harness.analysis.compare import load, metric_of
 from harness.analysis.curves import curves_current, new_figure, save_figure, write_trial_curves
 from harness.analysis.search_plots import write_search_plots
 from harness.record import OK
 from harness.analysis.results import load_records, param_columns, table
+from harness.files import os_problem
 from harness.layout import CURVES, HISTORY, PLOTS, RESULTS
 from harness.metrics import goal_of
 
@@ -256,17 +257,21 @@ def _short(text: str, width: int = 48) -> str:
 # ------------------------------------------------------------------------------------- a whole sweep
 
 
-def load_table(sweep_dir: Path) -> pd.DataFrame:
-    """The sweep's results: results.csv, or (mid-sweep, before it exists) the table of its records."""
+def load_table(sweep_dir: Path, log: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """The sweep's results: results.csv, or the table of its records when there is none yet (mid-sweep)
+    or it is damaged (said to `log`)."""
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise FileNotFoundError(f"no sweep directory {sweep_dir}")
     csv = sweep_dir / RESULTS
-    if csv.exists():
-        return pd.read_csv(csv)
+    if csv.exists() or csv.is_symlink():
+        try:
+            return load(csv).drop(columns="sweep")
+        except (FileNotFoundError, ValueError) as e:
+            (log or print)(f"{e.args[0] if e.args else e}; plotting from the trial records instead")
     records = load_records(sweep_dir)
     if not records:
-        raise FileNotFoundError(f"no {RESULTS} and no trial records in {sweep_dir} (run the sweep first)")
+        raise FileNotFoundError(f"no readable {RESULTS} and no trial records in {sweep_dir} (run the sweep first)")
     return table(records)
 
 
@@ -287,7 +292,7 @@ def write_sweep_plots(sweep_dir: Path, metric: str = "test_accuracy", goal: str 
     """
     say = log or (lambda _msg: None)
     sweep_dir = Path(sweep_dir)
-    df = load_table(sweep_dir)
+    df = load_table(sweep_dir, say)
     if metric not in df.columns:
         raise KeyError(f"{metric!r} is not a column of the results (e.g. test_accuracy, best_val_accuracy, test_loss)")
     plots_dir = Path(out) if out is not None else sweep_dir / PLOTS
@@ -304,7 +309,11 @@ def write_sweep_plots(sweep_dir: Path, metric: str = "test_accuracy", goal: str 
             if not force and curves_current(sweep_dir / tid, dest):
                 current += 1
                 continue
-            files = write_trial_curves(sweep_dir / tid, dest)
+            try:
+                files = write_trial_curves(sweep_dir / tid, dest)
+            except ValueError as e:  # a damaged history: this trial's curves only are skipped
+                say(f"{e}: no learning curves for {tid}")
+                continue
             written += files
             if not files:
                 missing.append(tid)
@@ -380,6 +389,10 @@ def main(argv: list[str] | None = None) -> int:
                                     search=metric_of(Path(args.sweep)))
     except (FileNotFoundError, KeyError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a read-only or full disk: nothing more can be drawn there
+        print(f"error: cannot write the plots: {os_problem(e)}" + ("; --out DIR writes them elsewhere"
+              if args.out is None else ""), file=sys.stderr)
         return 2
     n_curves = sum(1 for p in written if p.name.startswith(CURVES + "."))
     sweep_files = [p for p in written if not p.name.startswith(CURVES + ".")]

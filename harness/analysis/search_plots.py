@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from harness.analysis.curves import new_figure, save_figure
-from harness.layout import HISTORY
+from harness.analysis.curves import new_figure, read_history, save_figure
 from harness.record import FINISHED, OK, PRUNED
 
 if TYPE_CHECKING:
@@ -62,10 +61,10 @@ def validation_curves_plot(sweep_dir: Path, df: pd.DataFrame) -> Figure | None:
     drawn = 0
     for row in df.itertuples():
         try:
-            h = pd.read_csv(Path(sweep_dir) / row.trial_id / HISTORY)
-        except (OSError, ValueError):
+            h = read_history(Path(sweep_dir) / row.trial_id)
+        except ValueError:  # damaged: `plot` names it with the learning curves it cannot draw
             continue
-        if h.empty or "val_accuracy" not in h:
+        if h is None or h.empty or "val_accuracy" not in h:
             continue
         pruned = row.status == PRUNED
         ax.plot(h["epoch"], h["val_accuracy"], "--" if pruned else "-", lw=1, alpha=0.6 if pruned else 0.9,

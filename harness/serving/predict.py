@@ -72,17 +72,39 @@ def answer(probs: np.ndarray) -> dict:
             "top3": [{"digit": int(d), "probability": float(probs[d])} for d in order[:3]]}
 
 
+class UnreadableImage(ValueError):
+    """A file or upload that does not decode as an image: the input's fault, never the server's."""
+
+
+def open_image(source, max_pixels: int | None = None) -> Image.Image:
+    """`source` (a path or a binary file object) decoded; UnreadableImage saying why it is not an image.
+
+    `max_pixels` refuses larger images before their pixels are decoded.
+    """
+    try:
+        image = Image.open(source)
+        if max_pixels is not None and image.size[0] * image.size[1] > max_pixels:
+            raise UnreadableImage(f"image is {image.size[0]}x{image.size[1]}; at most {max_pixels} pixels")
+        image.load()
+        return image
+    except UnidentifiedImageError:
+        raise UnreadableImage("not an image Pillow can read") from None
+    except Image.DecompressionBombError as e:
+        raise UnreadableImage(str(e)) from None
+    except UnreadableImage:
+        raise
+    except OSError as e:
+        if e.errno is not None:  # the file system's error: missing, a directory, no permission...
+            raise UnreadableImage(f"cannot read: {e.strerror or e}") from None
+        raise UnreadableImage(f"damaged image: {e}") from None
+    except Exception as e:  # Pillow's decoders raise what they meet: SyntaxError (a broken PNG chunk),
+        # ValueError (a bad PPM header), struct.error, EOFError, IndexError...
+        raise UnreadableImage(f"damaged image: {type(e).__name__}: {e}") from None
+
+
 def read_image(path: Path, raw: bool = False) -> np.ndarray:
     """The file as a 28x28 model input: preprocessed, or (`raw`) as is, which must then be 28x28."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except UnidentifiedImageError:
-        raise ValueError("not an image Pillow can read") from None
-    except Image.DecompressionBombError as e:
-        raise ValueError(str(e)) from None
-    except OSError as e:
-        raise ValueError(f"cannot read: {e.strerror or e}") from None
+    image = open_image(path)
     if not raw:
         return preprocess(image)
     grey = greyscale(image)
@@ -98,7 +120,7 @@ def predict_files(predictor: Predictor, files: list[Path], raw: bool = False) ->
         try:
             inputs[i] = read_image(f, raw)
             out.append({"file": str(f)})
-        except ValueError as e:  # unreadable, or blank (BlankImageError)
+        except ValueError as e:  # unreadable (UnreadableImage), or blank (BlankImageError)
             out.append({"file": str(f), "error": str(e)})
     if inputs:
         probs = predictor.probabilities(np.stack(list(inputs.values())))

@@ -29,7 +29,7 @@ from harness.config.validate import ConfigError
 from harness.files import atomic_write_text, file_lock
 from harness.layout import SweepPaths, Workspace
 from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
-from harness.sweep import hparams_union, migrate, repair, scheduler
+from harness.sweep import hparams_union, migrate, preflight, repair, scheduler
 from harness.sweep.progress import SweepProgress
 from harness.sweep.pruners import pruner_for
 from harness.sweep.strategies import Strategy, strategy_for
@@ -175,9 +175,8 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
         plan = plan_sweep(strategy, retry_failed, fix=False)
         say(plan.summary())
         return SweepOutcome(plan, [r for s in plan.specs if (r := plan.records[s.trial_id]) is not None])
-    problems = repair.sweep_problems(paths)  # e.g. .sweep.lock made a directory: before taking the lock
-    if problems:
-        raise ConfigError(problems, "sweep folder")
+    # Before the lock and any write: folders of the wrong kind, a read-only or full disk, an unreachable Ray.
+    preflight.check(paths, executor or planner.config.sweep.executor, ray_address or planner.config.sweep.ray_address)
     data.load()  # verify MNIST (and build the cache) once, before any worker starts
     with file_lock(paths.lock, blocking=False) as mine:
         if not mine:
