@@ -29,7 +29,7 @@ from harness.config.validate import ConfigError
 from harness.files import atomic_write_text, file_lock
 from harness.layout import SweepPaths
 from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
-from harness.sweep import hparams_union, repair, scheduler
+from harness.sweep import hparams_union, mainguard, repair, scheduler
 from harness.sweep.progress import SweepProgress
 from harness.sweep.strategies import Planned, Strategy
 from harness.training import data
@@ -185,7 +185,8 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
     `executor` is "local" (worker processes) or "ray" (default: the config's
     sweep.executor). `quiet=False` shows a progress bar and a line per trial;
     `echo` receives the plan's one-line summary (and warnings). Raises
-    ConfigError (nothing trained) for a bad config; KeyboardInterrupt is caught
+    ConfigError (nothing trained) for a bad config, MissingMainGuard when called from a script's
+    top level without `if __name__ == "__main__":` (workers would re-run it); KeyboardInterrupt is caught
     and reported as `outcome.interrupted`.
     """
     say = echo or (lambda text: None)
@@ -196,6 +197,8 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
         plan = plan_sweep(planner, paths, retry_failed, fix=False)
         say(plan.summary())
         return SweepOutcome(plan, [r for s in plan.specs if (r := plan.records[s.trial_id]) is not None])
+    if (executor or planner.config.sweep.executor) == "local":
+        mainguard.check()  # before any worker is spawned to re-import an unguarded script
     problems = repair.sweep_problems(paths)  # e.g. .sweep.lock made a directory: before taking the lock
     if problems:
         raise ConfigError(problems, "sweep folder")
