@@ -20,11 +20,13 @@ EPILOG = """\
 examples:
   python sweep.py experiments/quick.yaml
   python sweep.py experiments/quick.yaml --workers 2
-  python sweep.py experiments/quick.yaml --set train.epochs=1 --set data.limit=5000
+  python sweep.py experiments/quick.yaml --set train.epochs=1 --set data.limit=5000 --set name=quick-small
+  python sweep.py experiments/quick.yaml --set 'sweep.parameters.model.dropout=[0.0,0.5]'
   python sweep.py experiments/quick.yaml --dry-run          # list the trials, train nothing
 
 Re-running the same command resumes: finished trials are kept, interrupted ones
 continue from their last checkpoint, new settings of an edited sweep are added.
+A sweep with other values (epochs, data) needs its own name: --set name=NAME.
 Afterwards: .venv/bin/tensorboard --logdir eventlog   and   python -m harness compare runs/NAME
 """
 
@@ -36,7 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="experiment YAML (see experiments/)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                   help="override a config value, e.g. --set train.lr=0.01 (repeatable; values are YAML)")
+                   help="override a config value, e.g. --set train.epochs=1 (repeatable; values are YAML); "
+                   "a swept parameter's values: --set 'sweep.parameters.train.lr=[0.01,0.1]'")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="trials trained at once, each in its own process with cores/N threads (default 1)")
     p.add_argument("--runs", type=Path, default=Path("runs"), help="artifacts root (default runs/)")
