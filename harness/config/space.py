@@ -182,6 +182,8 @@ class SweepConfig:
 class _SweepScalars:
     """The plain keys of a sweep section, validated by the generic loader."""
 
+    SIBLING_KEYS = ("metric", "pruner", "parameters", "settings")  # the section's other keys, for suggestions
+
     method: Literal["grid", "random", "list", "tpe"] = "grid"
     samples: int = field(default=10, metadata={"lo": 1})
     trials: int = field(default=20, metadata={"lo": 1})
