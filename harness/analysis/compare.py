@@ -301,9 +301,10 @@ def main(argv: list[str] | None = None) -> int:
         if by is None and not args.sort and df.groupby("group").size().max() > 1:
             by = params or ["group"]
         if by:
-            table = grouped(df, by, metric, goal).head(args.top or None)
-            _show(table, display.groups_table(table, by, metric), display.groups_header(table, metric, goal),
-                  args.format, df)
+            every = grouped(df, by, metric, goal)
+            table = every.head(args.top or None)
+            _show(table, display.groups_table(table, by, metric),
+                  display.groups_header(table, metric, goal, len(every)), args.format, df)
             note = verdict(df, by, metric, goal)
             if note and args.format != "csv":
                 print("\n" + display.wrap(note))

@@ -101,10 +101,12 @@ def ranking_table(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     return out
 
 
-def groups_header(table: pd.DataFrame, metric: str, goal: str) -> str:
+def groups_header(table: pd.DataFrame, metric: str, goal: str, total: int | None = None) -> str:
+    """What a groups table shows; `total`: the settings there are when the table shows only the best."""
     ns = sorted(set(table["n"]))
+    count = f"the best {len(table)} of {total} settings" if total and total > len(table) else f"{len(table)} settings"
     repeats = f"{ns[0]} repeat{'s' if ns[0] != 1 else ''} each" if len(ns) == 1 else "n repeats (column n)"
-    return wrap(f"{len(table)} settings, best first by {describe(metric, goal)}: mean ± 95% confidence "
+    return wrap(f"{count[0].upper()}{count[1:]}, best first by {describe(metric, goal)}: mean ± 95% confidence "
                 f"interval (Student's t) over {repeats}. Test acc, params, epochs, seconds of training: "
                 "per-trial means.")
 
