@@ -7,6 +7,7 @@ import os
 import sys
 
 from harness.quiet import filter_tensorflow_noise
+from harness.venv import ensure_dependencies
 
 # command -> (module with a `main(argv) -> int`, one-line help)
 COMMANDS = {
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nunknown command {argv[0]!r}", file=sys.stderr)
             return 2
         return 0
+    ensure_dependencies(["-m", "harness", *argv], ".venv/bin/python -m harness ...")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
     filter_tensorflow_noise()
     module = importlib.import_module(COMMANDS[argv[0]][0])

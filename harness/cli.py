@@ -21,12 +21,14 @@ EPILOG = """\
 examples:
   python sweep.py experiments/quick.yaml
   python sweep.py experiments/quick.yaml --workers 2
-  python sweep.py experiments/quick.yaml --set train.epochs=1 --set data.limit=5000
+  python sweep.py experiments/quick.yaml --set train.epochs=1 --set data.limit=5000 --set name=quick-small
+  python sweep.py experiments/quick.yaml --set 'sweep.parameters.model.dropout=[0.0,0.5]'
   python sweep.py experiments/quick.yaml --dry-run          # list the trials, train nothing
 
 Re-running the same command resumes: finished trials are kept, interrupted ones
 continue from their last checkpoint, new settings of an edited sweep are added.
-Afterwards: tensorboard --logdir eventlog   and   python -m harness compare runs/NAME
+A sweep with other values (epochs, data) needs its own name: --set name=NAME.
+Afterwards: .venv/bin/tensorboard --logdir eventlog   and   python -m harness compare runs/NAME
 """
 
 
@@ -37,7 +39,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="experiment YAML (see experiments/)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                   help="override a config value, e.g. --set train.lr=0.01 (repeatable; values are YAML)")
+                   help="override a config value, e.g. --set train.epochs=1 (repeatable; values are YAML); "
+                   "a swept parameter's values: --set 'sweep.parameters.train.lr=[0.01,0.1]'")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="trials trained at once, each in its own process with cores/N threads (default 1)")
     p.add_argument("--runs", type=Path, default=Path("runs"), help="artifacts root (default runs/)")
@@ -59,13 +62,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def report(outcome: SweepOutcome, eventlog: Path) -> None:
     """The end-of-sweep summary: ranking, failures, where to look."""
-    from harness.analysis import compare
+    from harness.analysis import compare, display
+    from harness.venv import harness_command, tool
 
     records, paths, metric = outcome.records, outcome.paths, outcome.plan.config.sweep.metric
     finished = [r for r in records if r.finished]
     print()
     if finished:
-        print(compare.render(compare.ranked(outcome.table(), metric.name, metric.goal, top=10), "table"))
+        best = compare.ranked(outcome.table(), metric.name, metric.goal, top=10)
+        print(display.ranking_header(metric.name, metric.goal) + "\n")
+        print(display.aligned(display.ranking_table(best, metric.name)))
         print()
     for r in outcome.bad:
         print(trial_line(r))
@@ -78,9 +84,9 @@ def report(outcome: SweepOutcome, eventlog: Path) -> None:
     print(f"  compute:     {epochs} epochs, {seconds:.0f} s of training"
           + (f" ({sum(r.epochs_run for r in pruned)} epochs in pruned trials)" if pruned else ""))
     print(f"  results:     {paths.results}")
-    print(f"  plots:       python -m harness plot {paths.run_dir}   (learning curves, search progress, Pareto front)")
-    print(f"  compare:     python -m harness compare {paths.run_dir}")
-    print(f"  TensorBoard: tensorboard --logdir {eventlog}   (every sweep; --logdir {eventlog / name} for this one)")
+    print(f"  compare:     {harness_command(f'compare {paths.run_dir}')}")
+    print(f"  plots:       {harness_command(f'plot {paths.run_dir}')}")
+    print(f"  TensorBoard: {tool('tensorboard')} --logdir {eventlog}   (--logdir {eventlog / name}: this sweep alone)")
     if outcome.interrupted:
         print("  resume:      run the same command again")
 

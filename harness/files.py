@@ -18,6 +18,10 @@ from pathlib import Path
 from typing import Iterator
 
 
+_UMASK = os.umask(0o022)  # read once (it can only be read by setting it), put back at once
+os.umask(_UMASK)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """`data` in `path`, whole or not at all; an OSError (a full disk, say) names `path`."""
     path = Path(path)
@@ -25,6 +29,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
+            os.fchmod(fd, 0o666 & ~_UMASK)  # as open() would make it (0644), not mkstemp's private 0600
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()

@@ -62,10 +62,10 @@ def test_pivot_and_filters():
 def test_verdict_significant_and_within_noise():
     df = constructed()
     clear = compare.verdict(df, ["train.optimizer"], "test_accuracy", "maximize")
-    assert "train.optimizer=adam" in clear and "significant at the 5% level" in clear
+    assert "leader (optimizer=adam)" in clear and "significant at the 5% level" in clear
     close = compare.verdict(compare.apply_filters(df, ["optimizer=adam"]), ["model.dropout"], "test_accuracy",
                             "maximize")
-    assert "model.dropout=0.0" in close and "significant" in close  # 0.980 vs 0.977, tiny spread
+    assert "leader (dropout=0.0)" in close and "significant" in close  # 0.980 vs 0.977, tiny spread
     noisy = results([{"trial_id": f"{g}{i}", "g": g, "test_accuracy": a}
                      for g, accs in [("a", [0.95, 0.97, 0.99]), ("b", [0.96, 0.94, 0.98])]
                      for i, a in enumerate(accs)])
@@ -105,7 +105,7 @@ def test_command_line(tmp_path):
     assert no_metric.returncode == 2 and "'best_val_accuracy' is not a column" in no_metric.stderr
     (sweep_dir / "sweep.yaml").write_text("sweep:\n  metric: {name: test_accuracy, goal: maximize}\n")
     out = run()  # ranks on the metric the sweep says
-    assert out.returncode == 0 and "ci95" in out.stdout and "significant" in out.stdout
+    assert out.returncode == 0 and "95% confidence interval" in out.stdout and "significant" in out.stdout
     out = run("--pivot", "optimizer", "dropout", "--format", "csv")
     assert out.returncode == 0 and out.stdout.splitlines()[0] == "train.optimizer,0.0,0.5"  # the failed 0.9 trial is left out
     bad = run("--group-by", "nothing")

@@ -31,7 +31,8 @@ def test_parallel_sweep_end_to_end(tmp_path):
             df.set_index("trial_id").loc[tid, "test_accuracy"])
         assert any((tmp_path / "eventlog" / "grid" / tid).glob("events.out.tfevents.*"))
     assert len(experiment_configs(tmp_path / "eventlog")) == 1  # the HParams config (the union of the sweeps')
-    assert "model.hidden" in out.stdout and "runs/grid/results.csv" in out.stdout  # ranked table and where to look
+    assert "best validation accuracy" in out.stdout and "runs/grid/results.csv" in out.stdout  # ranking, where to look
+    assert any(line.split()[:3] == ["hidden", "lr", "val"] for line in out.stdout.splitlines())
 
     # Serial (one process, all cores) gives the same results as two workers.
     serial = run_sweep(cfg, tmp_path, "--runs", str(tmp_path / "serial"), "--eventlog", str(tmp_path / "serial-ev"))

@@ -20,6 +20,7 @@ import pandas as pd
 import yaml
 
 from harness.record import OK, PRUNED
+from harness.analysis import display
 from harness.analysis.results import RESULT_COLUMNS, param_columns
 from harness.config.space import Metric
 from harness.files import os_problem
@@ -42,6 +43,7 @@ FILTER = re.compile(r"^\s*([\w.]+)\s*(<=|>=|!=|=|<|>)\s*(.+?)\s*$")
 
 
 REQUIRED = ["trial_id", "group", "status"]
+COST = ["test_accuracy", "params", "epochs_run", "train_seconds"]  # shown beside a group's metric
 
 
 def load(path: str | Path) -> pd.DataFrame:
@@ -136,8 +138,10 @@ def _ci95(std: float, n: int) -> float:
 
 
 def grouped(df: pd.DataFrame, by: list[str], metric: str, goal: str) -> pd.DataFrame:
-    """Per group of `by`: count, mean, std, 95% CI half-width, best, mean train seconds; best group first."""
+    """Per group of `by`: count, mean, std, 95% CI half-width, best, then the per-trial means of
+    test accuracy, parameters, epochs and train seconds (where the table has them); best group first."""
     ok = df[df["status"] == OK]
+    cost = [c for c in COST if c in df.columns and c != metric]
     rows = []
     for key, g in ok.groupby(by, dropna=False, sort=False):
         vals = g[metric].dropna()
@@ -145,8 +149,8 @@ def grouped(df: pd.DataFrame, by: list[str], metric: str, goal: str) -> pd.DataF
         rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "n": n,
                      "mean": vals.mean(), "std": std, "ci95": _ci95(std, n),
                      "best": vals.max() if goal == "maximize" else vals.min(),
-                     "train_seconds": g["train_seconds"].mean()})
-    out = pd.DataFrame(rows, columns=[*by, "n", "mean", "std", "ci95", "best", "train_seconds"])
+                     **{c: pd.to_numeric(g[c], errors="coerce").mean() for c in cost}})
+    out = pd.DataFrame(rows, columns=[*by, "n", "mean", "std", "ci95", "best", *cost])
     return out.sort_values("mean", ascending=goal == "minimize").reset_index(drop=True)
 
 
@@ -224,20 +228,29 @@ def verdict(df: pd.DataFrame, by: list[str], metric: str, goal: str, alpha: floa
     if len(table) < 2 or table["n"].iloc[:2].min() < 2:
         return None
     ok = df[df["status"] == OK]
-    name = lambda i: ", ".join(f"{k}={table[k].iloc[i]}" for k in by)  # noqa: E731
+    names = display.short_names(by)
+    differ = [k for k in by if table[k].iloc[0] != table[k].iloc[1]] or by
+    name = lambda i: ", ".join(f"{names[k]}={display._cell(table[k].iloc[i])}" for k in differ)  # noqa: E731
+    same = ", ".join(f"{names[k]}={display._cell(table[k].iloc[0])}" for k in by if k not in differ)
     sample = lambda i: ok[(ok[by] == table[by].iloc[i]).all(axis=1)][metric].dropna()  # noqa: E731
     a, b = sample(0), sample(1)
-    gap = a.mean() - b.mean()
+    gap = abs(a.mean() - b.mean())
+    shown = f"{100 * gap:.2f} points of {metric}" if display.percent(metric) else f"{gap:.4g} in {metric}"
+    head = f"Verdict: the leader ({name(0)}) beats the runner-up ({name(1)}) by {shown}" + (
+        f", both with {same}" if same else "")
     if a.std() == 0 and b.std() == 0:
-        return f"{name(0)} and {name(1)} scored identically in every repeat: no noise to test against."
+        return f"{head}; they scored identically in every repeat: no noise to test against."
+    import warnings
+
     from scipy import stats
 
-    t, p = stats.ttest_ind(a, b, equal_var=False)
-    head = (f"Leader {name(0)} vs runner-up {name(1)}: {metric} {gap:+.4g} "
-            f"(Welch's t = {t:.2f}, p = {p:.3g}, n = {len(a)} and {len(b)})")
+    with warnings.catch_warnings():  # nearly equal samples: SciPy's "Precision loss occurred" is not the reader's
+        warnings.simplefilter("ignore", RuntimeWarning)
+        t, p = stats.ttest_ind(a, b, equal_var=False)
+    test = f"Welch's t-test p = {p:.2g}, {len(a)} and {len(b)} repeats"
     if p < alpha:
-        return f"{head}: significant at the {alpha:.0%} level."
-    return f"{head}: within noise at the {alpha:.0%} level; more repeats would tell."
+        return f"{head}: significant at the {alpha:.0%} level ({test})."
+    return f"{head}: within noise at the {alpha:.0%} level ({test}); more repeats would tell."
 
 
 def render(df: pd.DataFrame, fmt: str) -> str:
@@ -253,7 +266,7 @@ def render(df: pd.DataFrame, fmt: str) -> str:
         lines = ["| " + " | ".join(map(str, shown.columns)) + " |", "|" + "---|" * len(shown.columns)]
         lines += ["| " + " | ".join(row) + " |" for row in shown.itertuples(index=False)]
         return "\n".join(lines)
-    return shown.to_string(index=False) if len(shown) else "(no trials)"
+    return display.aligned(shown)
 
 
 def parse_args(argv):
@@ -307,6 +320,17 @@ def show_importance(df: pd.DataFrame, metric: str, goal: str, sweep: Path, fmt: 
     return 0
 
 
+def _show(raw: pd.DataFrame, shown: pd.DataFrame, header: str, fmt: str, df: pd.DataFrame | None = None) -> int:
+    """CSV: the raw numbers alone. Table and Markdown: what the numbers are, the table, what was left out."""
+    if fmt == "csv":
+        print(render(raw, "csv"))
+        return 0
+    print(header + "\n\n" + render(shown, fmt))
+    if df is not None:
+        print("\n" + display.footer(df))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sweep_metric, sweep_goal = metric_of(Path(args.sweeps[0]))
@@ -321,27 +345,34 @@ def main(argv: list[str] | None = None) -> int:
         metric = column(frames[0], args.metric)
         frames = numeric_metric(align_keys(frames), metric)
         if len(frames) == 2:
-            print(render(side_by_side(*frames, metric), args.format))
-            return 0
+            diff = side_by_side(*frames, metric)
+            header = display.diff_header(diff, metric, goal, *map(Path, args.sweeps))
+            return _show(diff, display.diff_table(diff, metric), header, args.format)
         df = pd.concat(frames, ignore_index=True)
         params = param_columns(df.drop(columns="sweep"))
         if args.importance:
             return show_importance(df, metric, goal, Path(args.sweeps[0]), args.format)
         if args.pivot:
-            out = pivot(df, column(df, args.pivot[0]), column(df, args.pivot[1]), metric)
-            print(render(out.reset_index(), args.format))
-            return 0
+            row, col = column(df, args.pivot[0]), column(df, args.pivot[1])
+            out = pivot(df, row, col, metric)
+            return _show(out.reset_index(), display.pivot_table(out, metric),
+                         display.pivot_header(metric, goal, row, col), args.format, df)
         by = [column(df, b) for b in args.group_by] if args.group_by else None
         if by is None and not args.sort and df.groupby("group").size().max() > 1:
             by = params or ["group"]
         if by:
-            print(render(grouped(df, by, metric, goal).head(args.top or None), args.format))
+            every = grouped(df, by, metric, goal)
+            table = every.head(args.top or None)
+            _show(table, display.groups_table(table, by, metric),
+                  display.groups_header(table, metric, goal, len(every)), args.format, df)
             note = verdict(df, by, metric, goal)
             if note and args.format != "csv":
-                print("\n" + note)
+                print("\n" + display.wrap(note))
         else:
             sort = column(df, args.sort) if args.sort else metric
-            print(render(ranked(df, sort, goal_of(sort) if args.sort else goal, args.top), args.format))
+            sort_goal = goal_of(sort) if args.sort else goal
+            table = ranked(df, sort, sort_goal, args.top)
+            _show(table, display.ranking_table(table, sort), display.ranking_header(sort, sort_goal), args.format, df)
     except (FileNotFoundError, KeyError, ValueError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2

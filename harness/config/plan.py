@@ -125,6 +125,7 @@ class Planner:
     def validate_all(self, settings_list) -> list[TrialSpec]:
         """Every setting's trials, or one ConfigError listing every problem of every setting."""
         specs, problems = [], []
+        per_setting: dict[str, list[str]] = {}  # a setting's problem, as said once -> the settings that have it
         owners: dict[str, dict] = {}  # setting id -> the setting that has it
         for settings in settings_list:
             group = setting_id(settings)
@@ -136,7 +137,10 @@ class Planner:
             try:
                 specs += self.specs(settings)
             except ConfigError as e:
-                problems += e.problems
+                for p in e.problems:
+                    per_setting.setdefault(p.removesuffix(f" (setting {group})"), []).append(group)
+        problems += [f"{p} (setting {groups[0]})" if len(groups) == 1 else
+                     f"{p} (in {len(groups)} settings, e.g. {groups[0]})" for p, groups in per_setting.items()]
         if problems:
             raise ConfigError(problems, self.source)
         return specs

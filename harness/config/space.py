@@ -114,6 +114,8 @@ class PrunerConfig:
 class _SweepScalars:
     """The plain keys of a sweep section, validated by the generic loader."""
 
+    SIBLING_KEYS = ("metric", "pruner", "parameters", "settings")  # the section's other keys, for suggestions
+
     method: str = "grid"  # a registered search strategy (harness/sweep/strategies.py)
     samples: int = field(default=10, metadata={"lo": 1})  # random: settings to draw
     trials: int = field(default=20, metadata={"lo": 1})  # tpe: settings to try (each `repeats` times)

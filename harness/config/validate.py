@@ -169,7 +169,8 @@ def build(cls, raw, path: str = "", problems: list[str] | None = None):
     kwargs = {}
     for key, value in raw.items():
         if key not in fields:
-            problems.append(unknown_key(path, str(key), fields))
+            # a section validated in parts names its other parts' keys too, so `metrc` suggests `metric`
+            problems.append(unknown_key(path, str(key), [*fields, *getattr(cls, "SIBLING_KEYS", ())]))
             continue
         kwargs[key] = _convert(hints[key], value, f"{path}.{key}" if path else key, dict(fields[key].metadata), problems)
     obj = None

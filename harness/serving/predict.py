@@ -26,8 +26,28 @@ from harness.record import OK, DamagedRecord, TrialRecord
 
 
 def trial_dir_of(trial: Path | None, sweep: Path | None) -> Path:
-    """The trial to use: `trial` itself, or the best finished trial of `sweep`."""
-    return Path(trial) if trial is not None else results.best_trial_dir(Path(sweep))
+    """The trial to use: `trial` itself, or the best finished trial of `sweep` by the sweep's own
+    metric (validation accuracy unless its config says otherwise), never by the test set."""
+    if trial is not None:
+        return Path(trial)
+    from harness.analysis.compare import metric_of
+
+    return results.best_trial_dir(Path(sweep), *metric_of(Path(sweep)))
+
+
+def describe_trial(trial_dir: Path, record: dict, sweep: Path | None) -> str:
+    """'trial DIR (best by best_val_accuracy 98.10%; test accuracy 97.95%)': which model answers, and why it."""
+    shown = lambda name: (f"{record[name]:.2%}" if name.endswith("accuracy") else f"{record[name]:.4g}")  # noqa: E731
+    parts = []
+    if sweep is not None:
+        from harness.analysis.compare import metric_of
+
+        metric = metric_of(Path(sweep))[0]
+        if record.get(metric) is not None:
+            parts.append(f"best of the sweep by {metric} {shown(metric)}")
+    if record.get("test_accuracy") is not None:
+        parts.append(f"test accuracy {shown('test_accuracy')}")
+    return f"trial {trial_dir}" + (f" ({'; '.join(parts)})" if parts else "")
 
 
 def load_trial_model(trial_dir: Path):
@@ -60,8 +80,12 @@ class Predictor:
         """Softmax of the logits for N x 28 x 28 MNIST-formatted images (0-255)."""
         import keras
 
+        x = np.asarray(images, dtype=np.float32)
+        # A model loaded from model.keras declares its one input as a list: given the bare array,
+        # Keras warns on every call that the structures differ.
+        inputs = [x] if isinstance(self.model.input, list) else x
         with self._lock:  # one Keras call at a time: models are not documented as thread-safe
-            logits = self.model(np.asarray(images, dtype=np.float32), training=False)
+            logits = self.model(inputs, training=False)
             return keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1)).astype(np.float64)
 
 
@@ -143,7 +167,8 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--trial", type=Path, metavar="DIR", help="a trial directory, e.g. runs/quick/t0003")
     which.add_argument("--sweep", type=Path, metavar="DIR",
-                       help="a sweep directory, e.g. runs/quick: use its best finished trial by test accuracy")
+                       help="a sweep directory, e.g. runs/quick: use its best finished trial by the sweep's metric "
+                       "(the best repeat of the setting compare ranks first)")
     return p
 
 
@@ -164,8 +189,7 @@ examples:
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    acc = record.get("test_accuracy")
-    print(f"trial {trial_dir} (test accuracy {acc:.4f})" if acc is not None else f"trial {trial_dir}", file=sys.stderr)
+    print(describe_trial(trial_dir, record, args.sweep), file=sys.stderr)
     out = predict_files(Predictor(model), args.files, raw=args.no_preprocess)
     if args.json:
         print(json.dumps(out, indent=2))

@@ -29,7 +29,7 @@ from harness.config.validate import ConfigError
 from harness.files import atomic_write_text, file_lock
 from harness.layout import SweepPaths, Workspace
 from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
-from harness.sweep import hparams_union, migrate, preflight, repair, scheduler
+from harness.sweep import hparams_union, mainguard, migrate, preflight, repair, scheduler
 from harness.sweep.progress import SweepProgress
 from harness.sweep.pruners import pruner_for
 from harness.sweep.strategies import Strategy, strategy_for
@@ -162,7 +162,8 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
     `executor` is "local" (worker processes) or "ray" (default: the config's
     sweep.executor). `quiet=False` shows a progress bar and a line per trial;
     `echo` receives the plan's one-line summary (and warnings). Raises
-    ConfigError (nothing trained) for a bad config; KeyboardInterrupt is caught
+    ConfigError (nothing trained) for a bad config, MissingMainGuard when called from a script's
+    top level without `if __name__ == "__main__":` (workers would re-run it); KeyboardInterrupt is caught
     and reported as `outcome.interrupted`.
     """
     say = echo or (lambda text: None)
@@ -175,6 +176,8 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
         plan = plan_sweep(strategy, retry_failed, fix=False)
         say(plan.summary())
         return SweepOutcome(plan, [r for s in plan.specs if (r := plan.records[s.trial_id]) is not None])
+    if (executor or planner.config.sweep.executor) == "local":
+        mainguard.check()  # before any worker is spawned to re-import an unguarded script
     # Before the lock and any write: folders of the wrong kind, a read-only or full disk, an unreachable Ray.
     preflight.check(paths, executor or planner.config.sweep.executor, ray_address or planner.config.sweep.ray_address)
     data.load()  # verify MNIST (and build the cache) once, before any worker starts
