@@ -165,7 +165,7 @@ def test_a_trial_whose_files_are_of_the_wrong_kind_is_set_aside(tmp_path):
 
 @pytest.mark.parametrize("history", [b"\xff\xfe garbage", b"step,loss\n1,2\n", b"epoch,step\nnot a number,1\n"])
 def test_an_unfinished_trial_whose_history_is_damaged_trains_again_a_finished_one_keeps_its_result(tmp_path, history):
-    sweep = SweepPaths.of("E", tmp_path / "runs", tmp_path / "eventlog")
+    sweep = Workspace(tmp_path / "runs", tmp_path / "eventlog").sweep("E")
     for tid, status in [("running", "running"), ("done", "ok")]:
         TrialRecord(tid, "E", status=status).save(sweep.trial(tid).run_dir)
         sweep.trial(tid).history.write_bytes(history)

@@ -24,7 +24,7 @@ def test_a_swept_key_is_refused_naming_the_override_that_works():
 
 def test_swept_values_are_settable_from_the_command_line():
     raw = schema.load_raw(QUICK, ["sweep.parameters.model.dropout=[0.0, 0.5]", "sweep.parameters.train.lr=[0.05]"])
-    specs = plan.Planner(raw, "quick").plan()
+    specs = plan.plan(raw, "quick")[1]
     assert sorted({s.settings["model.dropout"] for s in specs}) == [0.0, 0.5]
     assert {s.settings["train.lr"] for s in specs} == {0.05} and len(specs) == 2 * 2 * 1 * 2 * 2
     assert "lr=0.05" in specs[0].trial_id

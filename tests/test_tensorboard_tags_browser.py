@@ -11,6 +11,8 @@ import pytest
 from chromium import ARGS, CHROMIUM, sync_api
 from fixtures_eventlog import tensorboard
 from harness.config import schema
+from harness.config.plan import TrialSpec
+from harness.layout import Workspace
 from harness.training.trial import run_trial
 from sweeps import ROOT
 from tiny import TINY, merge
@@ -28,7 +30,7 @@ METRIC_GROUPS = ["test", "time", "train", "val"]
 def eventlog(tmp_path_factory, mnist):
     tmp = tmp_path_factory.mktemp("tags")
     cfg = schema.from_dict(merge({"name": "tags"}, TINY, {"model": {"hidden": [16, 8]}}))  # histograms every epoch
-    record = run_trial(cfg, "hidden=16-8,rep=0", runs=tmp / "runs", eventlog=tmp / "eventlog", mnist=mnist)
+    record = run_trial(TrialSpec.single(cfg, "hidden=16-8,rep=0"), Workspace(tmp / "runs", tmp / "eventlog"), mnist)
     assert record.status == "ok", record.traceback
     return tmp / "eventlog"
 
