@@ -91,13 +91,22 @@ class Planner:
         except ConfigError as e:
             raise ConfigError([f"{p} (setting {group})" for p in e.problems], self.source) from None
         repeats = self.config.sweep.repeats
-        if trial_cfg.train.seed + repeats - 1 > config_mod.SEED_MAX:
-            raise ConfigError([f"train.seed = {trial_cfg.train.seed}: with {repeats} repeats (seeds seed .. seed + "
-                               f"{repeats - 1}) must be <= {config_mod.SEED_MAX - repeats + 1} (setting {group})"],
-                              self.source)
-        return [TrialSpec(group if repeats == 1 else f"{group},rep={rep}", group, settings, rep,
-                          replace(trial_cfg, train=replace(trial_cfg.train, seed=trial_cfg.train.seed + rep)))
-                for rep in range(repeats)]
+        seeds = max(repeats, self.config.sweep.confirm.max_repeats if self.config.sweep.confirm else 0)
+        if trial_cfg.train.seed + seeds - 1 > config_mod.SEED_MAX:
+            what = "repeats" if seeds == repeats else "seeds (sweep.confirm.max_repeats)"
+            raise ConfigError([f"train.seed = {trial_cfg.train.seed}: with {seeds} {what} (seeds seed .. seed + "
+                               f"{seeds - 1}) must be <= {config_mod.SEED_MAX - seeds + 1} (setting {group})"], self.source)
+        return [self._spec(group, settings, rep, trial_cfg) for rep in range(repeats)]
+
+    def spec(self, settings: dict[str, Any], repeat: int) -> TrialSpec:
+        """The trial of one setting's `repeat` (seed train.seed + repeat), also beyond sweep.repeats (a race's seeds)."""
+        first = self.specs(settings)[0]  # repeat 0: the base seed
+        return self._spec(first.group, first.settings, repeat, first.config)
+
+    def _spec(self, group: str, settings: dict[str, Any], repeat: int, trial_cfg: ExperimentConfig) -> TrialSpec:
+        one = self.config.sweep.repeats == 1 and repeat == 0  # a sweep without repeats: ids without rep=
+        return TrialSpec(group if one else f"{group},rep={repeat}", group, settings, repeat,
+                         replace(trial_cfg, train=replace(trial_cfg.train, seed=trial_cfg.train.seed + repeat)))
 
     def plan(self) -> list[TrialSpec]:
         """The planned trials (none for tpe, whose space is validated at its extremes instead)."""

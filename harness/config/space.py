@@ -102,6 +102,16 @@ class PrunerConfig:
 
 
 @dataclass(frozen=True)
+class ConfirmConfig:
+    """After the search, race the top settings with more seeds until the winner is clear (harness/sweep/race.py)."""
+
+    top: int = field(default=3, metadata={"lo": 2})  # settings raced, best first by the sweep's metric
+    max_repeats: int = field(default=10, metadata={"lo": 2, "hi": 1000})  # seeds per setting at most, the search's included
+    alpha: float = field(default=0.05, metadata={"lo": 0, "lo_open": True, "hi": 0.5, "hi_open": True})  # the race's error
+    min_delta: float = field(default=0.0, metadata={"lo": 0})  # settings closer than this count as tied
+
+
+@dataclass(frozen=True)
 class SweepConfig:
     method: Literal["grid", "random", "list", "tpe"] = "grid"
     samples: int = 10
@@ -114,6 +124,7 @@ class SweepConfig:
     pruner: PrunerConfig = field(default_factory=PrunerConfig)
     parameters: tuple[Parameter, ...] = ()
     settings: tuple[dict, ...] = ()  # method list: the settings themselves
+    confirm: ConfirmConfig | None = None  # race the top settings after the search (None: no race)
 
     @classmethod
     def from_dict(cls, raw: Any, path: str, problems: list[str]) -> "SweepConfig | None":
@@ -127,7 +138,7 @@ class SweepConfig:
         if settings:  # each listed key becomes a parameter whose values are those listed
             params_raw = {k: list(dict.fromkeys(_hashable(s[k]) for s in settings if k in s))
                           for k in dict.fromkeys(k for s in settings for k in s)}
-        metric_raw, pruner_raw = raw.pop("metric", None), raw.pop("pruner", None)
+        metric_raw, pruner_raw, confirm_raw = raw.pop("metric", None), raw.pop("pruner", None), raw.pop("confirm", None)
         base = build(_SweepScalars, raw, path, problems)
         metric = build(Metric, metric_raw, f"{path}.metric", problems) if metric_raw is not None else Metric()
         pruner = build(PrunerConfig, pruner_raw, f"{path}.pruner", problems) if pruner_raw is not None else PrunerConfig()
@@ -154,10 +165,11 @@ class SweepConfig:
         elif pruner.kind != "none" and metric.name != "best_val_accuracy":
             problems.append(f"{path}.metric.name = {metric.name!r}: pruner {pruner.kind!r} compares trials epoch by "
                             "epoch on validation accuracy: use best_val_accuracy")
+        confirm = _confirm(confirm_raw, base.repeats, metric, f"{path}.confirm", problems)
         if (base.method == "list") != bool(settings):
             problems.append(f"{path}: method 'list' goes with a non-empty 'settings' list (and only it)")
         sweep = cls(base.method, base.samples, base.trials, base.seed, base.repeats, base.executor, base.ray_address,
-                    metric, pruner, params, settings)
+                    metric, pruner, params, settings, confirm)
         n_settings = count(sweep)
         if n_settings * sweep.repeats > MAX_TRIALS:
             problems.append(f"{path}: {n_settings:,} settings x {sweep.repeats:,} repeats = "
@@ -175,7 +187,29 @@ class SweepConfig:
             raw["settings"] = [{k: list(v) if isinstance(v, tuple) else v for k, v in s.items()} for s in self.settings]
         else:
             raw["parameters"] = {p.path: p.to_raw() for p in self.parameters}
+        if self.confirm is not None:
+            raw["confirm"] = dataclasses.asdict(self.confirm)
         return raw
+
+
+def _confirm(raw: Any, repeats: int, metric: Metric, path: str, problems: list[str]) -> ConfirmConfig | None:
+    """`sweep.confirm`: absent or false for no race, true or a mapping for one."""
+    if raw is None or raw is False:
+        return None
+    if not isinstance(raw, (bool, dict)):
+        problems.append(f"{path} = {raw!r}: must be true, false or a mapping (top, max_repeats, alpha, min_delta)")
+        return None
+    confirm = build(ConfirmConfig, {} if raw is True else raw, path, problems)
+    if confirm is None:
+        return None
+    if 2 <= confirm.max_repeats <= repeats:
+        problems.append(f"{path}.max_repeats = {confirm.max_repeats}: must be more than sweep.repeats ({repeats}), "
+                        "the seeds each setting has from the search")
+    if metric.name.startswith("test_"):
+        problems.append(f"sweep.metric.name = {metric.name!r}: confirm races on the metric, and choosing on the test "
+                        "set inflates the winner's test score: use best_val_accuracy (the test accuracy of the "
+                        "survivors is still shown)")
+    return confirm
 
 
 @dataclass(frozen=True)

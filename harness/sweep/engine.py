@@ -29,7 +29,7 @@ from harness.config.validate import ConfigError
 from harness.files import atomic_write_text, file_lock
 from harness.layout import SweepPaths
 from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
-from harness.sweep import hparams_union, repair, scheduler
+from harness.sweep import confirm, hparams_union, repair, scheduler
 from harness.sweep.progress import SweepProgress
 from harness.sweep.strategies import Planned, Strategy
 from harness.training import data
@@ -61,17 +61,27 @@ class SweepPlan:
     def size(self) -> int:
         """Trials in the whole sweep (for tpe, its budget)."""
         sweep = self.config.sweep
-        return sweep.trials * sweep.repeats if sweep.method == "tpe" else len(self.specs)
+        search = sweep.trials * sweep.repeats if sweep.method == "tpe" else len(self.search_specs)
+        return search + confirm.most(self.planner)
 
     @property
     def to_run(self) -> int:
         """Trials this run will start, at most (a tpe sweep's new settings included)."""
         sweep = self.config.sweep
+        race = confirm.most(self.planner) - (len(self.specs) - len(self.search_specs))
         if sweep.method != "tpe":
-            return len(self.todo)
-        return len(self.todo) + max(0, sweep.trials - len({s.group for s in self.specs})) * sweep.repeats
+            return len(self.todo) + race
+        return len(self.todo) + race + max(0, sweep.trials - len({s.group for s in self.specs})) * sweep.repeats
+
+    @property
+    def search_specs(self) -> list[TrialSpec]:
+        """The search's trials (a race's further seeds left out)."""
+        return [s for s in self.specs if s.repeat < self.config.sweep.repeats]
 
     def summary(self) -> str:
+        return self._search_summary() + confirm.summary(self.planner, self.specs)
+
+    def _search_summary(self) -> str:
         done = len(self.specs) - len(self.todo)
         sweep = self.config.sweep
         if sweep.method == "tpe":
@@ -92,6 +102,7 @@ class SweepOutcome:
     plan: SweepPlan
     records: list[TrialRecord] = field(default_factory=list)
     interrupted: bool = False
+    verdict: dict | None = None  # sweep.confirm: the race's answer (runs/E/confirm.json)
 
     @property
     def paths(self) -> SweepPaths:
@@ -138,6 +149,10 @@ def plan_sweep(planner: plan_mod.Planner, paths: SweepPaths, retry_failed: bool 
     else:
         specs = planner.plan()
         records = repair.prepare(paths, [s.trial_id for s in specs], fix)
+    if cfg.sweep.confirm:  # the race's trials so far: further repeats of the search's settings
+        extra = confirm.on_disk(planner, paths, specs)
+        records.update(repair.prepare(paths, [s.trial_id for s in extra], fix))
+        specs = specs + extra
     changed = {s.trial_id: c for s in specs if (c := _config_changes(s, paths))}
     if changed:
         tid, diffs = next(iter(changed.items()))
@@ -220,16 +235,26 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
             order = {s.trial_id: i for i, s in enumerate(_searched_so_far(planner, outcome.records))}
             outcome.records.sort(key=lambda r: order.get(r.trial_id, len(order)))
         results.write_csv(paths.run_dir, outcome.records)  # plots: on demand (python -m harness plot), never waited for
+        if cfg.sweep.confirm:
+            outcome.verdict = confirm.write_verdict(plan.planner, paths, outcome.records)
     return outcome
 
 
 def _strategy(plan: SweepPlan) -> Strategy:
+    search = _search(plan)
+    if not plan.config.sweep.confirm:
+        return search
+    return confirm.Confirm(search, plan.planner, [r for r in plan.records.values() if r is not None])
+
+
+def _search(plan: SweepPlan) -> Strategy:
+    todo = [s for s in plan.todo if s in plan.search_specs]  # a race's interrupted seeds: the race resumes them
     if not plan.adaptive:
-        return Planned(plan.todo)
+        return Planned(todo)
     from harness.sweep.search import OptunaSearch  # imports Optuna: only when asked for
 
-    known = [(s, r) for s in plan.specs if (r := plan.records[s.trial_id]) is not None and s not in plan.todo]
-    return OptunaSearch(plan.planner, plan.paths, plan.todo, known)
+    known = [(s, r) for s in plan.search_specs if (r := plan.records[s.trial_id]) is not None and s not in plan.todo]
+    return OptunaSearch(plan.planner, plan.paths, todo, known)
 
 
 def _execute(plan: SweepPlan, strategy: Strategy, ids: list[str], workers: int, executor: str | None,
