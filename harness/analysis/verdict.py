@@ -101,7 +101,7 @@ def sentences(data: dict[str, Any]) -> list[str]:
         if len(alive) > 1:
             cheap = min(alive, key=lambda r: r["train_seconds"] or float("inf"))
             out.append(f"{' and '.join(r['setting'] for r in alive)} are within noise" + _cost(cheap, alive) + ".")
-    out.append(f"Race: {data['confirmation_trials']} confirmation trials, {data['confirmation_epochs']} epochs, "
+    out.append(f"Spent: {data['confirmation_trials']} confirmation trials, {data['confirmation_epochs']} epochs, "
                f"{data['confirmation_train_seconds']:.0f} s of training.")
     tests = [f"{r['setting']} {r['test_accuracy']:.4f}" for r in [lead, *rivals] if r["test_accuracy"] is not None
              and (r["setting"] in data["survivors"])]

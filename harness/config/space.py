@@ -105,7 +105,7 @@ class PrunerConfig:
 class ConfirmConfig:
     """After the search, race the top settings with more seeds until the winner is clear (harness/sweep/race.py)."""
 
-    top: int = field(default=3, metadata={"lo": 2})  # settings raced, best first by the sweep's metric
+    top: int = field(default=3, metadata={"lo": 2, "hi": 1000})  # settings raced, best first by the sweep's metric
     max_repeats: int = field(default=10, metadata={"lo": 2, "hi": 1000})  # seeds per setting at most, the search's included
     alpha: float = field(default=0.05, metadata={"lo": 0, "lo_open": True, "hi": 0.5, "hi_open": True})  # the race's error
     min_delta: float = field(default=0.0, metadata={"lo": 0})  # settings closer than this count as tied

@@ -113,6 +113,18 @@ def most(planner: Planner) -> int:
     return c.top * (c.max_repeats - planner.config.sweep.repeats) if c else 0
 
 
+def trials_left(plan) -> int:
+    """The race's trials still to train at most (a harness.sweep.engine.SweepPlan's): none once it is over."""
+    records = [r for r in plan.records.values() if r is not None]
+    race = replay(plan.planner, records) if plan.config.sweep.confirm else None
+    if race is None:
+        return most(plan.planner)
+    if race.ended:
+        return 0
+    done = results(records, plan.config.sweep.metric.name)
+    return sum(rep not in done.get(s, {}) for s in race.survivors for rep in range(race.rules.max_repeats))
+
+
 def on_disk(planner: Planner, paths: SweepPaths, specs: list[TrialSpec]) -> list[TrialSpec]:
     """The race's trials already started: the further repeats of `specs`' settings that have a folder."""
     c, repeats = planner.config.sweep.confirm, planner.config.sweep.repeats
@@ -124,15 +136,15 @@ def on_disk(planner: Planner, paths: SweepPaths, specs: list[TrialSpec]) -> list
     return found
 
 
-def summary(planner: Planner, specs: list[TrialSpec]) -> str:
-    """The race's part of the sweep's one-line plan ('' without sweep.confirm)."""
-    c = planner.config.sweep.confirm
+def summary(plan) -> str:
+    """The race's part of a SweepPlan's one-line summary ('' without sweep.confirm)."""
+    c = plan.config.sweep.confirm
     if not c:
         return ""
-    started = sum(s.repeat >= planner.config.sweep.repeats for s in specs)
+    left = trials_left(plan)
     return (f"; then a race of the top {c.top} settings, one more seed each per round until one is significantly "
             f"best (alpha {c.alpha}{f', ties within {c.min_delta}' if c.min_delta else ''}) or each has "
-            f"{c.max_repeats} seeds: up to {most(planner)} more trials" + (f" ({started} started)" if started else ""))
+            f"{c.max_repeats} seeds: " + (f"up to {left} more trials" if left else "the race is over"))
 
 
 def write_verdict(planner: Planner, paths: SweepPaths, records: list[TrialRecord]) -> dict | None:
@@ -142,4 +154,4 @@ def write_verdict(planner: Planner, paths: SweepPaths, records: list[TrialRecord
         return None
     data = verdict.build(race, records, planner.config.sweep.metric.name)
     atomic_write_text(paths.run_dir / CONFIRM, json.dumps(data, indent=2) + "\n")
-    return data
+    return {**data, "path": str(paths.run_dir / CONFIRM)}

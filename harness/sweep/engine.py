@@ -68,10 +68,14 @@ class SweepPlan:
     def to_run(self) -> int:
         """Trials this run will start, at most (a tpe sweep's new settings included)."""
         sweep = self.config.sweep
-        race = confirm.most(self.planner) - (len(self.specs) - len(self.search_specs))
+        known = len(self.search_todo) + confirm.trials_left(self)
         if sweep.method != "tpe":
-            return len(self.todo) + race
-        return len(self.todo) + race + max(0, sweep.trials - len({s.group for s in self.specs})) * sweep.repeats
+            return known
+        return known + max(0, sweep.trials - len({s.group for s in self.specs})) * sweep.repeats
+
+    @property
+    def search_todo(self) -> list[TrialSpec]:
+        return [s for s in self.todo if s.repeat < self.config.sweep.repeats]
 
     @property
     def search_specs(self) -> list[TrialSpec]:
@@ -79,19 +83,19 @@ class SweepPlan:
         return [s for s in self.specs if s.repeat < self.config.sweep.repeats]
 
     def summary(self) -> str:
-        return self._search_summary() + confirm.summary(self.planner, self.specs)
+        return self._search_summary() + confirm.summary(self)
 
     def _search_summary(self) -> str:
-        done = len(self.specs) - len(self.todo)
+        done = len(self.search_specs) - len(self.search_todo)
         sweep = self.config.sweep
         if sweep.method == "tpe":
             head = (f"{self.config.name}: tpe search of {sweep.trials} settings x {sweep.repeats} repeat(s)"
                     f" over {len(sweep.parameters)} parameters" + (f", pruner {sweep.pruner.kind}"
                                                                     if sweep.pruner.kind != "none" else ""))
-            return head + (f" ({done} trials already finished, up to {self.to_run} to run)" if self.specs else "")
-        return (f"{self.config.name}: {len(self.specs)} trials"
+            return head + (f" ({done} trials already finished, up to {self.to_run} to run)" if self.search_specs else "")
+        return (f"{self.config.name}: {len(self.search_specs)} trials"
                 + (f", pruner {sweep.pruner.kind}" if sweep.pruner.kind != "none" else "")
-                + (f" ({done} already finished, {len(self.todo)} to run)" if done else "")
+                + (f" ({done} already finished, {len(self.search_todo)} to run)" if done else "")
                 + (f"; {len(self.strays)} trial(s) of an earlier plan kept out of results.csv" if self.strays else ""))
 
 
@@ -248,7 +252,7 @@ def _strategy(plan: SweepPlan) -> Strategy:
 
 
 def _search(plan: SweepPlan) -> Strategy:
-    todo = [s for s in plan.todo if s in plan.search_specs]  # a race's interrupted seeds: the race resumes them
+    todo = plan.search_todo  # a race's interrupted seeds: the race resumes them
     if not plan.adaptive:
         return Planned(todo)
     from harness.sweep.search import OptunaSearch  # imports Optuna: only when asked for
