@@ -73,7 +73,7 @@ def report(outcome: SweepOutcome, eventlog: Path) -> None:
     state = "interrupted" if outcome.interrupted else "done"
     name = outcome.plan.config.name
     pruned = [r for r in finished if r.status == PRUNED]
-    print(f"{name}: {state}, {len(finished)}/{outcome.plan.size} trials finished, "
+    print(f"{name}: {state}, {len(finished)}/{outcome.size} trials finished, "
           f"{len(outcome.bad)} failed or diverged" + (f", {len(pruned)} pruned." if pruned else "."))
     epochs, seconds = sum(r.epochs_run for r in finished), sum(r.train_seconds or 0 for r in finished)
     print(f"  compute:     {epochs} epochs, {seconds:.0f} s of training"

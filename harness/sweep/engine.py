@@ -113,6 +113,13 @@ class SweepOutcome:
         return self.plan.paths
 
     @property
+    def size(self) -> int:
+        """Trials in the whole sweep: the plan's, a finished race counted as the trials it needed."""
+        if self.verdict and self.verdict["state"] == "done":
+            return self.plan.size - confirm.most(self.plan.planner) + self.verdict["confirmation_trials"]
+        return self.plan.size
+
+    @property
     def bad(self) -> list[TrialRecord]:
         return [r for r in self.records if r.finished and r.status not in (OK, PRUNED)]
 
