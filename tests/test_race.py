@@ -2,6 +2,7 @@
 
 import pytest
 
+from harness.analysis import verdict
 from harness.config.plan import Planner
 from harness.config.validate import ConfigError
 from harness.record import FAILED, OK, TrialRecord
@@ -119,3 +120,27 @@ def test_the_race_resumes_from_records_without_training_a_finished_trial_again()
     failed = finished(planner, spec.settings, 2, None, FAILED)[1]
     strategy.tell(spec, failed)  # a failed seed counts as spent, without a value
     assert {s.repeat for s in (strategy.ask(), strategy.ask())} == {3}
+
+
+def test_the_verdict_says_a_tie_and_its_cost_or_the_winner_and_by_how_much():
+    planner = Planner(raw(top=2, max_repeats=6, min_delta=0.005))
+    values, seconds = {0.001: GOOD, 0.01: CLOSE, 0.1: BAD}, {0.001: 10.0, 0.01: 6.0, 0.1: 5.0}
+    records = []
+    for lr in values:
+        for rep in range(6):
+            record = finished(planner, {"train.lr": lr}, rep, values[lr][rep])[1]
+            record.train_seconds, record.test_accuracy, record.epochs_run = seconds[lr], 0.5, 1
+            records.append(record)
+    tie = verdict.build(confirm.replay(planner, records), records, "best_val_accuracy")
+    assert tie["ended"] == race.TIED and tie["state"] == "done"
+    assert tie["verdict"].startswith(f"lr=0.001 and lr=0.01 are tied within 0.005 at {tie['seeds_each']} seeds each; "
+                                     "lr=0.01 costs 40% less training time.")
+    assert "for information (never used to decide): lr=0.001 0.5000, lr=0.01 0.5000" in tie["verdict"]
+    assert tie["confirmation_trials"] == 2 * (tie["seeds_each"] - 2)
+
+    won = verdict.build(race.replay(["lr=0.001", "lr=0.1"], confirm.results(records, "best_val_accuracy"), 2,
+                                    race.Rules(2, 6)), records, "best_val_accuracy")
+    assert won["ended"] == race.ONE_LEFT and won["verdict"].startswith("Winner lr=0.001: best_val_accuracy 0.9805 at 2 seeds")
+    loser = won["contenders"][1]
+    assert loser["leader_better_by"] == pytest.approx(0.08) and loser["ci95"][0] > 0 and loser["eliminated_after_seeds"]
+    assert f"dropped after {loser['eliminated_after_seeds']} seeds" in won["verdict"]

@@ -46,7 +46,8 @@ def build(race, records: list[TrialRecord], metric: str) -> dict[str, Any]:
             "train_seconds": _mean([r.train_seconds for r in mine if r.train_seconds is not None]),
         })
     start = race.start
-    extra = [r for r in records if r.group in race.contenders and r.repeat >= start and r.finished]
+    used = {name: race.eliminated.get(name, race.seeds) for name in race.contenders}  # seeds each one raced with
+    extra = [r for r in records if r.finished and start <= r.repeat < used.get(r.group, 0)]
     data = {
         "metric": metric, "goal": race.rules.goal, "alpha": race.rules.alpha, "min_delta": race.rules.min_delta,
         "top": race.rules.top, "max_repeats": race.rules.max_repeats, "seeds_from_search": start,
