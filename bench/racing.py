@@ -8,7 +8,7 @@ mean over all seeds is the ground truth. Then replays strategies over
 resamples of those seeds, each strategy seeing only the seeds it asks for:
 
   (a) best mean of 2 seeds (what a sweep with repeats: 2 answers today);
-  (b) a fixed 10 seeds of each of the top K (by their first 2 seeds), best mean;
+  (b) a fixed 10 seeds of each of the top K (by their first 2 seeds), best mean (and 5, for contrast);
   (c) the race (harness/analysis/racing.py) over the same top K, from their first 2 seeds.
 
 For each: how often it names the true best or a setting within min_delta of
@@ -101,10 +101,10 @@ def replay(pool: dict[str, np.ndarray], truth: dict[str, float], args, rng: np.r
     named = top[0]
     p = stats.ttest_ind(sweep[top[0]], sweep[top[1]], equal_var=False).pvalue  # compare's verdict today
     row("(a) best mean of 2 seeds", named, bool(p < args.alpha), 2 * len(pool))
-    fixed = {s: order[s][:10] for s in top}
-    d = decide(fixed, "maximize", args.alpha, args.min_delta)
-    row(f"(b) 10 seeds of each of the top {args.top}", d.leader, len(d.survivors) == 1,
-        2 * len(pool) + 8 * len(top))
+    for n in args.fixed:
+        d = decide({s: order[s][:n] for s in top}, "maximize", args.alpha, args.min_delta)
+        row(f"(b) {n} seeds of each of the top {args.top}", d.leader, len(d.survivors) == 1,
+            2 * len(pool) + (n - 2) * len(top))
     for name, rules in race_rules(args).items():
         race = race_mod.replay(top, {s: dict(enumerate(order[s])) for s in top}, 2, rules)
         spent = sum(race.eliminated.get(s, race.seeds) for s in top)
@@ -130,7 +130,8 @@ def main() -> int:
     p.add_argument("--top", type=int, default=6, help="contenders raced (and given 10 seeds each by (b))")
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument("--min-delta", type=float, default=0.002, help="a setting this close to the true best counts as right")
-    p.add_argument("--max-repeats", type=int, nargs="+", default=[6, 10], help="the race's sweep.confirm.max_repeats")
+    p.add_argument("--max-repeats", type=int, nargs="+", default=[5, 10], help="the race's sweep.confirm.max_repeats")
+    p.add_argument("--fixed", type=int, nargs="+", default=[10, 5], help="seeds each for (b); the first is the reference")
     p.add_argument("--resamples", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0, help="of the resampling")
     args = p.parse_args()
