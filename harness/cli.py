@@ -11,8 +11,6 @@ import sys
 from pathlib import Path
 
 from harness.config.validate import ConfigError
-from harness.layout import CONFIRM
-from harness.sweep import confirm
 from harness.sweep.engine import SweepOutcome, run_sweep
 from harness.record import PRUNED
 from harness.sweep.progress import trial_line
@@ -85,13 +83,9 @@ def report(outcome: SweepOutcome, eventlog: Path) -> None:
     if outcome.interrupted:
         print("  resume:      run the same command again")
     if outcome.verdict:  # sweep.confirm: the answer to "which setting is best" closes the report
-        print(f"\n{name}: " + "\n  ".join(verdict_lines(outcome.verdict)))
+        from harness.analysis.verdict import sentences
 
-
-def verdict_lines(data: dict) -> list[str]:
-    from harness.analysis.verdict import sentences
-
-    return sentences(data) + [f"(details: {data['path']})"] if data.get("path") else sentences(data)
+        print(f"\n{name}: " + "\n  ".join(sentences(outcome.verdict) + [f"(details: {paths.confirm})"]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,22 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.dry_run:
-        print_dry_run(outcome.plan)
+        for line in outcome.plan.dry_run_lines():
+            print(line)
         return 0
     report(outcome, args.eventlog)
     return outcome.exit_status
-
-
-def print_dry_run(plan) -> None:
-    """The trials of a dry run's plan (an engine.SweepPlan), and what a search or race would add."""
-    for s in plan.specs:
-        print(f"  {'done ' if s not in plan.todo else 'to run'}  {s.trial_id}")
-    if plan.config.sweep.method == "tpe":
-        more = plan.to_run - len(plan.search_todo) - confirm.trials_left(plan)
-        print(f"  then up to {more} more trials, each setting chosen by TPE from the results so far")
-    if plan.config.sweep.confirm and (left := confirm.trials_left(plan)):
-        print(f"  then at most {left} confirmation trials (the race ends sooner when one setting is significantly "
-              "best or the survivors are tied)")
-    elif plan.config.sweep.confirm:
-        print(f"  the race is over: its verdict is in {plan.paths.run_dir / CONFIRM}")
 

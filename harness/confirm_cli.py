@@ -69,7 +69,7 @@ def config_of(sweep: Path, args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from harness.cli import print_dry_run, report
+    from harness.cli import report
     from harness.sweep.engine import run_sweep
 
     args = parse_args(argv)
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.dry_run:
-        print_dry_run(outcome.plan)
+        print("\n".join(outcome.plan.dry_run_lines()))
         return 0
     report(outcome, args.eventlog)
     return outcome.exit_status

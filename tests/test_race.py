@@ -7,7 +7,8 @@ from harness.config.plan import Planner
 from harness.config.validate import ConfigError
 from harness.record import FAILED, OK, TrialRecord
 from harness.sweep import confirm, race
-from harness.sweep.strategies import Planned
+from harness.sweep.pruners import Pruner
+from harness.sweep.strategies import strategy_for
 
 RULES = race.Rules(top=3, max_repeats=6, alpha=0.05)
 GOOD = [0.98, 0.981, 0.979, 0.9805, 0.9795, 0.98]
@@ -73,7 +74,7 @@ def test_confirm_refuses_a_test_metric_and_a_seed_past_the_maximum():
     late = raw(max_repeats=10)
     late["train"]["seed"] = 2**32 - 5
     with pytest.raises(ConfigError, match=r"10 seeds \(sweep.confirm.max_repeats\)"):
-        Planner(late).plan()
+        strategy_for(Planner(late)).planned()
 
 
 def finished(planner, settings, rep, value, status=OK):
@@ -83,10 +84,20 @@ def finished(planner, settings, rep, value, status=OK):
     return spec, record
 
 
+class Ruthless(Pruner):
+    """Stops every trial it is asked about."""
+
+    active = True
+
+    def report(self, spec, epoch, metrics):
+        return True
+
+
 def test_confirm_runs_the_search_then_the_race_round_by_round():
     planner = Planner(raw(top=2, max_repeats=4))
-    search = planner.plan()
-    strategy = confirm.Confirm(Planned(search), planner, [])
+    strategy = confirm.wrap(strategy_for(planner))
+    search = strategy.planned()
+    strategy.start(search, [])
     started = [strategy.ask() for _ in range(len(search))]
     assert started == search and strategy.ask() is None  # the search runs; the race waits for all of it
     values = {0.001: GOOD, 0.01: CLOSE, 0.1: BAD}
@@ -99,7 +110,8 @@ def test_confirm_runs_the_search_then_the_race_round_by_round():
     assert strategy.ask() is None  # the round is running
     assert {(s.group, s.repeat, s.trial_id.endswith(",rep=2")) for s in round_one} == {("lr=0.001", 2, True), ("lr=0.01", 2, True)}
     assert {s.config.train.seed for s in round_one} == {2}
-    assert not strategy.report(round_one[0], 0, {"val_accuracy": 0.1})  # a race's seed is never pruned
+    pruner = confirm.search_pruner(Ruthless(), planner.config.sweep)
+    assert pruner.active and pruner.report(search[0], 1, {}) and not pruner.report(round_one[0], 1, {})
     strategy.retry(round_one[0])  # a lost worker: the same trial again, first
     assert strategy.ask() == round_one[0]
     for spec in round_one:
@@ -111,10 +123,11 @@ def test_confirm_runs_the_search_then_the_race_round_by_round():
 def test_the_race_resumes_from_records_without_training_a_finished_trial_again():
     planner = Planner(raw(top=2, max_repeats=4))
     values = {0.001: GOOD, 0.01: CLOSE, 0.1: BAD}
-    records = [finished(planner, s.settings, s.repeat, values[s.settings["train.lr"]][s.repeat])[1] for s in planner.plan()]
-    a = {"train.lr": 0.001}
-    records.append(finished(planner, a, 2, GOOD[2])[1])  # the round half done when the sweep was killed
-    strategy = confirm.Confirm(Planned([]), planner, records)
+    strategy = confirm.wrap(strategy_for(planner))
+    known = [finished(planner, s.settings, s.repeat, values[s.settings["train.lr"]][s.repeat])
+             for s in strategy.planned()]
+    known.append(finished(planner, {"train.lr": 0.001}, 2, GOOD[2]))  # the round half done when the sweep was killed
+    strategy.start([], known)
     spec = strategy.ask()
     assert (spec.group, spec.repeat) == ("lr=0.01", 2) and strategy.ask() is None
     failed = finished(planner, spec.settings, 2, None, FAILED)[1]

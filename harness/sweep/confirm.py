@@ -13,16 +13,21 @@ race is replayed from the records at every start, never stored.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from harness.analysis import verdict
 from harness.config.plan import Planner, TrialSpec
 from harness.files import atomic_write_text
-from harness.layout import CONFIRM, SweepPaths
+from harness.layout import SweepPaths
 from harness.record import OK, TrialRecord
 from harness.sweep import race as race_mod
+from harness.sweep.pruners import Pruner
 from harness.sweep.strategies import Strategy
+
+if TYPE_CHECKING:
+    from harness.sweep.engine import SweepPlan
 
 
 def rules(planner: Planner) -> race_mod.Rules:
@@ -69,16 +74,101 @@ def replay(planner: Planner, records: list[TrialRecord]) -> race_mod.Race | None
                            planner.config.sweep.repeats, rules(planner))
 
 
-class Confirm(Strategy):
-    """The search's strategy first, then the race: its trials round by round."""
+def most(planner: Planner) -> int:
+    """The race's trials at most: every contender to max_repeats seeds."""
+    c = planner.config.sweep.confirm
+    return c.top * (c.max_repeats - planner.config.sweep.repeats) if c else 0
 
-    def __init__(self, search: Strategy, planner: Planner, records: Iterable[TrialRecord]):
-        super().__init__()
-        self.search, self.planner = search, planner
-        self._records = {r.trial_id: r for r in records}  # every trial of the sweep known so far
-        self._settings: dict[str, dict] = {r.group: r.settings for r in self._records.values()}
+
+def trials_left(planner: Planner, records: Iterable[TrialRecord | None]) -> int:
+    """The race's trials still to train at most, given the records on disk: none once it is over."""
+    records = [r for r in records if r is not None]
+    race = replay(planner, records)
+    if race is None:
+        return most(planner)
+    if race.ended:
+        return 0
+    done = results(records, planner.config.sweep.metric.name)
+    return sum(rep not in done.get(s, {}) for s in race.survivors for rep in range(race.rules.max_repeats))
+
+
+def wrap(strategy: Strategy) -> Strategy:
+    """`strategy`, followed by a race when its sweep has `sweep.confirm`."""
+    return Confirm(strategy) if strategy.sweep.confirm else strategy
+
+
+class Confirm(Strategy):
+    """The search's strategy first, then the race: its trials round by round. Every question about
+    the search's own trials is the search's; the race adds the further repeats of its settings."""
+
+    def __init__(self, search: Strategy):
+        super().__init__(search.planner, search.paths)
+        self.search = search
+        self.method, self.chooses, self.takes_settings = search.method, search.chooses, search.takes_settings
+        self._found: dict[str, TrialRecord | None] = {}
+
+    def _is_search(self, spec: TrialSpec) -> bool:
+        return spec.repeat < self.sweep.repeats
+
+    def _split(self, specs: list[TrialSpec]) -> list[TrialSpec]:
+        return [s for s in specs if self._is_search(s)]
+
+    def _search_view(self, plan: SweepPlan) -> SweepPlan:
+        return dataclasses.replace(plan, specs=self._split(plan.specs), todo=self._split(plan.todo))
+
+    # --- the plan --------------------------------------------------------------------------
+
+    def planned(self) -> list[TrialSpec]:
+        return self.search.planned()
+
+    def folders(self) -> list[str]:
+        """The search's folders and those of its planned settings' further repeats that exist."""
+        race = [t.trial_id for t in self._further(self.planned()) if self.paths.trial(t.trial_id).run_dir.is_dir()]
+        return list(dict.fromkeys(self.search.folders() + race))
+
+    def _further(self, specs: list[TrialSpec]) -> list[TrialSpec]:
+        """The race's possible trials of `specs`' settings: repeats sweep.repeats .. max_repeats - 1."""
+        return [self.planner.spec(s.settings, rep) for s in specs if s.repeat == 0
+                for rep in range(self.sweep.repeats, self.sweep.confirm.max_repeats)]
+
+    def trials(self, found: dict[str, TrialRecord | None]) -> list[TrialSpec]:
+        """The search's trials so far, then the race's: the further repeats of their settings on disk."""
+        self._found = found
+        search = self.search.trials(found)
+        return search + [t for t in self._further(search) if t.trial_id in found]
+
+    def size(self, specs: list[TrialSpec]) -> int:
+        return self.search.size(self._split(specs)) + most(self.planner)
+
+    def to_run(self, specs: list[TrialSpec], todo: list[TrialSpec]) -> int:
+        return self.search.to_run(self._split(specs), self._split(todo)) + trials_left(self.planner, self._found.values())
+
+    def summary(self, plan: SweepPlan) -> str:
+        c, left = self.sweep.confirm, trials_left(self.planner, plan.records.values())
+        return (self.search.summary(self._search_view(plan))
+                + f"; then a race of the top {c.top} settings, one more seed each per round until one is significantly "
+                f"best (alpha {c.alpha}{f', ties within {c.min_delta}' if c.min_delta else ''}) or each has "
+                f"{c.max_repeats} seeds: " + (f"up to {left} more trials" if left else "the race is over"))
+
+    def dry_run_lines(self, plan: SweepPlan) -> list[str]:
+        left = trials_left(self.planner, plan.records.values())
+        return self.search.dry_run_lines(self._search_view(plan)) + [
+            f"  then at most {left} confirmation trials (the race ends sooner when one setting is significantly "
+            "best or the survivors are tied)" if left else f"  the race is over: its verdict is in {self.paths.confirm}"]
+
+    def order(self, records: list[TrialRecord]) -> list[TrialRecord]:
+        race = [r for r in records if r.repeat >= self.sweep.repeats]
+        return self.search.order([r for r in records if r.repeat < self.sweep.repeats]) + sorted(
+            race, key=lambda r: (r.repeat, r.group))
+
+    # --- the run ---------------------------------------------------------------------------
+
+    def start(self, todo: list[TrialSpec], known: list[tuple[TrialSpec, TrialRecord]]) -> None:
+        """The search resumes its own trials; the race's interrupted seeds are handed out again by the race."""
+        self.search.start(self._split(todo), [(s, r) for s, r in known if self._is_search(s)])
+        self._records = {s.trial_id: r for s, r in known}  # every trial of the sweep known so far
+        self._settings = {s.group: s.settings for s, _ in known} | {s.group: s.settings for s in todo}
         self._running: dict[str, bool] = {}  # trial id -> whether it is the search's
-        self.prunes = search.prunes
 
     def _next(self) -> TrialSpec | None:
         spec = self.search.ask()
@@ -97,9 +187,8 @@ class Confirm(Strategy):
                 return spec
         return None  # the round is running (or the race is over)
 
-    def report(self, spec: TrialSpec, epoch: int, metrics: dict) -> bool:
-        """Search trials may be pruned by the search; a race's seeds always run to the end."""
-        return spec.repeat < self.planner.config.sweep.repeats and self.search.report(spec, epoch, metrics)
+    def retry(self, spec: TrialSpec) -> None:
+        (self.search if self._is_search(spec) else super()).retry(spec)
 
     def tell(self, spec: TrialSpec, record: TrialRecord) -> None:
         self._records[spec.trial_id] = record
@@ -107,44 +196,23 @@ class Confirm(Strategy):
             self.search.tell(spec, record)
 
 
-def most(planner: Planner) -> int:
-    """The race's trials at most: every contender to max_repeats seeds."""
-    c = planner.config.sweep.confirm
-    return c.top * (c.max_repeats - planner.config.sweep.repeats) if c else 0
+def search_pruner(pruner: Pruner, sweep) -> Pruner:
+    """The sweep's pruner, kept off the race's seeds when it has `sweep.confirm`."""
+    return SearchPruner(pruner, sweep.repeats) if sweep.confirm and pruner.active else pruner
 
 
-def trials_left(plan) -> int:
-    """The race's trials still to train at most (a harness.sweep.engine.SweepPlan's): none once it is over."""
-    records = [r for r in plan.records.values() if r is not None]
-    race = replay(plan.planner, records) if plan.config.sweep.confirm else None
-    if race is None:
-        return most(plan.planner)
-    if race.ended:
-        return 0
-    done = results(records, plan.config.sweep.metric.name)
-    return sum(rep not in done.get(s, {}) for s in race.survivors for rep in range(race.rules.max_repeats))
+class SearchPruner(Pruner):
+    """The sweep's pruner for the search's trials; a race's seeds always run to the end (a pruned seed
+    would be a seed without a value)."""
 
+    def __init__(self, pruner: Pruner, repeats: int):
+        self.pruner, self.repeats, self.active = pruner, repeats, pruner.active
 
-def on_disk(planner: Planner, paths: SweepPaths, specs: list[TrialSpec]) -> list[TrialSpec]:
-    """The race's trials already started: the further repeats of `specs`' settings that have a folder."""
-    c, repeats = planner.config.sweep.confirm, planner.config.sweep.repeats
-    found = []
-    for s in specs:
-        if s.repeat == 0:
-            found += [t for rep in range(repeats, c.max_repeats)
-                      if paths.trial((t := planner.spec(s.settings, rep)).trial_id).run_dir.is_dir()]
-    return found
+    def report(self, spec: TrialSpec, epoch: int, metrics: dict) -> bool:
+        return spec.repeat < self.repeats and self.pruner.report(spec, epoch, metrics)
 
-
-def summary(plan) -> str:
-    """The race's part of a SweepPlan's one-line summary ('' without sweep.confirm)."""
-    c = plan.config.sweep.confirm
-    if not c:
-        return ""
-    left = trials_left(plan)
-    return (f"; then a race of the top {c.top} settings, one more seed each per round until one is significantly "
-            f"best (alpha {c.alpha}{f', ties within {c.min_delta}' if c.min_delta else ''}) or each has "
-            f"{c.max_repeats} seeds: " + (f"up to {left} more trials" if left else "the race is over"))
+    def tell(self, spec: TrialSpec, record: TrialRecord) -> None:
+        self.pruner.tell(spec, record)
 
 
 def write_verdict(planner: Planner, paths: SweepPaths, records: list[TrialRecord]) -> dict | None:
@@ -153,5 +221,5 @@ def write_verdict(planner: Planner, paths: SweepPaths, records: list[TrialRecord
     if race is None:
         return None
     data = verdict.build(race, records, planner.config.sweep.metric.name)
-    atomic_write_text(paths.run_dir / CONFIRM, json.dumps(data, indent=2) + "\n")
-    return {**data, "path": str(paths.run_dir / CONFIRM)}
+    atomic_write_text(paths.confirm, json.dumps(data, indent=2) + "\n")
+    return data
