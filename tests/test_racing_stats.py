@@ -106,3 +106,10 @@ def test_the_decision_does_not_depend_on_units(samples, shift, scale):
     assert (a.leader, a.eliminated) == (b.leader, b.eliminated)
     for x, y in zip(a.rivals, b.rivals):
         assert x.p_value == pytest.approx(y.p_value, abs=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(contenders, st.sampled_from([0.001, 0.01, 0.025]))
+def test_a_dropped_rival_is_behind_by_the_whole_95_percent_interval(samples, alpha):
+    for r in decide(samples, alpha=alpha).rivals:
+        assert not r.eliminated or r.ci[0] > 0

@@ -44,7 +44,7 @@ class Rival:
     n: int
     mean: float
     difference: float
-    ci: tuple[float, float]  # two-sided Welch interval of the difference, level 1 - alpha
+    ci: tuple[float, float]  # two-sided Welch interval of the difference, at the decision's ci_level
     p_value: float  # one-sided Welch: H0 the rival is at least as good as the leader
     p_holm: float
     eliminated: bool
@@ -120,10 +120,10 @@ def tost(w: _Welch, min_delta: float, alpha: float) -> bool:
     return max(lower, upper) < alpha
 
 
-def _interval(w: _Welch, alpha: float) -> tuple[float, float]:
+def _interval(w: _Welch, level: float) -> tuple[float, float]:
     if w.se == 0:
         return (w.difference, w.difference)
-    half = float(stats.t.ppf(1 - alpha / 2, w.df)) * w.se
+    half = float(stats.t.ppf(0.5 + level / 2, w.df)) * w.se
     return (w.difference - half, w.difference + half)
 
 
@@ -143,8 +143,12 @@ def p_best(samples: Mapping[str, Sequence[float]], goal: Goal, resamples: int = 
 
 
 def decide(samples: Mapping[str, Sequence[float]], goal: Goal = "maximize", alpha: float = 0.05,
-           min_delta: float = 0.0) -> Decision:
+           min_delta: float = 0.0, ci_level: float = 0.95) -> Decision:
     """The round's decision over contenders `samples` (name -> metric values, one per seed).
+
+    The differences' intervals are at `ci_level` whatever `alpha` (a race tests each round at a share of
+    its error; "by how much" is said at the customary 95%): a rival dropped at alpha <= 0.025 always has
+    an interval above 0.
 
     Every contender needs at least one value; one with fewer than two is
     never eliminated nor found equivalent (it has no spread to test with).
@@ -164,6 +168,6 @@ def decide(samples: Mapping[str, Sequence[float]], goal: Goal = "maximize", alph
     for (name, w), p, q in zip(tests, raw, adjusted):
         diff = float(lead.mean() - values[name].mean())
         rivals.append(Rival(name, len(values[name]), sign * float(values[name].mean()), diff,
-                            _interval(w, alpha) if w else (-math.inf, math.inf), p, q,
+                            _interval(w, ci_level) if w else (-math.inf, math.inf), p, q,
                             eliminated=q < alpha, equivalent=bool(w) and tost(w, min_delta, alpha)))
     return Decision(leader, sign * float(lead.mean()), len(lead), tuple(rivals), p_best(samples, goal), alpha, min_delta)

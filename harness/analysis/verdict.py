@@ -80,7 +80,8 @@ def sentences(data: dict[str, Any]) -> list[str]:
         if r["leader_better_by"] is None:
             return f"{r['setting']} (not compared)"
         lo, hi = r["ci95"]
-        when = f", dropped after {r['eliminated_after_seeds']} seeds" if r["eliminated_after_seeds"] else ""
+        when = (f", dropped after {r['eliminated_after_seeds']} seeds, Holm p = {r['p_holm']:.2g}"
+                if r["eliminated_after_seeds"] else "")
         return f"{r['setting']} by {_signed(r['leader_better_by'])} (95% CI {_signed(lo)} to {_signed(hi)}{when})"
 
     p = f"P(best) {lead['p_best']:.0%}" if lead["p_best"] is not None else ""
