@@ -157,3 +157,10 @@ def test_the_verdict_says_a_tie_and_its_cost_or_the_winner_and_by_how_much():
     loser = won["contenders"][1]
     assert loser["leader_better_by"] == pytest.approx(0.08) and loser["ci95"][0] > 0 and loser["eliminated_after_seeds"]
     assert f"dropped after {loser['eliminated_after_seeds']} seeds" in won["verdict"]
+
+
+def test_no_verdict_and_the_whole_race_ahead_while_the_search_is_unfinished():
+    planner = Planner(raw(top=2, max_repeats=4))
+    strategy = confirm.wrap(strategy_for(planner))
+    half = [finished(planner, s.settings, s.repeat, GOOD[s.repeat])[1] for s in strategy.planned()[:4]]
+    assert strategy.race(half) is None and strategy.trials_left(half + [None, None]) == 2 * 2

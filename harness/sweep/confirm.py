@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Iterable
 from harness.analysis import verdict
 from harness.config.plan import Planner, TrialSpec
 from harness.files import atomic_write_text
-from harness.layout import SweepPaths
 from harness.record import OK, TrialRecord
 from harness.sweep import race as race_mod
 from harness.sweep.pruners import Pruner
@@ -65,11 +64,9 @@ def results(records: Iterable[TrialRecord], metric: str) -> dict[str, dict[int, 
     return out
 
 
-def replay(planner: Planner, records: list[TrialRecord]) -> race_mod.Race | None:
-    """The race as the records say it stands; None until every trial of the search has finished."""
+def replay(planner: Planner, records: list[TrialRecord]) -> race_mod.Race:
+    """The race as `records` say it stands, the search's trials among them all finished."""
     search = [r for r in records if r.repeat < planner.config.sweep.repeats]
-    if not search or not all(r.finished for r in search):
-        return None
     return race_mod.replay(contenders(planner, search), results(records, planner.config.sweep.metric.name),
                            planner.config.sweep.repeats, rules(planner))
 
@@ -78,18 +75,6 @@ def most(planner: Planner) -> int:
     """The race's trials at most: every contender to max_repeats seeds."""
     c = planner.config.sweep.confirm
     return c.top * (c.max_repeats - planner.config.sweep.repeats) if c else 0
-
-
-def trials_left(planner: Planner, records: Iterable[TrialRecord | None]) -> int:
-    """The race's trials still to train at most, given the records on disk: none once it is over."""
-    records = [r for r in records if r is not None]
-    race = replay(planner, records)
-    if race is None:
-        return most(planner)
-    if race.ended:
-        return 0
-    done = results(records, planner.config.sweep.metric.name)
-    return sum(rep not in done.get(s, {}) for s in race.survivors for rep in range(race.rules.max_repeats))
 
 
 def wrap(strategy: Strategy) -> Strategy:
@@ -112,6 +97,24 @@ class Confirm(Strategy):
 
     def _split(self, specs: list[TrialSpec]) -> list[TrialSpec]:
         return [s for s in specs if self._is_search(s)]
+
+    def race(self, records: Iterable[TrialRecord | None]) -> race_mod.Race | None:
+        """The race as `records` say it stands; None while the search has trials to finish."""
+        records = [r for r in records if r is not None]
+        search = [r for r in records if r.repeat < self.sweep.repeats and r.finished]
+        if not search or len(search) < self.search.size(self.planned()):
+            return None
+        return replay(self.planner, records)
+
+    def trials_left(self, records: Iterable[TrialRecord | None]) -> int:
+        """The race's trials still to train at most, given the records on disk: none once it is over."""
+        records = [r for r in records if r is not None]
+        race = self.race(records)
+        if race is None:
+            return most(self.planner)
+        done = results(records, self.sweep.metric.name)
+        return 0 if race.ended else sum(rep not in done.get(s, {}) for s in race.survivors
+                                        for rep in range(self.sweep.confirm.max_repeats))
 
     def _search_view(self, plan: SweepPlan) -> SweepPlan:
         return dataclasses.replace(plan, specs=self._split(plan.specs), todo=self._split(plan.todo))
@@ -141,17 +144,17 @@ class Confirm(Strategy):
         return self.search.size(self._split(specs)) + most(self.planner)
 
     def to_run(self, specs: list[TrialSpec], todo: list[TrialSpec]) -> int:
-        return self.search.to_run(self._split(specs), self._split(todo)) + trials_left(self.planner, self._found.values())
+        return self.search.to_run(self._split(specs), self._split(todo)) + self.trials_left(self._found.values())
 
     def summary(self, plan: SweepPlan) -> str:
-        c, left = self.sweep.confirm, trials_left(self.planner, plan.records.values())
+        c, left = self.sweep.confirm, self.trials_left(plan.records.values())
         return (self.search.summary(self._search_view(plan))
                 + f"; then a race of the top {c.top} settings, one more seed each per round until one is significantly "
                 f"best (alpha {c.alpha}{f', ties within {c.min_delta}' if c.min_delta else ''}) or each has "
                 f"{c.max_repeats} seeds: " + (f"up to {left} more trials" if left else "the race is over"))
 
     def dry_run_lines(self, plan: SweepPlan) -> list[str]:
-        left = trials_left(self.planner, plan.records.values())
+        left = self.trials_left(plan.records.values())
         return self.search.dry_run_lines(self._search_view(plan)) + [
             f"  then at most {left} confirmation trials (the race ends sooner when one setting is significantly "
             "best or the survivors are tied)" if left else f"  the race is over: its verdict is in {self.paths.confirm}"]
@@ -178,8 +181,7 @@ class Confirm(Strategy):
             return spec
         if any(self._running.values()):
             return None  # the search's last trials are still running (and may lead it to more)
-        race = replay(self.planner, list(self._records.values()))
-        for group, rep in race.wanted() if race else ():
+        for group, rep in replay(self.planner, list(self._records.values())).wanted():
             spec = self.planner.spec(self._settings[group], rep)
             done = self._records.get(spec.trial_id)
             if spec.trial_id not in self._running and not (done and done.finished):
@@ -215,11 +217,11 @@ class SearchPruner(Pruner):
         self.pruner.tell(spec, record)
 
 
-def write_verdict(planner: Planner, paths: SweepPaths, records: list[TrialRecord]) -> dict | None:
+def write_verdict(strategy: Confirm, records: list[TrialRecord]) -> dict | None:
     """The race's answer as runs/E/confirm.json (atomic), or None while the search is unfinished."""
-    race = replay(planner, records)
+    race = strategy.race(records)
     if race is None:
         return None
-    data = verdict.build(race, records, planner.config.sweep.metric.name)
-    atomic_write_text(paths.confirm, json.dumps(data, indent=2) + "\n")
+    data = verdict.build(race, records, strategy.sweep.metric.name)
+    atomic_write_text(strategy.paths.confirm, json.dumps(data, indent=2) + "\n")
     return data

@@ -204,7 +204,7 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
         outcome.records = strategy.order(results.load_records(paths.run_dir, ids))
         results.write_csv(paths.run_dir, outcome.records)  # plots: on demand (python -m harness plot), never waited for
         if cfg.sweep.confirm:
-            outcome.verdict = confirm.write_verdict(planner, paths, outcome.records)
+            outcome.verdict = confirm.write_verdict(strategy, outcome.records)
     return outcome
 
 
