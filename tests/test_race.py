@@ -164,3 +164,11 @@ def test_no_verdict_and_the_whole_race_ahead_while_the_search_is_unfinished():
     strategy = confirm.wrap(strategy_for(planner))
     half = [finished(planner, s.settings, s.repeat, GOOD[s.repeat])[1] for s in strategy.planned()[:4]]
     assert strategy.race(half) is None and strategy.trials_left(half + [None, None]) == 2 * 2
+
+
+def test_compare_says_a_damaged_verdict_file_without_failing(tmp_path):
+    from harness.analysis.compare import confirmed
+
+    assert confirmed(tmp_path) is None
+    (tmp_path / "confirm.json").write_text("{not json")
+    assert "cannot be read" in confirmed(tmp_path) and "python -m harness confirm" in confirmed(tmp_path)
