@@ -12,6 +12,7 @@ from harness.venv import ensure_dependencies
 # command -> (module with a `main(argv) -> int`, one-line help)
 COMMANDS = {
     "sweep": ("harness.cli", "run a sweep (same as: python sweep.py CONFIG)"),
+    "confirm": ("harness.confirm_cli", "race the top settings of a finished sweep with more seeds until the winner is clear"),
     "compare": ("harness.analysis.compare", "results tables: ranking, groups with confidence intervals, pivots, diffs"),
     "predict": ("harness.serving.predict", "predict digits in image files with a trained trial"),
     "serve": ("harness.serving.server", "a web page to draw digits and watch a trained trial predict them"),

@@ -78,7 +78,7 @@ def report(outcome: SweepOutcome, eventlog: Path) -> None:
     state = "interrupted" if outcome.interrupted else "done"
     name = outcome.plan.config.name
     pruned = [r for r in finished if r.status == PRUNED]
-    print(f"{name}: {state}, {len(finished)}/{outcome.plan.size} trials finished, "
+    print(f"{name}: {state}, {len(finished)}/{outcome.size} trials finished, "
           f"{len(outcome.bad)} failed or diverged" + (f", {len(pruned)} pruned." if pruned else "."))
     epochs, seconds = sum(r.epochs_run for r in finished), sum(r.train_seconds or 0 for r in finished)
     print(f"  compute:     {epochs} epochs, {seconds:.0f} s of training"
@@ -89,6 +89,10 @@ def report(outcome: SweepOutcome, eventlog: Path) -> None:
     print(f"  TensorBoard: {tool('tensorboard')} --logdir {eventlog}   (--logdir {eventlog / name}: this sweep alone)")
     if outcome.interrupted:
         print("  resume:      run the same command again")
+    if outcome.verdict:  # sweep.confirm: the answer to "which setting is best" closes the report
+        from harness.analysis.verdict import sentences
+
+        print(f"\n{name}: " + "\n  ".join(sentences(outcome.verdict) + [f"(details: {paths.confirm})"]))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ significant (Welch's t-test) or within noise.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 import sys
@@ -24,7 +25,7 @@ from harness.analysis import display
 from harness.analysis.results import RESULT_COLUMNS, param_columns
 from harness.config.space import Metric
 from harness.files import os_problem
-from harness.layout import PLOTS, RESULTS, SWEEP_CONFIG
+from harness.layout import CONFIRM, PLOTS, RESULTS, SWEEP_CONFIG
 from harness.metrics import goal_of
 
 EPILOG = """\
@@ -250,7 +251,24 @@ def verdict(df: pd.DataFrame, by: list[str], metric: str, goal: str, alpha: floa
     test = f"Welch's t-test p = {p:.2g}, {len(a)} and {len(b)} repeats"
     if p < alpha:
         return f"{head}: significant at the {alpha:.0%} level ({test})."
-    return f"{head}: within noise at the {alpha:.0%} level ({test}); more repeats would tell."
+    return (f"{head}: within noise at the {alpha:.0%} level ({test}); more repeats would tell "
+            "(python -m harness confirm SWEEP races the top settings until they do).")
+
+
+def confirmed(sweep: Path) -> str | None:
+    """The race's verdict (runs/E/confirm.json, written by sweep.confirm or `python -m harness confirm`) in
+    words; None when the sweep has none. A damaged file is said, never fatal: the tables above still hold."""
+    from harness.analysis.verdict import sentences
+
+    path = (sweep if sweep.is_dir() else sweep.parent) / CONFIRM
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        lines = sentences(data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        return f"Race: {path} cannot be read ({type(e).__name__}); `python -m harness confirm {path.parent}` rewrites it."
+    return "Confirmed by racing" + (" (still running)" if data.get("state") == "running" else "") + ": " + "\n  ".join(lines)
 
 
 def render(df: pd.DataFrame, fmt: str) -> str:
@@ -373,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
             sort_goal = goal_of(sort) if args.sort else goal
             table = ranked(df, sort, sort_goal, args.top)
             _show(table, display.ranking_table(table, sort), display.ranking_header(sort, sort_goal), args.format, df)
+        race = confirmed(Path(args.sweeps[0])) if args.format != "csv" and not args.where else None
+        if race:
+            print("\n" + race)
     except (FileNotFoundError, KeyError, ValueError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2

@@ -114,13 +114,21 @@ class Planner:
         except ConfigError as e:
             raise ConfigError([f"{p} (setting {group})" for p in e.problems], self.source) from None
         repeats = self.config.sweep.repeats
-        if trial_cfg.train.seed + repeats - 1 > config_mod.SEED_MAX:
-            raise ConfigError([f"train.seed = {trial_cfg.train.seed}: with {repeats} repeats (seeds seed .. seed + "
-                               f"{repeats - 1}) must be <= {config_mod.SEED_MAX - repeats + 1} (setting {group})"],
-                              self.source)
-        return [TrialSpec(trial_id(group, rep, repeats), group, settings, rep,
-                          replace(trial_cfg, train=replace(trial_cfg.train, seed=trial_cfg.train.seed + rep)))
-                for rep in range(repeats)]
+        seeds = max(repeats, self.config.sweep.confirm.max_repeats if self.config.sweep.confirm else 0)
+        if trial_cfg.train.seed + seeds - 1 > config_mod.SEED_MAX:
+            what = "repeats" if seeds == repeats else "seeds (sweep.confirm.max_repeats)"
+            raise ConfigError([f"train.seed = {trial_cfg.train.seed}: with {seeds} {what} (seeds seed .. seed + "
+                               f"{seeds - 1}) must be <= {config_mod.SEED_MAX - seeds + 1} (setting {group})"], self.source)
+        return [self._spec(group, settings, rep, trial_cfg) for rep in range(repeats)]
+
+    def spec(self, settings: dict[str, Any], repeat: int) -> TrialSpec:
+        """The trial of one setting's `repeat` (seed train.seed + repeat), also beyond sweep.repeats (a race's seeds)."""
+        first = self.specs(settings)[0]  # repeat 0: the base seed
+        return self._spec(first.group, first.settings, repeat, first.config)
+
+    def _spec(self, group: str, settings: dict[str, Any], repeat: int, trial_cfg: ExperimentConfig) -> TrialSpec:
+        return TrialSpec(trial_id(group, repeat, self.config.sweep.repeats), group, settings, repeat,
+                         replace(trial_cfg, train=replace(trial_cfg.train, seed=trial_cfg.train.seed + repeat)))
 
     def validate_all(self, settings_list) -> list[TrialSpec]:
         """Every setting's trials, or one ConfigError listing every problem of every setting."""

@@ -111,6 +111,16 @@ class PrunerConfig:
 
 
 @dataclass(frozen=True)
+class ConfirmConfig:
+    """After the search, race the top settings with more seeds until the winner is clear (harness/sweep/race.py)."""
+
+    top: int = field(default=3, metadata={"lo": 2, "hi": 1000})  # settings raced, best first by the sweep's metric
+    max_repeats: int = field(default=10, metadata={"lo": 2, "hi": 1000})  # seeds each at most, the search's included
+    alpha: float = field(default=0.05, metadata={"lo": 0, "lo_open": True, "hi": 0.5, "hi_open": True})  # the race's error
+    min_delta: float = field(default=0.0, metadata={"lo": 0})  # settings closer than this count as tied
+
+
+@dataclass(frozen=True)
 class _SweepScalars:
     """The plain keys of a sweep section, validated by the generic loader."""
 
@@ -131,6 +141,7 @@ class SweepConfig(_SweepScalars):
     pruner: PrunerConfig = field(default_factory=PrunerConfig)
     parameters: tuple[Parameter, ...] = ()
     settings: tuple[dict, ...] = ()  # method list: the settings themselves
+    confirm: ConfirmConfig | None = None  # race the top settings after the search (None: no race)
 
     @classmethod
     def from_dict(cls, raw: Any, path: str, problems: list[str]) -> "SweepConfig | None":
@@ -147,7 +158,7 @@ class SweepConfig(_SweepScalars):
         if settings:  # each listed key becomes a parameter whose values are those listed
             params_raw = {k: list(dict.fromkeys(s[k] for s in settings if k in s))
                           for k in dict.fromkeys(k for s in settings for k in s)}
-        metric_raw, pruner_raw = raw.pop("metric", None), raw.pop("pruner", None)
+        metric_raw, pruner_raw, confirm_raw = raw.pop("metric", None), raw.pop("pruner", None), raw.pop("confirm", None)
         base = build(_SweepScalars, raw, path, problems)
         if base is not None and base.method not in names():
             problems.append(f"{path}.method = {base.method!r}: must be one of {', '.join(names())}"
@@ -165,7 +176,8 @@ class SweepConfig(_SweepScalars):
         if len(problems) > known or base is None or metric is None or pruner is None or any(p is None for p in params):
             return None  # (a value of the wrong type would break the checks below)
         sweep = cls(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)},
-                    metric=metric, pruner=pruner, parameters=params, settings=settings)
+                    metric=metric, pruner=pruner, parameters=params, settings=settings,
+                    confirm=_confirm(confirm_raw, base.repeats, metric, f"{path}.confirm", problems))
         strategy = strategy_class(sweep.method)
         problems.extend(strategy.check(sweep))
         adaptive = [w for w, on in ((f"method {base.method!r}", strategy.chooses),
@@ -195,7 +207,29 @@ class SweepConfig(_SweepScalars):
             raw["settings"] = [{k: list(v) if isinstance(v, tuple) else v for k, v in s.items()} for s in self.settings]
         else:
             raw["parameters"] = {p.path: p.to_raw() for p in self.parameters}
+        if self.confirm is not None:
+            raw["confirm"] = dataclasses.asdict(self.confirm)
         return raw
+
+
+def _confirm(raw: Any, repeats: int, metric: Metric, path: str, problems: list[str]) -> ConfirmConfig | None:
+    """`sweep.confirm`: absent or false for no race, true or a mapping for one."""
+    if raw is None or raw is False:
+        return None
+    if not isinstance(raw, (bool, dict)):
+        problems.append(f"{path} = {raw!r}: must be true, false or a mapping (top, max_repeats, alpha, min_delta)")
+        return None
+    confirm = build(ConfirmConfig, {} if raw is True else raw, path, problems)
+    if confirm is None:
+        return None
+    if 2 <= confirm.max_repeats <= repeats:
+        problems.append(f"{path}.max_repeats = {confirm.max_repeats}: must be more than sweep.repeats ({repeats}), "
+                        "the seeds each setting has from the search")
+    if metric.name.startswith("test_"):
+        problems.append(f"sweep.metric.name = {metric.name!r}: confirm races on the metric, and choosing on the test "
+                        "set inflates the winner's test score: use best_val_accuracy (the test accuracy of the "
+                        "survivors is still shown)")
+    return confirm
 
 
 def _hashable(value):

@@ -29,7 +29,7 @@ from harness.config.validate import ConfigError
 from harness.files import atomic_write_text, file_lock
 from harness.layout import SweepPaths, Workspace
 from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
-from harness.sweep import hparams_union, mainguard, migrate, preflight, repair, scheduler
+from harness.sweep import confirm, hparams_union, mainguard, migrate, preflight, repair, scheduler
 from harness.sweep.progress import SweepProgress
 from harness.sweep.pruners import pruner_for
 from harness.sweep.strategies import Strategy, strategy_for
@@ -86,10 +86,18 @@ class SweepOutcome:
     plan: SweepPlan
     records: list[TrialRecord] = field(default_factory=list)
     interrupted: bool = False
+    verdict: dict | None = None  # sweep.confirm: the race's answer (runs/E/confirm.json)
 
     @property
     def paths(self) -> SweepPaths:
         return self.plan.paths
+
+    @property
+    def size(self) -> int:
+        """Trials in the whole sweep: the plan's, a finished race counted as the trials it needed."""
+        if self.verdict and self.verdict["state"] == "done":
+            return self.plan.size - confirm.most(self.plan.strategy.planner) + self.verdict["confirmation_trials"]
+        return self.plan.size
 
     @property
     def bad(self) -> list[TrialRecord]:
@@ -170,7 +178,7 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
     raw, source = load_config(config, overrides)
     planner = plan_mod.Planner(raw, source)
     paths = Workspace(Path(runs), Path(eventlog)).sweep(planner.config.name)
-    strategy = strategy_for(planner, paths)
+    strategy = confirm.wrap(strategy_for(planner, paths))  # sweep.confirm: the search, then a race
     strategy.planned()  # every trial it can have validated, before anything is written
     if dry_run:
         plan = plan_sweep(strategy, retry_failed, fix=False)
@@ -198,6 +206,8 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
         outcome.interrupted = _execute(plan, ids, workers, executor, ray_address, quiet, say)
         outcome.records = strategy.order(results.load_records(paths.run_dir, ids))
         results.write_csv(paths.run_dir, outcome.records)  # plots: on demand (python -m harness plot), never waited for
+        if cfg.sweep.confirm:
+            outcome.verdict = confirm.write_verdict(strategy, outcome.records)
     return outcome
 
 
@@ -223,7 +233,7 @@ def _execute(plan: SweepPlan, ids: list[str], workers: int, executor: str | None
 
     try:
         plan.strategy.start(plan.todo, plan.known)
-        pruner = pruner_for(cfg.sweep, paths, plan.known)
+        pruner = confirm.search_pruner(pruner_for(cfg.sweep, paths, plan.known), cfg.sweep)
         runner = _executor(executor or cfg.sweep.executor, min(workers, max(1, plan.to_run)),
                            paths.workspace, ray_address or cfg.sweep.ray_address, say)
         scheduler.run(plan.strategy, pruner, runner, paths.workspace,
