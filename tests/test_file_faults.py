@@ -88,5 +88,5 @@ def test_plot_draws_what_it_can_and_names_what_it_skipped(sweep_copy, capsys):
     assert "plotting from the trial records instead" in out
     assert f"note: {sweep_copy / TRIAL / 'history.csv'}: not a readable history" in out
     assert (out_dir / TRIALS[1] / "curves.png").is_file() and not (out_dir / T).exists()
-    assert {"pareto.png", "validation_curves.png", "test_accuracy_vs_model_hidden.png"} <= {
+    assert {"pareto.png", "validation_curves.png", "best_val_accuracy_vs_model_hidden.png"} <= {  # the sweep's metric
         p.name for p in out_dir.iterdir()}
