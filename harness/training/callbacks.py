@@ -98,6 +98,7 @@ class EpochHistory(keras.callbacks.Callback):
         self.batch_size = batch_size
         self.rows: list[dict] = []
         self.start_epoch = 0
+        self.share = 1.0  # of the time measured: a fused group's members split its epochs (fused.py)
 
     def on_train_begin(self, logs=None):
         start = self.start_epoch = initial_epoch(self.model)
@@ -119,8 +120,8 @@ class EpochHistory(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        elapsed = time.perf_counter() - self._t0
-        train_seconds = self._t_train if self._t_train is not None else elapsed
+        elapsed = (time.perf_counter() - self._t0) * self.share
+        train_seconds = self._t_train * self.share if self._t_train is not None else elapsed
         step = global_step(self.model)
         examples = min(self.n_train, (step - self._step0) * self.batch_size)
         self.rows.append({

@@ -31,8 +31,9 @@ from harness.training import data as data_mod
 from harness.training import keep
 from harness.training import models
 from harness.training import optim
+from harness.training import order
 from harness.training import summaries
-from harness.training.callbacks import EmaEvaluation, EpochHistory, EpochReport, TrainingGuard, global_step
+from harness.training.callbacks import EmaEvaluation, EpochHistory, EpochReport, TrainingGuard, global_step, initial_epoch
 from harness.training.checkpoint import Checkpointer, remove_all
 from harness.config.schema import ExperimentConfig
 from harness import hparams
@@ -128,9 +129,11 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
                 "val_accuracy", mode="max", patience=cfg.train.early_stopping.patience,
                 min_delta=cfg.train.early_stopping.min_delta))
         callbacks.append(checkpointer)  # last: an epoch's checkpoint follows its history row
-        model.fit(split.x_train, split.y_train, batch_size=cfg.train.batch_size,
-                  epochs=optim.epochs_to_run(cfg.train, steps_per_epoch),
-                  validation_data=(split.x_val, split.y_val), callbacks=callbacks, verbose=0)
+        epochs = optim.epochs_to_run(cfg.train, steps_per_epoch)
+        batches = order.dataset(split.x_train, split.y_train, cfg.train.seed, cfg.train.batch_size,
+                                initial_epoch(model), epochs)
+        model.fit(batches, epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=cfg.train.batch_size,
+                  validation_data=(split.x_val, split.y_val), callbacks=callbacks, verbose=0, shuffle=False)
         _take_history(record, history)
         record.steps = end["step"] = global_step(model)
         if guard.diverged_at is not None:
