@@ -46,7 +46,25 @@ class EmaEvaluation(keras.callbacks.Callback):
             var.assign(saved)
 
 
-class TrainingGuard(keras.callbacks.Callback):
+class StepCounter(keras.callbacks.Callback):
+    """Knows the optimizer step at each batch end without asking the device for it every step.
+
+    The step is the epoch's first plus the batches done: with `steps_per_execution`,
+    Keras calls the batch hooks once per execution with the index of its last batch,
+    so counting calls would miscount.
+    """
+
+    def on_train_begin(self, logs=None):
+        self._step = self._epoch_step = global_step(self.model)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_step = global_step(self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step = self._epoch_step + batch + 1
+
+
+class TrainingGuard(StepCounter):
     """Stop on a non-finite loss (the trial diverged) or at an exact step budget."""
 
     def __init__(self, max_steps: int | None = None):
@@ -54,11 +72,8 @@ class TrainingGuard(keras.callbacks.Callback):
         self.max_steps = max_steps
         self.diverged_at: int | None = None
 
-    def on_train_begin(self, logs=None):
-        self._step = global_step(self.model)
-
     def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
+        super().on_train_batch_end(batch, logs)
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
             self.diverged_at = self._step

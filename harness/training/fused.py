@@ -147,13 +147,10 @@ class _Group:
         stopped = []
         for k, m in enumerate(active):
             bad = np.flatnonzero(~np.isfinite(losses[:, k]))
-            last = bad[0] if len(bad) else count - 1
-            for i in range(last + 1):
-                m._sums += (losses[i, k] * size, correct[i, k], size)
-                m.call("on_train_batch_begin", batch + i, None)
-                m.call("on_train_batch_end", batch + i, m.logs() if i == last else None)
-                if m.model.stop_training:
-                    break
+            last = int(bad[0]) if len(bad) else count - 1  # a NaN ends the member's chunk at its exact step
+            m._sums += (losses[:last + 1, k].sum() * size, correct[:last + 1, k].sum(), (last + 1) * size)
+            m.call("on_train_batch_begin", batch, None)  # once per chunk, as fit calls them per execution
+            m.call("on_train_batch_end", batch + last, m.logs())
             if m.model.stop_training:
                 stopped.append(m)
         if stopped:

@@ -104,7 +104,8 @@ def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = N
         if cfg.train.deterministic:
             tf.config.experimental.enable_op_determinism()
         model = models.build(cfg.model, cfg.data.scaling)
-        steps_per_epoch = optim.compile_model(model, cfg.train, len(split.x_train))
+        steps_per_epoch = optim.compile_model(model, cfg.train, len(split.x_train),
+                                              optim.steps_per_execution(cfg, len(split.x_train)))
         record.params = int(model.count_params())
         writer = tf.summary.create_file_writer(str(paths.log_dir))
         summaries.write_start(writer, resolved, model, hparams.session_hparams(cfg, record.settings),
