@@ -35,6 +35,8 @@ import keras  # noqa: E402
 from harness.config import schema as config  # noqa: E402
 from harness.training import data  # noqa: E402
 from harness.training.trial import run_trial  # noqa: E402
+from harness.config.plan import TrialSpec  # noqa: E402
+from harness.layout import Workspace  # noqa: E402
 from bare_keras import train_bare  # noqa: E402
 
 # Full training set; each run 15-40 s of training on 2 cores.
@@ -46,7 +48,7 @@ CASES = {
 
 def harness_run(cfg, mnist, workdir: Path) -> float:
     t0 = time.perf_counter()
-    record = run_trial(cfg, f"t{time.monotonic_ns()}", runs=workdir / "runs", eventlog=workdir / "eventlog", mnist=mnist)
+    record = run_trial(TrialSpec.single(cfg, f"t{time.monotonic_ns()}"), Workspace(workdir / "runs", workdir / "eventlog"), mnist)
     elapsed = time.perf_counter() - t0
     assert record.status == "ok", record.error
     return elapsed

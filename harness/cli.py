@@ -94,12 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.dry_run:
-        plan = outcome.plan
-        for s in plan.specs:
-            print(f"  {'done ' if s not in plan.todo else 'to run'}  {s.trial_id}")
-        if plan.config.sweep.method == "tpe":
-            print(f"  then up to {plan.to_run - len(plan.todo)} more trials, each setting chosen by TPE from the "
-                  "results so far")
+        for line in outcome.plan.dry_run_lines():
+            print(line)
         return 0
     report(outcome, args.eventlog)
     return outcome.exit_status

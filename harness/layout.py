@@ -57,10 +57,6 @@ class TrialPaths:
     run_dir: Path
     log_dir: Path
 
-    @classmethod
-    def of(cls, experiment: str, trial_id: str, runs: Path, eventlog: Path) -> "TrialPaths":
-        return cls(Path(runs) / experiment / trial_id, Path(eventlog) / experiment / trial_id)
-
     record = _in_run_dir(RECORD)
     config = _in_run_dir(CONFIG)
     history = _in_run_dir(HISTORY)
@@ -71,13 +67,28 @@ class TrialPaths:
 
 
 @dataclass(frozen=True)
+class Workspace:
+    """The two roots every path hangs from: artifacts (`runs`) and TensorBoard events (`eventlog`)."""
+
+    runs: Path = Path("runs")
+    eventlog: Path = Path("eventlog")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "runs", Path(self.runs))
+        object.__setattr__(self, "eventlog", Path(self.eventlog))
+
+    def sweep(self, experiment: str) -> "SweepPaths":
+        return SweepPaths(self.runs / experiment, self.eventlog / experiment, self)
+
+    def trial(self, experiment: str, trial_id: str) -> TrialPaths:
+        return self.sweep(experiment).trial(trial_id)
+
+
+@dataclass(frozen=True)
 class SweepPaths:
     run_dir: Path
     log_dir: Path
-
-    @classmethod
-    def of(cls, experiment: str, runs: Path = Path("runs"), eventlog: Path = Path("eventlog")) -> "SweepPaths":
-        return cls(Path(runs) / experiment, Path(eventlog) / experiment)
+    workspace: Workspace
 
     def trial(self, trial_id: str) -> TrialPaths:
         return TrialPaths(self.run_dir / trial_id, self.log_dir / trial_id)

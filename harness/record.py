@@ -38,6 +38,11 @@ class DamagedRecord(ValueError):
         super().__init__(f"{path}: damaged trial record: " + "; ".join(problems))
 
 
+def column(default=None):
+    """A record field that is also a column of the results table."""
+    return field(default=default, metadata={"column": True})
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -48,27 +53,29 @@ class TrialRecord:
 
     trial_id: str
     experiment: str
-    status: str = PENDING
     group: str = ""  # the setting's id; repeats of one setting share it
     settings: dict[str, Any] = field(default_factory=dict)  # the swept values, by dotted path
-    repeat: int = 0
-    seed: int = 0
-    error: str | None = None
+    # The results table's columns (harness/analysis/results.py), in its order:
+    status: str = column(PENDING)
+    test_accuracy: float | None = column()
+    test_loss: float | None = column()
+    best_val_accuracy: float | None = column()
+    best_epoch: int | None = column()
+    epochs_run: int = column(0)
+    steps: int = column(0)
+    train_seconds: float | None = column()
+    eval_seconds: float | None = column()
+    seconds_per_epoch: float | None = column()
+    examples_per_second: float | None = column()
+    params: int | None = column()
+    seed: int = column(0)
+    repeat: int = column(0)
+    started: str | None = column()
+    ended: str | None = column()
+    error: str | None = column()
+    # The record only:
     traceback: str | None = None
-    test_accuracy: float | None = None
-    test_loss: float | None = None
-    best_val_accuracy: float | None = None
-    best_epoch: int | None = None
-    epochs_run: int = 0
     resumed_from_epoch: int = 0  # the epoch the last attempt restarted from (0 = from scratch)
-    steps: int = 0
-    train_seconds: float | None = None
-    eval_seconds: float | None = None
-    seconds_per_epoch: float | None = None
-    examples_per_second: float | None = None
-    params: int | None = None
-    started: str | None = None
-    ended: str | None = None
     attempts: int = 0
     node: str | None = None  # the Ray node that trained it (None: this machine)
     warnings: list[str] = field(default_factory=list)  # e.g. an unreadable checkpoint skipped on resume
@@ -109,6 +116,9 @@ class TrialRecord:
             raise DamagedRecord(path, problems)
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+RESULT_COLUMNS = [f.name for f in fields(TrialRecord) if f.metadata.get("column")]
 
 
 def _type_problem(tp, value) -> str | None:

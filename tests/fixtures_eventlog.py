@@ -26,6 +26,7 @@ from harness.analysis import results
 from harness.config import plan, schema
 from harness.sweep.hparams_union import register_sweep
 from harness.training.trial import run_trial
+from harness.layout import Workspace
 from sweeps import sweep_cmd, write_config
 
 SWEEPS = {
@@ -86,8 +87,7 @@ def run_in_process(config: Path, tmp: Path, mnist) -> None:
     cfg, specs = plan.plan(schema.load_raw(config))
     register_sweep(tmp / "eventlog", cfg)
     for spec in specs:
-        record = run_trial(spec.config, spec.trial_id, settings=spec.settings, repeat=spec.repeat,
-                           group=spec.group, runs=tmp / "runs", eventlog=tmp / "eventlog", mnist=mnist)
+        record = run_trial(spec, Workspace(tmp / "runs", tmp / "eventlog"), mnist)
         assert record.status == "ok", record.traceback
         keras.backend.clear_session()
     sweep_dir = tmp / "runs" / cfg.name

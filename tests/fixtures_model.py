@@ -16,6 +16,8 @@ import pytest
 from harness.config import schema as config
 from harness.serving.server import make_server
 from harness.training.trial import run_trial
+from harness.config.plan import TrialSpec
+from harness.layout import Workspace
 from tiny import QUIET, TINY, merge
 
 # ~2 s on 2 CPU cores, ~93% test accuracy: good enough that a wrong answer means a bug, not a weak model.
@@ -27,7 +29,7 @@ SMALL = merge(TINY, QUIET, {"name": "small", "data": {"limit": 20000, "test_limi
 def trained_trial(tmp_path_factory, mnist):
     """The directory of a finished trial (model.keras, trial.json) trained on real MNIST."""
     runs = tmp_path_factory.mktemp("model")
-    record = run_trial(config.from_dict(SMALL), "t0", runs=runs / "runs", eventlog=runs / "eventlog", mnist=mnist)
+    record = run_trial(TrialSpec.single(config.from_dict(SMALL), "t0"), Workspace(runs / "runs", runs / "eventlog"), mnist)
     assert record.status == "ok", record.traceback
     assert record.test_accuracy > 0.85, record.test_accuracy
     return runs / "runs" / "small" / "t0"

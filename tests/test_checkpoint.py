@@ -21,6 +21,8 @@ from harness.record import TrialRecord
 from harness.training import models, optim
 from harness.training.checkpoint import Checkpointer, checkpoints
 from harness.training.trial import run_trial
+from harness.config.plan import TrialSpec
+from harness.layout import Workspace
 
 
 CFG = schema.from_dict({"name": "tiny", "data": {"limit": 500}, "train": {"batch_size": 100},
@@ -119,7 +121,7 @@ def test_a_trial_with_only_garbage_checkpoints_starts_over_and_ends_ok(tiny_conf
     garbage = tmp_path / "tiny" / "t" / layout.CHECKPOINT / "ckpt-000007"
     garbage.mkdir(parents=True)
     (garbage / layout.CHECKPOINT_STATE).write_text('{"epoch": 3')
-    record = run_trial(cfg, "t", runs=tmp_path, eventlog=tmp_path / "ev", mnist=mnist)
+    record = run_trial(TrialSpec.single(cfg), Workspace(tmp_path, tmp_path / "ev"), mnist)
     assert record.status == "ok" and record.error is None and record.resumed_from_epoch == 0
     assert len(record.warnings) == 1 and str(garbage) in record.warnings[0] and "JSONDecodeError" in record.warnings[0]
     assert TrialRecord.load(tmp_path / "tiny" / "t").warnings == record.warnings
@@ -138,7 +140,7 @@ KILL_CONFIG = {"name": "kill", "data": {"limit": 2000, "test_limit": 300},
 def _trial_process(runs, eventlog):
     """A worker's life: one run_trial (TensorFlow is imported before the fork, by the fork server)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    record = run_trial(schema.from_dict(KILL_CONFIG), "t", runs=runs, eventlog=eventlog)
+    record = run_trial(TrialSpec.single(schema.from_dict(KILL_CONFIG)), Workspace(runs, eventlog))
     sys.exit(0 if record.status == "ok" else 3)
 
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from harness.analysis import results
-from harness.layout import SweepPaths
+from harness.layout import Workspace
 from harness.record import DamagedRecord, TrialRecord
 from harness.sweep import repair
 from sweeps import run_sweep, write_config
@@ -139,7 +139,7 @@ def test_sweep_files_of_the_wrong_kind_stop_the_sweep_before_training(tmp_path, 
 
 def test_a_trial_whose_files_are_of_the_wrong_kind_is_set_aside(tmp_path):
     """repair.prepare on its own (the sweep tests above drive it through sweep.py)."""
-    sweep = SweepPaths.of("E", tmp_path / "runs", tmp_path / "eventlog")
+    sweep = Workspace(tmp_path / "runs", tmp_path / "eventlog").sweep("E")
     kinds = {"lock": (".lock", "dir"), "model": ("model.keras", "dir"), "history": ("history.csv", "dir"),
              "checkpoint": ("checkpoint", "file")}
     for tid, (name, kind) in {**kinds, "fine": ("history.csv", "file")}.items():

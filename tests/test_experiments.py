@@ -9,6 +9,7 @@ from harness.config import schema as config
 from harness.config import plan
 from harness.config.space import extremes
 from harness.training.trial import run_trial
+from harness.layout import Workspace
 from tiny import TINY, merge
 
 EXPERIMENTS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.yaml"))
@@ -32,6 +33,5 @@ def test_experiment_plans_and_trains(path, mnist, tmp_path):
     planner = plan.Planner(config.load_raw(path, OVERRIDES), str(path))
     specs = planner.plan()  # every trial of the sweep validated (a tpe space at its extremes)
     spec = specs[0] if specs else planner.specs(extremes(planner.config.sweep)[0])[0]
-    record = run_trial(spec.config, spec.trial_id, settings=spec.settings, runs=tmp_path, eventlog=tmp_path / "ev",
-                       mnist=mnist)
+    record = run_trial(spec, Workspace(tmp_path, tmp_path / "ev"), mnist)
     assert record.status == "ok", record.traceback

@@ -11,6 +11,8 @@ from harness.serving.predict import load_trial_model
 from harness.training import keep, models
 from harness.training.callbacks import EpochHistory
 from harness.training.trial import run_trial
+from harness.config.plan import TrialSpec
+from harness.layout import Workspace
 
 FILES = {"final": {"model.keras"}, "best": {"model.keras"}, "weights": {"model.weights.h5"}, "none": set()}
 
@@ -22,7 +24,7 @@ def accuracy(model, mnist, n=300):
 @pytest.mark.parametrize("choice", FILES)
 def test_each_choice_keeps_its_files_and_no_checkpoint(choice, tiny_config, mnist, tmp_path):
     cfg = tiny_config(train={"epochs": 2}, logging={"keep_model": choice, "histograms_every": 0, "images": False})
-    record = run_trial(cfg, "t", runs=tmp_path, eventlog=tmp_path / "ev", mnist=mnist)
+    record = run_trial(TrialSpec.single(cfg), Workspace(tmp_path, tmp_path / "ev"), mnist)
     assert record.status == "ok", record.traceback
     run_dir = tmp_path / "tiny" / "t"
     kept = {p.name for p in run_dir.iterdir() if p.name.startswith("model")}
@@ -39,7 +41,7 @@ def test_each_choice_keeps_its_files_and_no_checkpoint(choice, tiny_config, mnis
 def test_the_default_keeps_a_loadable_model_without_optimizer_state(tiny_config, mnist, tmp_path):
     cfg = tiny_config(logging={"histograms_every": 0, "images": False})
     assert cfg.logging.keep_model == "final"
-    record = run_trial(cfg, "t", runs=tmp_path, eventlog=tmp_path / "ev", mnist=mnist)
+    record = run_trial(TrialSpec.single(cfg), Workspace(tmp_path, tmp_path / "ev"), mnist)
     path = tmp_path / "tiny" / "t" / "model.keras"
     model = keras.saving.load_model(path)  # the plain Keras loader, as a user would
     assert getattr(model, "optimizer", None) is None and accuracy(model, mnist) == pytest.approx(record.test_accuracy)

@@ -1,4 +1,4 @@
-"""The adaptive strategy without training: recorded epoch histories replayed through the pruners, TPE asks."""
+"""Strategies and pruners without training: recorded epoch histories replayed through the pruners, TPE asks."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import random
 import pytest
 
 from harness.config.plan import Planner
-from harness.layout import SweepPaths
+from harness.layout import Workspace
 from harness.record import OK, PRUNED, TrialRecord
-from harness.sweep.search import OptunaSearch
+from harness.sweep.pruners import pruner_for
+from harness.sweep.strategies import strategy_for
 from tiny import TINY, merge
 
 # Validation accuracy per epoch of nine trials, as a sweep of learning rates recorded them (lr -> curve).
@@ -22,14 +23,34 @@ CURVES = {
 BEST, WORST = 0.3, 3e-05
 
 
+class Replay:
+    """A grid strategy and its pruner, driven as the scheduler drives them."""
+
+    def __init__(self, strategy, pruner):
+        self.strategy, self.pruner = strategy, pruner
+
+    def ask(self):
+        return self.strategy.ask()
+
+    def report(self, spec, epoch, metrics) -> bool:
+        return self.pruner.report(spec, epoch, metrics)
+
+    def tell(self, spec, record) -> None:
+        self.strategy.tell(spec, record)
+        self.pruner.tell(spec, record)
+
+
 def _search(tmp_path, pruner: dict, known=()):
     raw = merge(TINY, {"name": "replay", "train": {"epochs": 4},
                        "sweep": {"parameters": {"train.lr": list(CURVES)}, "pruner": pruner}})
     planner = Planner(raw)
-    specs = {s.settings["train.lr"]: s for s in planner.plan()}
+    paths = Workspace(tmp_path / "runs", tmp_path / "ev").sweep("replay")
+    strategy = strategy_for(planner, paths)
+    specs = {s.settings["train.lr"]: s for s in strategy.planned()}
     todo = [s for lr, s in specs.items() if lr not in dict(known)]
     records = [(specs[lr], record) for lr, record in known]
-    return OptunaSearch(planner, SweepPaths.of("replay", tmp_path / "runs", tmp_path / "ev"), todo, records), specs
+    strategy.start(todo, records)
+    return Replay(strategy, pruner_for(planner.config.sweep, paths, records)), specs
 
 
 def _replay(search, order: list[float], interleave: bool) -> dict[float, int]:
@@ -93,7 +114,7 @@ def test_a_search_rebuilt_from_records_judges_as_the_live_one(tmp_path):
     first = _replay(live, order, interleave=False)
 
     # The first five trials as a sweep left them on disk, then a new search for the other four.
-    paths = SweepPaths.of("replay", tmp_path / "disk" / "runs", tmp_path / "disk" / "ev")
+    paths = Workspace(tmp_path / "disk" / "runs", tmp_path / "disk" / "ev").sweep("replay")
     known = []
     for i, lr in enumerate(order[:5]):
         spec_id = f"lr={lr!r}"
@@ -113,8 +134,13 @@ def test_tpe_asks_new_settings_within_budget_and_the_same_ones_after_a_restart(t
         "train.lr": {"distribution": "log_uniform", "min": 1e-4, "max": 0.3},
         "model.hidden": [[16], [64, 32]], "train.batch_size": {"distribution": "int_uniform", "min": 32, "max": 256}}}})
     planner = Planner(raw)
-    assert planner.plan() == []  # nothing planned: settings are chosen as results come in
-    paths = SweepPaths.of("tpe", tmp_path / "runs", tmp_path / "ev")
+    paths = Workspace(tmp_path / "runs", tmp_path / "ev").sweep("tpe")
+    assert strategy_for(planner, paths).planned() == []  # nothing planned: settings are chosen as results come in
+
+    def search(known):
+        strategy = strategy_for(planner, paths)
+        strategy.start([], known)
+        return strategy
 
     def score(spec):  # a made-up landscape: larger lr is better, up to a point
         return 0.9 - abs(spec.settings["train.lr"] - 0.05)
@@ -130,7 +156,7 @@ def test_tpe_asks_new_settings_within_budget_and_the_same_ones_after_a_restart(t
                                           best_val_accuracy=score(spec), started=f"{len(asked):03d}"))
         return asked
 
-    whole = run(OptunaSearch(planner, paths, [], []), 20)
+    whole = run(search([]), 20)
     assert len(whole) == 8 and len({s.group for s in whole}) == 8  # the budget, no setting twice
     for s in whole:
         assert 1e-4 <= s.settings["train.lr"] <= 0.3 and 32 <= s.settings["train.batch_size"] <= 256
@@ -140,5 +166,5 @@ def test_tpe_asks_new_settings_within_budget_and_the_same_ones_after_a_restart(t
     first = whole[:5]
     known = [(s, TrialRecord(trial_id=s.trial_id, experiment="tpe", status=OK, best_val_accuracy=score(s),
                              started=f"{i + 1:03d}")) for i, s in enumerate(first)]
-    resumed = run(OptunaSearch(planner, paths, [], known), 20)
+    resumed = run(search(known), 20)
     assert [s.trial_id for s in resumed] == [s.trial_id for s in whole[5:]]

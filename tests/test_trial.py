@@ -16,6 +16,8 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 import harness.training.models  # noqa: F401  (registers the custom layer for loading)
 from harness.training.trial import run_trial
+from harness.config.plan import TrialSpec
+from harness.layout import Workspace
 
 
 def read_events(log_dir):
@@ -41,8 +43,8 @@ LAYERS = {"softmax": ["logits"], "mlp": ["hidden1", "hidden2", "logits"], "cnn":
 @pytest.mark.parametrize("family", FAMILIES)
 def test_each_family_trains_and_logs_everything(family, tiny_config, mnist, tmp_path):
     cfg = tiny_config(**FAMILIES[family])
-    record = run_trial(cfg, "t", runs=tmp_path / "runs", eventlog=tmp_path / "eventlog", mnist=mnist,
-                       settings={"model.family": family})
+    record = run_trial(TrialSpec("t", "t", {"model.family": family}, 0, cfg),
+                       Workspace(tmp_path / "runs", tmp_path / "eventlog"), mnist)
     assert record.status == "ok", record.traceback
     assert 0.1 < record.test_accuracy <= 1 and record.params > 0 and record.epochs_run == 1
 
@@ -75,7 +77,7 @@ def test_each_family_trains_and_logs_everything(family, tiny_config, mnist, tmp_
 
 def test_artifacts_describe_the_trial(tiny_config, mnist, tmp_path):
     cfg = tiny_config(train={"epochs": 2, "ema": 0.9}, logging={"histograms_every": 0, "images": False})
-    record = run_trial(cfg, "t", runs=tmp_path, eventlog=tmp_path / "ev", mnist=mnist)
+    record = run_trial(TrialSpec.single(cfg), Workspace(tmp_path, tmp_path / "ev"), mnist)
     run_dir = tmp_path / "tiny" / "t"
     saved = json.loads((run_dir / "trial.json").read_text())
     assert saved == dataclasses.asdict(record)  # the record on disk is the one returned
@@ -101,14 +103,14 @@ def test_artifacts_describe_the_trial(tiny_config, mnist, tmp_path):
 
 def test_finished_trial_is_not_trained_again(tiny_config, mnist, tmp_path):
     cfg = tiny_config(logging={"histograms_every": 0, "images": False})
-    first = run_trial(cfg, "t", runs=tmp_path, eventlog=tmp_path / "ev", mnist=mnist)
-    again = run_trial(cfg, "t", runs=tmp_path, eventlog=tmp_path / "ev", mnist=mnist)
+    first = run_trial(TrialSpec.single(cfg), Workspace(tmp_path, tmp_path / "ev"), mnist)
+    again = run_trial(TrialSpec.single(cfg), Workspace(tmp_path, tmp_path / "ev"), mnist)
     assert again == first and again.attempts == 1
 
 
 def test_nan_loss_is_recorded_as_diverged(tiny_config, mnist, tmp_path):
     cfg = tiny_config(train={"optimizer": "sgd", "lr": 1e12}, logging={"images": False})
-    record = run_trial(cfg, "t", runs=tmp_path, eventlog=tmp_path / "ev", mnist=mnist)
+    record = run_trial(TrialSpec.single(cfg), Workspace(tmp_path, tmp_path / "ev"), mnist)
     assert record.status == "diverged" and "NaN" in record.error and record.test_accuracy is None
     end = plugin_data(read_events(tmp_path / "ev" / "tiny" / "t"), hp_metadata.SESSION_END_INFO_TAG)
     assert end.session_end_info.status == 2  # STATUS_FAILURE
@@ -118,7 +120,7 @@ def test_an_exception_is_recorded_as_failed_not_raised(tiny_config, tmp_path, mo
     bad_cache = tmp_path / "broken.npz"
     bad_cache.write_bytes(b"not an npz file")
     monkeypatch.setenv("MNIST_HARNESS_CACHE", str(bad_cache))
-    record = run_trial(tiny_config(), "t", runs=tmp_path, eventlog=tmp_path / "ev")
+    record = run_trial(TrialSpec.single(tiny_config()), Workspace(tmp_path, tmp_path / "ev"))
     assert record.status == "failed" and "DataError" in record.error and "unreadable" in record.error
     assert "Traceback" in record.traceback
 
@@ -127,7 +129,7 @@ def test_steps_schedule_and_mse_loss(tiny_config, mnist, tmp_path):
     cfg = tiny_config(train={"steps": 13, "optimizer": "sgd", "lr": 0.5, "loss": "mse",
                              "schedule": {"kind": "exponential", "decay_steps": 5, "decay_rate": 0.5, "staircase": True}},
                       data={"scaling": "binary"}, logging={"images": False, "histograms_every": 0})
-    record = run_trial(cfg, "t", runs=tmp_path, eventlog=tmp_path / "ev", mnist=mnist)
+    record = run_trial(TrialSpec.single(cfg), Workspace(tmp_path, tmp_path / "ev"), mnist)
     assert record.status == "ok" and record.steps == 13 and record.epochs_run == 2
     history = pd.read_csv(tmp_path / "tiny" / "t" / "history.csv")
     assert history["learning_rate"].iloc[-1] == pytest.approx(0.5 * 0.5 ** 2)  # 13 steps: two whole periods
@@ -135,7 +137,7 @@ def test_steps_schedule_and_mse_loss(tiny_config, mnist, tmp_path):
 
 def test_profiler_trace_for_a_step_range(tiny_config, mnist, tmp_path):
     cfg = tiny_config(logging={"profile_steps": [2, 4], "images": False, "histograms_every": 0})
-    record = run_trial(cfg, "t", runs=tmp_path, eventlog=tmp_path / "ev", mnist=mnist)
+    record = run_trial(TrialSpec.single(cfg), Workspace(tmp_path, tmp_path / "ev"), mnist)
     assert record.status == "ok", record.traceback
     traces = list((tmp_path / "ev" / "tiny" / "t" / "plugins" / "profile").rglob("*.xplane.pb"))
     assert traces and traces[0].stat().st_size > 1000

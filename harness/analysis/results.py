@@ -16,13 +16,8 @@ import pandas as pd
 from harness.files import atomic_write_text
 from harness.config.schema import scalar
 from harness import layout
-from harness.record import OK, DamagedRecord, TrialRecord
+from harness.record import OK, RESULT_COLUMNS, DamagedRecord, TrialRecord
 
-RESULT_COLUMNS = [
-    "status", "test_accuracy", "test_loss", "best_val_accuracy", "best_epoch", "epochs_run", "steps",
-    "train_seconds", "eval_seconds", "seconds_per_epoch", "examples_per_second", "params", "seed",
-    "repeat", "started", "ended", "error",
-]
 INT_COLUMNS = ["best_epoch", "epochs_run", "steps", "params", "seed", "repeat"]
 
 

@@ -4,7 +4,7 @@
 the number of finished trials and against cumulative training seconds (pruned
 and failed trials count in the compute); `runs/E/plots/validation_curves.png`:
 each trial's validation accuracy by epoch, pruned trials dashed and marked
-where they were stopped. Drawn at the end of every sweep.
+where they were stopped. Drawn on demand, with the other plots (`python -m harness plot runs/E`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pandas as pd
 
 from harness.analysis.curves import new_figure, save_figure
 from harness.layout import HISTORY
-from harness.record import OK, PRUNED
+from harness.record import FINISHED, OK, PRUNED
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -28,7 +28,7 @@ CURVES_NAME = "validation_curves.png"
 
 def best_so_far(df: pd.DataFrame, metric: str, goal: str) -> pd.DataFrame:
     """Finished trials in the order they ended: the best ok `metric` so far and the compute spent so far."""
-    done = df[df["status"].isin(["ok", "pruned", "failed", "diverged"])].sort_values("ended", kind="stable")
+    done = df[df["status"].isin(FINISHED)].sort_values("ended", kind="stable")
     value = pd.to_numeric(done[metric], errors="coerce").where(done["status"] == OK)
     best = (value.cummax() if goal == "maximize" else value.cummin()).ffill()  # pruned/failed: best unchanged
     return pd.DataFrame({"trial": np.arange(1, len(done) + 1), "trial_id": done["trial_id"].to_numpy(),

@@ -18,7 +18,6 @@ from typing import Any
 
 from harness.config import schema as config_mod
 from harness.config.schema import ConfigError, ExperimentConfig
-from harness.config.space import extremes, iter_settings
 
 MAX_ID_LENGTH = 120
 
@@ -32,6 +31,12 @@ class TrialSpec:
     settings: dict[str, Any]
     repeat: int
     config: ExperimentConfig
+    prunable: bool = False  # set when it is started: a pruner may stop it after any epoch
+
+    @classmethod
+    def single(cls, config: ExperimentConfig, trial_id: str = "t") -> "TrialSpec":
+        """One trial of `config` as it stands, outside any sweep."""
+        return cls(trial_id, trial_id, {}, 0, config)
 
 
 def _short_names(paths: list[str]) -> dict[str, str]:
@@ -99,14 +104,6 @@ class Planner:
                           replace(trial_cfg, train=replace(trial_cfg.train, seed=trial_cfg.train.seed + rep)))
                 for rep in range(repeats)]
 
-    def plan(self) -> list[TrialSpec]:
-        """The planned trials (none for tpe, whose space is validated at its extremes instead)."""
-        sweep = self.config.sweep
-        if sweep.method == "tpe":
-            self.validate_all(extremes(sweep))
-            return []
-        return self.validate_all(iter_settings(sweep))
-
     def validate_all(self, settings_list) -> list[TrialSpec]:
         """Every setting's trials, or one ConfigError listing every problem of every setting."""
         specs, problems = [], []
@@ -128,11 +125,13 @@ class Planner:
 
 
 def plan(raw: dict, source: str = "config") -> tuple[ExperimentConfig, list[TrialSpec]]:
-    """Validate `raw` (parsed YAML with overrides applied) and expand it into trials.
+    """Validate `raw` (parsed YAML with overrides applied) and expand it into the trials known up front.
 
     Raises ConfigError listing every problem of every setting before any trial runs.
-    A model-based (tpe) sweep chooses its settings as it goes: none are planned,
-    but the extremes of every parameter are validated now.
+    A strategy that chooses its settings as it goes (tpe) plans none, but checks
+    every parameter at its extremes now.
     """
+    from harness.sweep.strategies import strategy_for  # the registry (it imports this module)
+
     planner = Planner(raw, source)
-    return planner.config, planner.plan()
+    return planner.config, strategy_for(planner).planned()

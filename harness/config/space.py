@@ -35,7 +35,6 @@ filling memory.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 import math
 import random
@@ -102,14 +101,20 @@ class PrunerConfig:
 
 
 @dataclass(frozen=True)
-class SweepConfig:
-    method: Literal["grid", "random", "list", "tpe"] = "grid"
-    samples: int = 10
-    trials: int = 20  # tpe: settings to try (each `repeats` times)
-    seed: int = 0
-    repeats: int = 1
+class _SweepScalars:
+    """The plain keys of a sweep section, validated by the generic loader."""
+
+    method: str = "grid"  # a registered search strategy (harness/sweep/strategies.py)
+    samples: int = field(default=10, metadata={"lo": 1})  # random: settings to draw
+    trials: int = field(default=20, metadata={"lo": 1})  # tpe: settings to try (each `repeats` times)
+    seed: int = field(default=0, metadata={"lo": 0})
+    repeats: int = field(default=1, metadata={"lo": 1})
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None  # an existing Ray cluster (ray://host:10001 or auto); None = a local Ray
+
+
+@dataclass(frozen=True)
+class SweepConfig(_SweepScalars):
     metric: Metric = field(default_factory=Metric)
     pruner: PrunerConfig = field(default_factory=PrunerConfig)
     parameters: tuple[Parameter, ...] = ()
@@ -118,6 +123,8 @@ class SweepConfig:
     @classmethod
     def from_dict(cls, raw: Any, path: str, problems: list[str]) -> "SweepConfig | None":
         """Validate the section (the config loader calls this for `sweep`)."""
+        from harness.sweep.strategies import names, strategy_class  # the registry (it imports this module)
+
         if not isinstance(raw, dict):
             problems.append(f"{path} = {raw!r}: must be a mapping")
             return None
@@ -129,6 +136,10 @@ class SweepConfig:
                           for k in dict.fromkeys(k for s in settings for k in s)}
         metric_raw, pruner_raw = raw.pop("metric", None), raw.pop("pruner", None)
         base = build(_SweepScalars, raw, path, problems)
+        if base is not None and base.method not in names():
+            problems.append(f"{path}.method = {base.method!r}: must be one of {', '.join(names())}"
+                            + suggestion(str(base.method), names(), "methods"))
+            base = None
         metric = build(Metric, metric_raw, f"{path}.metric", problems) if metric_raw is not None else Metric()
         pruner = build(PrunerConfig, pruner_raw, f"{path}.pruner", problems) if pruner_raw is not None else PrunerConfig()
         if metric is not None and metric.name not in FINAL:
@@ -140,12 +151,11 @@ class SweepConfig:
         params = tuple(_parameter(str(k), v, f"{path}.parameters.{k}", problems) for k, v in params_raw.items())
         if base is None or metric is None or pruner is None or any(p is None for p in params):
             return None
-        if base.method == "grid" and any(p.values is None for p in params):
-            problems.append(f"{path}.method = 'grid': every parameter needs a list of values "
-                            "(distributions need method: random or tpe)")
-        if base.method == "tpe" and not params:
-            problems.append(f"{path}.method = 'tpe': needs parameters to search")
-        adaptive = [w for w, on in ((f"method {base.method!r}", base.method == "tpe"),
+        sweep = cls(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)},
+                    metric=metric, pruner=pruner, parameters=params, settings=settings)
+        strategy = strategy_class(sweep.method)
+        problems.extend(strategy.check(sweep))
+        adaptive = [w for w, on in ((f"method {base.method!r}", strategy.chooses),
                                     (f"pruner {pruner.kind!r}", pruner.kind != "none")) if on]
         if adaptive and metric.name.startswith("test_"):
             problems.append(f"{path}.metric.name = {metric.name!r}: {' and '.join(adaptive)} choose on the metric, and "
@@ -154,10 +164,8 @@ class SweepConfig:
         elif pruner.kind != "none" and metric.name != "best_val_accuracy":
             problems.append(f"{path}.metric.name = {metric.name!r}: pruner {pruner.kind!r} compares trials epoch by "
                             "epoch on validation accuracy: use best_val_accuracy")
-        if (base.method == "list") != bool(settings):
+        if strategy.takes_settings != bool(settings):
             problems.append(f"{path}: method 'list' goes with a non-empty 'settings' list (and only it)")
-        sweep = cls(base.method, base.samples, base.trials, base.seed, base.repeats, base.executor, base.ray_address,
-                    metric, pruner, params, settings)
         n_settings = count(sweep)
         if n_settings * sweep.repeats > MAX_TRIALS:
             problems.append(f"{path}: {n_settings:,} settings x {sweep.repeats:,} repeats = "
@@ -168,27 +176,13 @@ class SweepConfig:
 
     def to_raw(self) -> dict:
         """The section as YAML would spell it (from_dict(to_raw()) gives it back)."""
-        raw = {"method": self.method, "samples": self.samples, "trials": self.trials, "seed": self.seed,
-               "repeats": self.repeats, "executor": self.executor, "ray_address": self.ray_address,
-               "metric": dataclasses.asdict(self.metric), "pruner": dataclasses.asdict(self.pruner)}
+        raw = {f.name: getattr(self, f.name) for f in dataclasses.fields(_SweepScalars)}
+        raw.update(metric=dataclasses.asdict(self.metric), pruner=dataclasses.asdict(self.pruner))
         if self.settings:
             raw["settings"] = [{k: list(v) if isinstance(v, tuple) else v for k, v in s.items()} for s in self.settings]
         else:
             raw["parameters"] = {p.path: p.to_raw() for p in self.parameters}
         return raw
-
-
-@dataclass(frozen=True)
-class _SweepScalars:
-    """The plain keys of a sweep section, validated by the generic loader."""
-
-    method: Literal["grid", "random", "list", "tpe"] = "grid"
-    samples: int = field(default=10, metadata={"lo": 1})
-    trials: int = field(default=20, metadata={"lo": 1})
-    seed: int = field(default=0, metadata={"lo": 0})
-    repeats: int = field(default=1, metadata={"lo": 1})
-    executor: Literal["local", "ray"] = "local"
-    ray_address: str | None = None
 
 
 def _hashable(value):
@@ -243,38 +237,21 @@ def _key(setting: dict) -> str:
 
 def count(sweep: SweepConfig) -> int:
     """How many settings `expand` gives at most (duplicates not yet dropped), without expanding."""
-    if not sweep.parameters:
-        return 1
-    if sweep.method == "list":
-        return len(sweep.settings)
-    if sweep.method == "random":
-        return sweep.samples
-    if sweep.method == "tpe":
-        return sweep.trials
-    return math.prod(len(p.values or ()) for p in sweep.parameters)
+    from harness.sweep.strategies import strategy_class
+
+    return strategy_class(sweep.method).count(sweep) if sweep.parameters else 1
 
 
 def iter_settings(sweep: SweepConfig) -> Iterator[dict[str, Any]]:
-    """The distinct settings of a sweep, each a dict {dotted path: value}, one at a time.
+    """The distinct settings of a sweep whose strategy plans them up front, each a dict {dotted path:
+    value}, one at a time, in the strategy's order (harness/sweep/strategies.py). Duplicates appear once."""
+    from harness.sweep.strategies import strategy_class
 
-    Grid: the Cartesian product in the order the parameters are listed.
-    List: the settings as written.
-    Random: `samples` draws from a generator seeded with `seed`, so the same
-    spec always gives the same settings. Duplicate settings appear once.
-    """
-    params = sweep.parameters
-    if not params:
+    if not sweep.parameters:
         yield {}
         return
-    if sweep.method == "list":
-        combos = iter(sweep.settings)
-    elif sweep.method == "grid":
-        combos = (dict(zip([p.path for p in params], vals)) for vals in itertools.product(*(p.values for p in params)))
-    else:
-        rng = random.Random(sweep.seed)
-        combos = ({p.path: p.sample(rng) for p in params} for _ in range(sweep.samples))
     seen: set[str] = set()
-    for combo in combos:
+    for combo in strategy_class(sweep.method).settings(sweep):
         key = _key(combo)
         if key not in seen:
             seen.add(key)

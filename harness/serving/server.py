@@ -3,7 +3,7 @@
 Standard library only (http.server): one page, one model, a handful of routes,
 so a web framework would add a dependency and nothing else.
 
-    GET  /          the drawing page (harness/static/)
+    GET  /          the drawing page (harness/serving/static/)
     GET  /info      the loaded trial: trial_id, experiment, status, test_accuracy, family, params, path
     POST /predict   {"pixels": 28 rows of 28 numbers 0-255}  -> fed to the model AS IS: they must
                     already be MNIST-formatted (white on black, centred), so answers equal

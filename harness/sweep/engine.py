@@ -16,7 +16,7 @@ import copy
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import pandas as pd
 import yaml
@@ -27,11 +27,12 @@ from harness.config import schema
 from harness.config.plan import TrialSpec
 from harness.config.validate import ConfigError
 from harness.files import atomic_write_text, file_lock
-from harness.layout import SweepPaths
+from harness.layout import SweepPaths, Workspace
 from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
 from harness.sweep import hparams_union, repair, scheduler
 from harness.sweep.progress import SweepProgress
-from harness.sweep.strategies import Planned, Strategy
+from harness.sweep.pruners import pruner_for
+from harness.sweep.strategies import Strategy, strategy_for
 from harness.training import data
 
 RETRIED = (FAILED, DIVERGED)  # what --retry-failed trains again (never a pruned trial)
@@ -39,50 +40,43 @@ RETRIED = (FAILED, DIVERGED)  # what --retry-failed trains again (never a pruned
 
 @dataclass
 class SweepPlan:
-    """A validated sweep and where each of its trials stands."""
+    """A validated sweep and where each of its trials stands; its strategy says what the numbers mean."""
 
-    planner: plan_mod.Planner
-    specs: list[TrialSpec]
-    paths: SweepPaths
+    strategy: Strategy
+    specs: list[TrialSpec]  # the sweep's trials so far (for a strategy that plans them all, every one)
     records: dict[str, TrialRecord | None]  # trial id -> record on disk, before this run
     todo: list[TrialSpec]
     strays: list[str]  # trials on disk that the plan no longer has
 
     @property
     def config(self) -> schema.ExperimentConfig:
-        return self.planner.config
+        return self.strategy.planner.config
 
     @property
-    def adaptive(self) -> bool:
-        """Whether a model-based search or a pruner decides what trains (Optuna), not the plan alone."""
-        return self.config.sweep.method == "tpe" or self.config.sweep.pruner.kind != "none"
+    def paths(self) -> SweepPaths:
+        return self.strategy.paths
 
     @property
     def size(self) -> int:
-        """Trials in the whole sweep (for tpe, its budget)."""
-        sweep = self.config.sweep
-        return sweep.trials * sweep.repeats if sweep.method == "tpe" else len(self.specs)
+        """Trials in the whole sweep (or its budget)."""
+        return self.strategy.size(self.specs)
 
     @property
     def to_run(self) -> int:
-        """Trials this run will start, at most (a tpe sweep's new settings included)."""
-        sweep = self.config.sweep
-        if sweep.method != "tpe":
-            return len(self.todo)
-        return len(self.todo) + max(0, sweep.trials - len({s.group for s in self.specs})) * sweep.repeats
+        """Trials this run will start, at most."""
+        return self.strategy.to_run(self.specs, self.todo)
+
+    @property
+    def known(self) -> list[tuple[TrialSpec, TrialRecord]]:
+        """The trials on disk that this run does not train, with their records."""
+        return [(s, r) for s in self.specs if (r := self.records[s.trial_id]) is not None and s not in self.todo]
 
     def summary(self) -> str:
-        done = len(self.specs) - len(self.todo)
-        sweep = self.config.sweep
-        if sweep.method == "tpe":
-            head = (f"{self.config.name}: tpe search of {sweep.trials} settings x {sweep.repeats} repeat(s)"
-                    f" over {len(sweep.parameters)} parameters" + (f", pruner {sweep.pruner.kind}"
-                                                                    if sweep.pruner.kind != "none" else ""))
-            return head + (f" ({done} trials already finished, up to {self.to_run} to run)" if self.specs else "")
-        return (f"{self.config.name}: {len(self.specs)} trials"
-                + (f", pruner {sweep.pruner.kind}" if sweep.pruner.kind != "none" else "")
-                + (f" ({done} already finished, {len(self.todo)} to run)" if done else "")
-                + (f"; {len(self.strays)} trial(s) of an earlier plan kept out of results.csv" if self.strays else ""))
+        return self.strategy.summary(self)
+
+    def dry_run_lines(self) -> list[str]:
+        return ([f"  {'done ' if s not in self.todo else 'to run'}  {s.trial_id}" for s in self.specs]
+                + self.strategy.dry_run_lines(self))
 
 
 @dataclass
@@ -123,21 +117,15 @@ def load_config(config: str | Path | dict | schema.ExperimentConfig, overrides: 
     return schema.apply_overrides(raw, list(overrides)), "config"
 
 
-def plan_sweep(planner: plan_mod.Planner, paths: SweepPaths, retry_failed: bool = False,
-               fix: bool = True) -> SweepPlan:
+def plan_sweep(strategy: Strategy, retry_failed: bool = False, fix: bool = True) -> SweepPlan:
     """Find what of the validated sweep is already done; raises ConfigError for a changed config.
 
     Damaged trial folders are reported and (`fix`) set aside to run again (harness/sweep/repair.py).
     """
-    cfg, source = planner.config, planner.source
-    if cfg.sweep.method == "tpe":  # its trials are those on disk
-        on_disk = sorted(d.name for d in paths.run_dir.glob("*/") if not d.name.startswith("."))
-        found = repair.prepare(paths, on_disk, fix)
-        specs = _searched_so_far(planner, found.values())
-        records = {s.trial_id: found.get(s.trial_id) for s in specs}
-    else:
-        specs = planner.plan()
-        records = repair.prepare(paths, [s.trial_id for s in specs], fix)
+    paths, source = strategy.paths, strategy.planner.source
+    found = repair.prepare(paths, strategy.folders(), fix)
+    specs = strategy.trials(found)
+    records = {s.trial_id: found.get(s.trial_id) for s in specs}
     changed = {s.trial_id: c for s in specs if (c := _config_changes(s, paths))}
     if changed:
         tid, diffs = next(iter(changed.items()))
@@ -149,19 +137,7 @@ def plan_sweep(planner: plan_mod.Planner, paths: SweepPaths, retry_failed: bool 
     todo = [s for s in specs if not ((r := records[s.trial_id]) and r.finished and r.status not in retry)]
     planned = {s.trial_id for s in specs}
     strays = sorted({p.parent.name for p in paths.run_dir.glob("*/trial.json")} - planned)
-    return SweepPlan(planner, specs, paths, records, todo, strays)
-
-
-def _searched_so_far(planner: plan_mod.Planner, records: Iterable[TrialRecord | None]) -> list[TrialSpec]:
-    """A tpe sweep's trials so far: every repeat of each setting the records say it started, in that order."""
-    first: dict[str, tuple[tuple[str, str], list[TrialSpec]]] = {}  # setting -> (when its first trial started, trials)
-    for record in records:
-        if record is not None and record.experiment == planner.config.name:
-            specs = planner.specs(record.settings)
-            key, group = (record.started or "", specs[0].group), specs[0].group
-            if record.trial_id in {s.trial_id for s in specs} and (group not in first or key < first[group][0]):
-                first[group] = (key, specs)
-    return [spec for _, specs in sorted(first.values(), key=lambda f: f[0]) for spec in specs]
+    return SweepPlan(strategy, specs, records, todo, strays)
 
 
 def _config_changes(spec: TrialSpec, paths: SweepPaths) -> list[str]:
@@ -191,9 +167,11 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
     say = echo or (lambda text: None)
     raw, source = load_config(config, overrides)
     planner = plan_mod.Planner(raw, source)
-    paths = SweepPaths.of(planner.config.name, runs, eventlog)
+    paths = Workspace(Path(runs), Path(eventlog)).sweep(planner.config.name)
+    strategy = strategy_for(planner, paths)
+    strategy.planned()  # every trial it can have validated, before anything is written
     if dry_run:
-        plan = plan_sweep(planner, paths, retry_failed, fix=False)
+        plan = plan_sweep(strategy, retry_failed, fix=False)
         say(plan.summary())
         return SweepOutcome(plan, [r for s in plan.specs if (r := plan.records[s.trial_id]) is not None])
     problems = repair.sweep_problems(paths)  # e.g. .sweep.lock made a directory: before taking the lock
@@ -203,36 +181,24 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
     with file_lock(paths.lock, blocking=False) as mine:
         if not mine:
             raise ConfigError([f"another sweep is running on {paths.run_dir}; wait for it or stop it"], planner.config.name)
-        plan = plan_sweep(planner, paths, retry_failed)
+        plan = plan_sweep(strategy, retry_failed)
         say(plan.summary())
         outcome = SweepOutcome(plan)
         cfg = plan.config
-        hparams_union.register_sweep(paths.log_dir.parent, cfg)  # one HParams dashboard over every sweep
+        hparams_union.register_sweep(paths.workspace.eventlog, cfg)  # one HParams dashboard over every sweep
         atomic_write_text(paths.config, yaml.safe_dump(load_config(cfg)[0], sort_keys=False))
         for s in plan.todo:  # a retried trial starts over, logs included
             if (r := plan.records[s.trial_id]) is not None and r.status in RETRIED:
                 shutil.rmtree(paths.trial(s.trial_id).run_dir)
                 shutil.rmtree(paths.trial(s.trial_id).log_dir, ignore_errors=True)
         ids = [s.trial_id for s in plan.specs]
-        outcome.interrupted = _execute(plan, _strategy(plan), ids, workers, executor, ray_address, quiet, say)
-        outcome.records = results.load_records(paths.run_dir, ids)
-        if cfg.sweep.method == "tpe":  # the rows in the order a resumed sweep finds them
-            order = {s.trial_id: i for i, s in enumerate(_searched_so_far(planner, outcome.records))}
-            outcome.records.sort(key=lambda r: order.get(r.trial_id, len(order)))
+        outcome.interrupted = _execute(plan, ids, workers, executor, ray_address, quiet, say)
+        outcome.records = strategy.order(results.load_records(paths.run_dir, ids))
         results.write_csv(paths.run_dir, outcome.records)  # plots: on demand (python -m harness plot), never waited for
     return outcome
 
 
-def _strategy(plan: SweepPlan) -> Strategy:
-    if not plan.adaptive:
-        return Planned(plan.todo)
-    from harness.sweep.search import OptunaSearch  # imports Optuna: only when asked for
-
-    known = [(s, r) for s in plan.specs if (r := plan.records[s.trial_id]) is not None and s not in plan.todo]
-    return OptunaSearch(plan.planner, plan.paths, plan.todo, known)
-
-
-def _execute(plan: SweepPlan, strategy: Strategy, ids: list[str], workers: int, executor: str | None,
+def _execute(plan: SweepPlan, ids: list[str], workers: int, executor: str | None,
              ray_address: str | None, quiet: bool, say: Callable[[str], Any]) -> bool:
     """Train the strategy's trials, keeping results.csv (rows `ids`, extended as trials start) and
     the progress display current; True if interrupted."""
@@ -241,7 +207,7 @@ def _execute(plan: SweepPlan, strategy: Strategy, ids: list[str], workers: int, 
     table = results.ResultsFile(paths.run_dir, ids)  # kept current from the records in memory
 
     def started(spec: TrialSpec) -> None:
-        if spec.trial_id not in ids:  # (a tpe trial: the table grows with the search)
+        if spec.trial_id not in ids:  # (a trial the strategy chose as it went: the table grows with it)
             ids.append(spec.trial_id)
         progress.started()
     for r in plan.records.values():
@@ -253,9 +219,11 @@ def _execute(plan: SweepPlan, strategy: Strategy, ids: list[str], workers: int, 
         progress.finished(record)
 
     try:
+        plan.strategy.start(plan.todo, plan.known)
+        pruner = pruner_for(cfg.sweep, paths, plan.known)
         runner = _executor(executor or cfg.sweep.executor, min(workers, max(1, plan.to_run)),
-                           paths, ray_address or cfg.sweep.ray_address, strategy.prunes, say)
-        scheduler.run(strategy, runner, paths.run_dir.parent, paths.log_dir.parent,
+                           paths.workspace, ray_address or cfg.sweep.ray_address, say)
+        scheduler.run(plan.strategy, pruner, runner, paths.workspace,
                       scheduler.Callbacks(started=started, finished=finished))
     except KeyboardInterrupt:
         return True
@@ -264,17 +232,15 @@ def _execute(plan: SweepPlan, strategy: Strategy, ids: list[str], workers: int, 
     return False
 
 
-def _executor(kind: str, workers: int, paths: SweepPaths, ray_address: str | None, report_epochs: bool,
+def _executor(kind: str, workers: int, workspace: Workspace, ray_address: str | None,
               say: Callable[[str], Any]) -> scheduler.Executor:
-    runs, eventlog = paths.run_dir.parent, paths.log_dir.parent
     if kind == "ray":
         from harness.sweep.ray_tasks import RayExecutor  # imports Ray: only when asked for
 
-        return RayExecutor(workers, runs, eventlog, ray_address, report_epochs)
+        return RayExecutor(workers, workspace, ray_address)
     from harness.sweep.local import LocalExecutor, cpu_count
 
     if workers > cpu_count():
         say(f"--workers {workers}: this machine has {cpu_count()} cores; running {cpu_count()} workers of 1 thread each")
         workers = cpu_count()
-    return LocalExecutor(workers, runs, eventlog, report_epochs)
-
+    return LocalExecutor(workers, workspace)

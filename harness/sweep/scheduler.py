@@ -1,5 +1,8 @@
 """One loop for every sweep: ask the strategy, start trials on an executor, collect, tell.
 
+After each epoch of a prunable trial the pruner's verdict goes back to its
+worker; every outcome is told to both the strategy and the pruner.
+
 The loop is the only place that decides what runs next and what happens when
 a worker is lost; executors (local processes, Ray tasks) only start trials,
 report what happened to them and cancel. The policy for lost workers is one:
@@ -13,14 +16,14 @@ killed before it, a Ray task whose record died with it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
 from harness.config.plan import TrialSpec
 from harness.files import file_lock
-from harness.layout import TrialPaths
+from harness.layout import TrialPaths, Workspace
 from harness.record import FAILED, DamagedRecord, TrialRecord, utc_now
+from harness.sweep.pruners import Pruner
 from harness.sweep.strategies import Strategy
 
 MAX_ATTEMPTS = 3  # lost workers per trial and sweep before the trial is recorded as failed
@@ -60,7 +63,7 @@ class Executor(Protocol):
     slots: int
 
     def start(self, spec: TrialSpec) -> None:
-        """Start `spec` on a free worker."""
+        """Start `spec` on a free worker (reporting each epoch when `spec.prunable`)."""
 
     def wait(self) -> list[Event]:
         """Block until something happened to a running trial; never returns an empty list."""
@@ -81,18 +84,20 @@ class Callbacks:
     finished: Callable[[TrialSpec, TrialRecord], None] = lambda spec, record: None
 
 
-def run(strategy: Strategy, executor: Executor, runs: Path, eventlog: Path, callbacks: Callbacks) -> None:
+def run(strategy: Strategy, pruner: Pruner, executor: Executor, workspace: Workspace,
+        callbacks: Callbacks) -> None:
     """Run the strategy's trials to the end; KeyboardInterrupt propagates once the executor has cancelled."""
     running: dict[str, TrialSpec] = {}
     lost: dict[str, int] = {}
     attempts: dict[str, int] = {}  # a trial's recorded attempts when it was last started
 
     def paths_of(spec: TrialSpec) -> TrialPaths:
-        return TrialPaths.of(spec.config.name, spec.trial_id, runs, eventlog)
+        return workspace.trial(spec.config.name, spec.trial_id)
 
     try:
         while True:
             while len(running) < executor.slots and (spec := strategy.ask()) is not None:
+                spec = replace(spec, prunable=pruner.active)
                 attempts[spec.trial_id] = _attempts(spec, paths_of(spec))
                 executor.start(spec)
                 running[spec.trial_id] = spec
@@ -103,7 +108,7 @@ def run(strategy: Strategy, executor: Executor, runs: Path, eventlog: Path, call
             for event in executor.wait():
                 spec = event.spec
                 if isinstance(event, Progress):
-                    executor.verdict(spec, strategy.report(spec, event.epoch, event.metrics))
+                    executor.verdict(spec, pruner.report(spec, event.epoch, event.metrics))
                     continue
                 del running[spec.trial_id]
                 if isinstance(event, Lost):
@@ -118,6 +123,7 @@ def run(strategy: Strategy, executor: Executor, runs: Path, eventlog: Path, call
                 else:
                     record = event.record
                 strategy.tell(spec, record)
+                pruner.tell(spec, record)
                 callbacks.finished(spec, record)
     except KeyboardInterrupt:
         executor.cancel()

@@ -1,47 +1,43 @@
-"""Adaptive search: Optuna's TPE sampler and pruners, used as a library behind our ask/tell seam.
+"""The tpe method: Optuna's TPE sampler, used as a library behind our ask/tell seam.
 
 One Optuna trial per trial of ours (a setting x a repeat). The study lives in
 memory and is rebuilt from the trial records and histories every time the
 sweep starts, so the records stay the single source of truth: after `kill -9`
 or Ctrl-C the same command continues the same search, with every finished
-trial known to the sampler and the pruner, interrupted trials resumed first,
-and nothing trained twice.
+trial known to the sampler, interrupted trials resumed first, and nothing
+trained twice. A tpe sweep's trials are those on disk (it plans none): each
+new setting is sampled by TPE from the results so far, until `sweep.trials`
+settings have been tried. With several workers, trials still running count as
+"constant liars" (Optuna's answer for parallel TPE). The sampler is re-seeded
+from `sweep.seed` and the number of trials known, so a serial sweep asks the
+same settings whether or not it was interrupted; with several workers the
+order trials finish in changes what is asked next.
 
-- `tpe` (method): each new setting is sampled by TPE from the results so far,
-  until `sweep.trials` settings have been tried. With several workers,
-  trials still running count as "constant liars" (Optuna's answer for
-  parallel TPE). The sampler is re-seeded from `sweep.seed` and the number
-  of trials known, so a serial sweep asks the same settings whether or not
-  it was interrupted; with several workers the order trials finish in
-  changes what is asked next.
-- pruners (`sweep.pruner.kind`: asha, median), with any method: after each
-  epoch a trial's validation accuracy is reported; when the pruner says so,
-  the trial stops there and is recorded as `pruned`.
-
-Only this module (and the importance table in analysis) imports Optuna, and
-only for sweeps that ask for it.
+Pruning (asha, median) is a pruner's business, with any method
+(harness/sweep/pruners.py). Only this module, the pruners and the importance
+table in analysis import Optuna, and only for sweeps that ask for it.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections import deque
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 import optuna
 
-from harness.config.plan import Planner, TrialSpec
-from harness.config.space import Parameter, SweepConfig
-from harness.layout import SweepPaths
-from harness.record import OK, PRUNED, TrialRecord
-from harness.sweep.strategies import Strategy
+from harness.config.plan import TrialSpec
+from harness.config.space import Parameter, SweepConfig, extremes
+from harness.record import TrialRecord
+from harness.sweep.pruners import epoch_values, optuna_state
+from harness.sweep.strategies import Strategy, register
+
+if TYPE_CHECKING:
+    from harness.sweep.engine import SweepPlan
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-EPOCH_METRIC = "val_accuracy"  # what pruners compare, epoch by epoch (the sweep's metric is its best)
-MAX_DUPLICATE_ASKS = 50  # tpe: re-asks when it proposes a setting already tried, before giving up
+MAX_DUPLICATE_ASKS = 50  # re-asks when TPE proposes a setting already tried, before giving up
 
 
 def distribution(param: Parameter) -> optuna.distributions.BaseDistribution:
@@ -66,42 +62,76 @@ def _setting(param: Parameter, raw) -> Any:
     return float(f"{raw:.4g}")  # as random sampling rounds: readable trial ids
 
 
-def make_pruner(sweep: SweepConfig) -> optuna.pruners.BasePruner:
-    p = sweep.pruner
-    if p.kind == "asha":  # asynchronous successive halving
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=p.min_epochs, reduction_factor=p.reduction_factor)
-    if p.kind == "median":
-        # Optuna judges steps >= n_warmup_steps; our epochs count from 1.
-        return optuna.pruners.MedianPruner(n_startup_trials=p.startup_trials, n_warmup_steps=p.warmup_epochs + 1)
-    return optuna.pruners.NopPruner()
+@register("tpe")
+class TpeSearch(Strategy):
+    """TPE sampling, told every outcome; see the module docstring."""
 
+    chooses = True
 
-def epoch_values(history_csv: Path) -> dict[int, float]:
-    """A trial's validation accuracy by epoch, from its history.csv ({} when there is none)."""
-    try:
-        with open(history_csv) as f:
-            return {int(r["epoch"]): float(r[EPOCH_METRIC]) for r in csv.DictReader(f) if r.get(EPOCH_METRIC)}
-    except (OSError, ValueError, KeyError):
-        return {}
+    @classmethod
+    def check(cls, sweep: SweepConfig) -> list[str]:
+        return [] if sweep.parameters else ["sweep.method = 'tpe': needs parameters to search"]
 
+    @classmethod
+    def count(cls, sweep: SweepConfig) -> int:
+        return sweep.trials
 
-class OptunaSearch(Strategy):
-    """TPE sampling and/or pruning, told every outcome; see the module docstring."""
+    # --- the plan: the trials on disk ------------------------------------------------------
 
-    def __init__(self, planner: Planner, paths: SweepPaths, planned: list[TrialSpec],
-                 known: list[tuple[TrialSpec, TrialRecord]]):
-        """`planned`: trials to run in order (grid, random, list; for tpe, interrupted ones to resume);
-        `known`: trials with a record on disk, finished ones first told to the study."""
-        super().__init__()
-        self.sweep = planner.config.sweep
-        self.prunes = self.sweep.pruner.kind != "none"
-        self._planner, self._paths = planner, paths
+    def planned(self) -> list[TrialSpec]:
+        """None known up front; the space is validated at its extremes instead."""
+        self.planner.validate_all(extremes(self.sweep))
+        return []
+
+    def folders(self) -> list[str]:
+        return sorted(d.name for d in self.paths.run_dir.glob("*/") if not d.name.startswith("."))
+
+    def trials(self, found: dict[str, TrialRecord | None]) -> list[TrialSpec]:
+        return self._searched_so_far(found.values())
+
+    def _searched_so_far(self, records: Iterable[TrialRecord | None]) -> list[TrialSpec]:
+        """Every repeat of each setting the records say the search started, in the order it started them."""
+        first: dict[str, tuple[tuple[str, str], list[TrialSpec]]] = {}  # setting -> (when it started, trials)
+        for record in records:
+            if record is not None and record.experiment == self.planner.config.name:
+                specs = self.planner.specs(record.settings)
+                key, group = (record.started or "", specs[0].group), specs[0].group
+                if record.trial_id in {s.trial_id for s in specs} and (group not in first or key < first[group][0]):
+                    first[group] = (key, specs)
+        return [spec for _, specs in sorted(first.values(), key=lambda f: f[0]) for spec in specs]
+
+    def size(self, specs: list[TrialSpec]) -> int:
+        return self.sweep.trials * self.sweep.repeats
+
+    def to_run(self, specs: list[TrialSpec], todo: list[TrialSpec]) -> int:
+        return len(todo) + max(0, self.sweep.trials - len({s.group for s in specs})) * self.sweep.repeats
+
+    def summary(self, plan: SweepPlan) -> str:
+        sweep, done = self.sweep, len(plan.specs) - len(plan.todo)
+        head = (f"{self.planner.config.name}: tpe search of {sweep.trials} settings x {sweep.repeats} repeat(s)"
+                f" over {len(sweep.parameters)} parameters"
+                + (f", pruner {sweep.pruner.kind}" if sweep.pruner.kind != "none" else ""))
+        return head + (f" ({done} trials already finished, up to {plan.to_run} to run)" if plan.specs else "")
+
+    def dry_run_lines(self, plan: SweepPlan) -> list[str]:
+        return [f"  then up to {plan.to_run - len(plan.todo)} more trials, each setting chosen by TPE from the "
+                "results so far"]
+
+    def order(self, records: list[TrialRecord]) -> list[TrialRecord]:
+        """The rows in the order a resumed sweep finds them."""
+        order = {s.trial_id: i for i, s in enumerate(self._searched_so_far(records))}
+        return sorted(records, key=lambda r: order.get(r.trial_id, len(order)))
+
+    # --- the run ---------------------------------------------------------------------------
+
+    def start(self, todo: list[TrialSpec], known: list[tuple[TrialSpec, TrialRecord]]) -> None:
+        """`todo`: interrupted trials to resume first; `known`: trials with a record on disk, the
+        finished ones told to the study."""
         self._distributions = {p.path: distribution(p) for p in self.sweep.parameters}
-        self._study = optuna.create_study(direction=self.sweep.metric.goal, pruner=make_pruner(self.sweep),
-                                          sampler=self._sampler(0))
+        self._study = optuna.create_study(direction=self.sweep.metric.goal, sampler=self._sampler(0))
         self._live: dict[str, optuna.Trial] = {}
-        self._queue = deque(planned)
-        self._groups = {spec.group for spec, _ in known} | {s.group for s in planned}
+        self._queue = deque(todo)
+        self._groups = {spec.group for spec, _ in known} | {s.group for s in todo}
         for spec, record in sorted(known, key=lambda k: k[1].started or ""):
             if record.finished:
                 self._study.add_trial(self._frozen(spec, record))
@@ -114,36 +144,21 @@ class OptunaSearch(Strategy):
         return {k: _choice(v) for k, v in settings.items() if k in self._distributions}
 
     def _frozen(self, spec: TrialSpec, record: TrialRecord) -> optuna.trial.FrozenTrial:
-        state, value = self._outcome(record)
+        state, value = optuna_state(record, self.sweep.metric.name)
         params = self._params(spec.settings)
-        values = epoch_values(self._paths.trial(spec.trial_id).history)
         return optuna.trial.create_trial(
             state=state, value=value, params=params, distributions={k: self._distributions[k] for k in params},
-            intermediate_values=values, system_attrs=self._rungs_passed(values))
-
-    def _rungs_passed(self, values: dict[int, float]) -> dict[str, float]:
-        """What Optuna's successive-halving pruner notes on a trial as it reaches each rung (its value at
-        the rung's epoch, `completed_rung_N`), so that a trial rebuilt from its history competes as it did."""
-        if self.sweep.pruner.kind != "asha":
-            return {}
-        p, rungs, rung = self.sweep.pruner, {}, 0
-        while (epoch := p.min_epochs * p.reduction_factor ** rung) in values:
-            rungs[f"completed_rung_{rung}"] = values[epoch]
-            rung += 1
-        return rungs
-
-    # --- the seam -------------------------------------------------------------------------
+            intermediate_values=epoch_values(self.paths.trial(spec.trial_id).history))
 
     def _next(self) -> TrialSpec | None:
-        if not self._queue and self.sweep.method == "tpe":
+        if not self._queue:
             self._queue.extend(self._sample())
         if not self._queue:
             return None
         spec = self._queue.popleft()
-        if spec.trial_id not in self._live:  # (a tpe setting's first trial is the one TPE asked)
+        if spec.trial_id not in self._live:  # (a setting's first trial is the one TPE asked)
             params = self._params(spec.settings)
-            if params:
-                self._study.enqueue_trial(params, skip_if_exists=False)
+            self._study.enqueue_trial(params, skip_if_exists=False)
             self._live[spec.trial_id] = self._study.ask({k: self._distributions[k] for k in params})
         return spec
 
@@ -155,7 +170,7 @@ class OptunaSearch(Strategy):
             self._study.sampler = self._sampler(len(self._groups) + 1_000 * attempt)
             trial = self._study.ask(self._distributions)
             settings = {p.path: _setting(p, trial.params[p.path]) for p in self.sweep.parameters}
-            specs = self._planner.specs(settings)
+            specs = self.planner.specs(settings)
             if specs[0].group not in self._groups:
                 self._groups.add(specs[0].group)
                 self._live[specs[0].trial_id] = trial  # the other repeats get trials of their own
@@ -163,23 +178,11 @@ class OptunaSearch(Strategy):
             self._study.tell(trial, state=optuna.trial.TrialState.FAIL)  # tried already: ask again
         return []  # the space is exhausted (few categorical values): stop early
 
-    def report(self, spec: TrialSpec, epoch: int, metrics: dict) -> bool:
-        trial = self._live.get(spec.trial_id)
-        value = metrics.get(EPOCH_METRIC)
-        if trial is None or value is None or not self.prunes:
-            return False
-        trial.report(float(value), epoch)
-        return trial.should_prune()
-
     def tell(self, spec: TrialSpec, record: TrialRecord) -> None:
         trial = self._live.pop(spec.trial_id, None)
         if trial is not None:
-            state, value = self._outcome(record)
+            state, value = optuna_state(record, self.sweep.metric.name)
+            if state == optuna.trial.TrialState.PRUNED:  # TPE weighs a pruned trial by how far it got
+                for epoch, v in epoch_values(self.paths.trial(spec.trial_id).history).items():
+                    trial.report(v, epoch)
             self._study.tell(trial, value, state=state)
-
-    def _outcome(self, record: TrialRecord) -> tuple[optuna.trial.TrialState, float | None]:
-        """A finished trial as Optuna sees it: complete with the metric, pruned, or failed (no metric)."""
-        value = getattr(record, self.sweep.metric.name, None)
-        if record.status == OK and value is not None:
-            return optuna.trial.TrialState.COMPLETE, float(value)
-        return (optuna.trial.TrialState.PRUNED if record.status == PRUNED else optuna.trial.TrialState.FAIL), None

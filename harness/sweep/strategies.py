@@ -1,29 +1,151 @@
-"""Search strategies: what to train next, told what came of it.
+"""Search strategies: the registry of sweep methods, and the interface each one implements.
 
-The scheduler asks a strategy for the next trial (`ask`), reports each epoch
-of a running trial (`report`, which may answer "stop it"), and tells it every
-outcome (`tell`): the ask/tell seam of Optuna's Study, Ray Tune's searchers and
-keras-tuner's oracles. Grid, random and list sweeps know every setting up
-front (harness/config/plan.py expands them), so their strategy hands the plan
-out in order and never stops a trial early.
+A strategy owns its sweep's trials from end to end, so the engine never asks
+which method a sweep uses:
+
+- the config: what its `sweep` section must satisfy (`check`) and how many
+  settings it can have at most (`count`), asked while the YAML is validated;
+- the plan: which trial folders on disk may be its own (`folders`), the sweep's
+  trials so far given those records (`trials`: how it resumes), how many trials
+  the sweep has in all (`size`), how many this run may start (`to_run`), the
+  line `--dry-run` and the report print (`summary`, `dry_run_lines`) and the
+  order of its results (`order`);
+- the run: the scheduler asks for the next trial (`ask`, None when there is
+  nothing to start now: the scheduler asks again once a running trial is told,
+  and ends when nothing runs), starts lost trials first (`retry`) and tells it
+  every outcome (`tell`): the ask/tell seam of Optuna's Study, Ray Tune's
+  searchers and keras-tuner's oracles.
+
+Which trials may be stopped early is not a strategy's business but a pruner's
+(harness/sweep/pruners.py), so any strategy composes with any pruner.
+
+Grid, random and list sweeps know every setting up front (`Planned`); tpe
+chooses settings as results come in (harness/sweep/search.py, which imports
+Optuna: registered by module name, loaded only when a sweep asks for it).
+A new method is a subclass registered under a name (see README, "Adding a
+search strategy"):
+
+    @register("reverse")
+    class Reverse(Grid):
+        @classmethod
+        def settings(cls, sweep):
+            return list(super().settings(sweep))[::-1]
 """
 
 from __future__ import annotations
 
+import importlib
+import itertools
+import math
+import random
 from collections import deque
-from typing import Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-from harness.config.plan import TrialSpec
+from harness.config.plan import Planner, TrialSpec
+from harness.config.space import iter_settings
+from harness.layout import SweepPaths
 from harness.record import TrialRecord
+
+if TYPE_CHECKING:
+    from harness.config.space import SweepConfig
+    from harness.sweep.engine import SweepPlan
+
+# method name -> its Strategy class, or the module that registers it when imported
+STRATEGIES: dict[str, type["Strategy"] | str] = {"tpe": "harness.sweep.search"}
+
+
+def register(name: str) -> Callable[[type["Strategy"]], type["Strategy"]]:
+    """Class decorator: `sweep.method: NAME` in a config now means this Strategy subclass."""
+    def add(cls: type[Strategy]) -> type[Strategy]:
+        cls.method = name
+        STRATEGIES[name] = cls
+        return cls
+    return add
+
+
+def names() -> list[str]:
+    """The methods a config may name."""
+    return list(STRATEGIES)
+
+
+def strategy_class(method: str) -> type["Strategy"]:
+    entry = STRATEGIES[method]
+    if isinstance(entry, str):
+        importlib.import_module(entry)  # registers the class under `method`
+        entry = STRATEGIES[method]
+    return entry
+
+
+def strategy_for(planner: Planner, paths: SweepPaths | None = None) -> "Strategy":
+    """The strategy of `planner`'s sweep (paths: where its trials live, when it runs)."""
+    return strategy_class(planner.config.sweep.method)(planner, paths)
 
 
 class Strategy:
-    """The interface the scheduler drives; subclasses implement `_next` and may learn in `tell`."""
+    """The interface the engine and the scheduler drive; see the module docstring."""
 
-    prunes = False  # True: executors report every epoch and wait for `report`'s verdict
+    method = ""  # set by `register`
+    chooses = False  # True when results decide what trains next (the sweep's metric must not be a test one)
+    takes_settings = False  # True when the sweep section lists its settings (`sweep.settings`)
 
-    def __init__(self) -> None:
+    # --- the config ----------------------------------------------------------------------
+
+    @classmethod
+    def check(cls, sweep: SweepConfig) -> list[str]:
+        """What is wrong with the sweep section for this method (each problem names its key)."""
+        return []
+
+    @classmethod
+    def count(cls, sweep: SweepConfig) -> int:
+        """How many settings the sweep has at most, without expanding them."""
+        raise NotImplementedError
+
+    # --- the plan ------------------------------------------------------------------------
+
+    def __init__(self, planner: Planner, paths: SweepPaths | None = None):
+        self.planner, self.paths, self.sweep = planner, paths, planner.config.sweep
         self._retries: deque[TrialSpec] = deque()
+
+    def planned(self) -> list[TrialSpec]:
+        """Validate every trial the sweep can have (ConfigError) and return those known up front."""
+        raise NotImplementedError
+
+    def folders(self) -> list[str]:
+        """The trial folders on disk that may belong to the sweep."""
+        return [s.trial_id for s in self.planned()]
+
+    def trials(self, found: dict[str, TrialRecord | None]) -> list[TrialSpec]:
+        """The sweep's trials so far, given the records found in `folders()`: what a resumed run continues."""
+        return self.planned()
+
+    def size(self, specs: list[TrialSpec]) -> int:
+        """Trials in the whole sweep (or its budget)."""
+        return len(specs)
+
+    def to_run(self, specs: list[TrialSpec], todo: list[TrialSpec]) -> int:
+        """Trials this run will start at most, `todo` (unfinished trials of `specs`) included."""
+        return len(todo)
+
+    def summary(self, plan: SweepPlan) -> str:
+        """The one line a run or `--dry-run` starts with."""
+        done = len(plan.specs) - len(plan.todo)
+        return (f"{self.planner.config.name}: {len(plan.specs)} trials{_pruner_text(self.sweep)}"
+                + (f" ({done} already finished, {len(plan.todo)} to run)" if done else "")
+                + (f"; {len(plan.strays)} trial(s) of an earlier plan kept out of results.csv" if plan.strays else ""))
+
+    def dry_run_lines(self, plan: SweepPlan) -> list[str]:
+        """What `--dry-run` prints after the list of trials known now."""
+        return []
+
+    def order(self, records: list[TrialRecord]) -> list[TrialRecord]:
+        """The results' rows, in the order the sweep's report and results.csv show them."""
+        return records
+
+    # --- the run -------------------------------------------------------------------------
+
+    def start(self, todo: list[TrialSpec], known: list[tuple[TrialSpec, TrialRecord]]) -> None:
+        """Before the first ask: the trials to (re)start and those already on disk, with their records."""
+        self._queue = deque(todo)
 
     def ask(self) -> TrialSpec | None:
         """The next trial to start, or None when there is nothing to start now."""
@@ -33,23 +155,78 @@ class Strategy:
         """A trial whose worker was lost: it goes first, before any new one."""
         self._retries.append(spec)
 
-    def report(self, spec: TrialSpec, epoch: int, metrics: dict) -> bool:
-        """An epoch of `spec` ended with `metrics`; True stops the trial (it is then pruned)."""
-        return False
-
     def tell(self, spec: TrialSpec, record: TrialRecord) -> None:
         """`spec` finished (ok, diverged, failed or pruned) as `record` says."""
 
     def _next(self) -> TrialSpec | None:
-        raise NotImplementedError
+        return self._queue.popleft() if self._queue else None
+
+
+def _pruner_text(sweep: SweepConfig) -> str:
+    return f", pruner {sweep.pruner.kind}" if sweep.pruner.kind != "none" else ""
 
 
 class Planned(Strategy):
-    """Grid, random and list sweeps: the planned trials, in plan order."""
+    """Sweeps whose settings are known up front: every trial planned and validated before any trains,
+    handed out in plan order. Subclasses say which settings (`settings`; duplicates are dropped)."""
 
-    def __init__(self, specs: Iterable[TrialSpec]):
-        super().__init__()
-        self._queue = deque(specs)
+    _specs: list[TrialSpec] | None = None
 
-    def _next(self) -> TrialSpec | None:
-        return self._queue.popleft() if self._queue else None
+    @classmethod
+    def settings(cls, sweep: SweepConfig) -> Iterable[dict]:
+        raise NotImplementedError
+
+    def planned(self) -> list[TrialSpec]:
+        if self._specs is None:
+            self._specs = self.planner.validate_all(iter_settings(self.sweep))
+        return self._specs
+
+
+@register("grid")
+class Grid(Planned):
+    """Every combination of the parameters' values, in the order the parameters are listed."""
+
+    @classmethod
+    def check(cls, sweep: SweepConfig) -> list[str]:
+        if any(p.values is None for p in sweep.parameters):
+            return ["sweep.method = 'grid': every parameter needs a list of values "
+                    "(distributions need method: random or tpe)"]
+        return []
+
+    @classmethod
+    def count(cls, sweep: SweepConfig) -> int:
+        return math.prod(len(p.values or ()) for p in sweep.parameters)
+
+    @classmethod
+    def settings(cls, sweep: SweepConfig) -> Iterable[dict]:
+        paths = [p.path for p in sweep.parameters]
+        return (dict(zip(paths, vals)) for vals in itertools.product(*(p.values for p in sweep.parameters)))
+
+
+@register("random")
+class Random(Planned):
+    """`samples` draws from a generator seeded with `seed`: the same spec always gives the same settings."""
+
+    @classmethod
+    def count(cls, sweep: SweepConfig) -> int:
+        return sweep.samples
+
+    @classmethod
+    def settings(cls, sweep: SweepConfig) -> Iterable[dict]:
+        rng = random.Random(sweep.seed)
+        return ({p.path: p.sample(rng) for p in sweep.parameters} for _ in range(sweep.samples))
+
+
+@register("list")
+class Listed(Planned):
+    """The settings as written under `sweep.settings`."""
+
+    takes_settings = True
+
+    @classmethod
+    def count(cls, sweep: SweepConfig) -> int:
+        return len(sweep.settings)
+
+    @classmethod
+    def settings(cls, sweep: SweepConfig) -> Iterable[dict]:
+        return iter(sweep.settings)

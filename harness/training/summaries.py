@@ -23,6 +23,7 @@ from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 from tensorboard.util import tensor_util
 
 from harness.metrics import FINAL, PRUNED_EPOCH
+from harness.record import OK, PRUNED
 from harness.training import figures
 from harness.training.callbacks import EpochHistory, StepCounter, current_lr
 from harness.training.models import probed_layers
@@ -180,10 +181,10 @@ def write_end(writer, record, x_test: np.ndarray | None, y_test: np.ndarray | No
             tf.summary.experimental.write_raw_pb(
                 summary_pb2.Summary(value=[image_value(t, png) for t, png in pngs.items()]).SerializeToString(),
                 step=step)
-        if record.status == "pruned":  # stopped early by the search: told apart from finished and failed
+        if record.status == PRUNED:  # stopped early by the pruner: told apart from finished and failed
             tf.summary.scalar(PRUNED_EPOCH.tag, record.epochs_run)
-        status = {"ok": api_pb2.STATUS_SUCCESS, "pruned": api_pb2.STATUS_UNKNOWN}.get(record.status,
-                                                                                    api_pb2.STATUS_FAILURE)
+        status = {OK: api_pb2.STATUS_SUCCESS, PRUNED: api_pb2.STATUS_UNKNOWN}.get(record.status,
+                                                                                api_pb2.STATUS_FAILURE)
         pb = hparams_summary.session_end_pb(status)
         tf.summary.experimental.write_raw_pb(pb.SerializeToString(), step=0)
     writer.flush()

@@ -18,8 +18,9 @@ import platform
 import subprocess
 import time
 import traceback
-from typing import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import keras
 import numpy as np
@@ -35,9 +36,10 @@ from harness.training import order
 from harness.training import summaries
 from harness.training.callbacks import EmaEvaluation, EpochHistory, EpochReport, TrainingGuard, global_step, initial_epoch
 from harness.training.checkpoint import Checkpointer, remove_all
+from harness.config.plan import TrialSpec
 from harness.config.schema import ExperimentConfig
 from harness import hparams
-from harness.layout import TrialPaths
+from harness.layout import TrialPaths, Workspace
 from harness.record import DIVERGED, FAILED, OK, PENDING, PRUNED, RUNNING, TrialRecord, utc_now
 
 PROBE_SIZE = 256  # validation images whose activations are histogrammed
@@ -71,104 +73,169 @@ def _take_history(record: TrialRecord, history: EpochHistory) -> None:
     record.best_val_accuracy, record.best_epoch = history.best()
 
 
-def run_trial(cfg: ExperimentConfig, trial_id: str, *, settings: dict | None = None, repeat: int = 0,
-              group: str | None = None, runs: Path = Path("runs"), eventlog: Path = Path("eventlog"),
-              mnist: data_mod.Mnist | None = None,
-              on_epoch: Callable[[int, dict], bool] | None = None) -> TrialRecord:
-    """Train `cfg` as trial `trial_id` and return its record (see the module docstring).
+@dataclass
+class Trial:
+    """One attempt at a trial: what `prepare` builds, `train` runs and `finish` and `close` record."""
 
-    `settings` are the swept values (dotted path -> value) and `group` the id
-    the HParams dashboard groups repeats of one setting under. `on_epoch(epoch,
-    logs)` is called after every epoch; when it returns True the trial stops
-    there and is recorded as `pruned` (a search strategy gave up on it).
-    """
-    paths = TrialPaths.of(cfg.name, trial_id, runs, eventlog)
+    spec: TrialSpec
+    paths: TrialPaths
+    record: TrialRecord
+    split: data_mod.Split | None = None
+    model: keras.Model | None = None
+    steps_per_epoch: int = 0
+    writer: tf.summary.SummaryWriter | None = None
+    checkpointer: Checkpointer | None = None
+    history: EpochHistory | None = None
+    guard: TrainingGuard | None = None
+    report: EpochReport | None = None
+    test_probs: np.ndarray | None = None  # softmax outputs on the test set, once tested
+
+    @property
+    def cfg(self) -> ExperimentConfig:
+        return self.spec.config
+
+
+def begin(spec: TrialSpec, workspace: Workspace) -> Trial | TrialRecord:
+    """A new attempt at `spec` with its record (attempts counted, warnings kept), or the record of a
+    trial that already finished (nothing to train)."""
+    paths = workspace.trial(spec.config.name, spec.trial_id)
     previous = TrialRecord.load(paths.run_dir)
     if previous is not None and previous.finished:
         remove_all(paths.checkpoint)  # left by a kill between recording the trial and removing it
         return previous
-    record = TrialRecord(trial_id=trial_id, experiment=cfg.name, status=RUNNING, group=group or trial_id,
-                         settings=dict(settings or {}),
-                         repeat=repeat, seed=cfg.train.seed, started=utc_now(),
-                         attempts=(previous.attempts if previous else 0) + 1,
-                         warnings=list(previous.warnings) if previous else [],
-                         versions=_versions(), git_commit=_git_commit())
-    writer = None
-    end = {"x_test": None, "y_test": None, "probs": None, "step": 0}
+    record = TrialRecord.of(spec)
+    record.status, record.started, record.versions, record.git_commit = RUNNING, utc_now(), _versions(), _git_commit()
+    record.attempts = (previous.attempts if previous else 0) + 1
+    record.warnings = list(previous.warnings) if previous else []
+    return Trial(spec, paths, record)
+
+
+def prepare(trial: Trial, mnist: data_mod.Mnist | None = None) -> None:
+    """Record the attempt, then build what training needs: config file, data, model, writer, and the
+    state restored from the last checkpoint."""
+    cfg, paths, record = trial.cfg, trial.paths, trial.record
+    record.save(paths.run_dir)  # from here on, an interruption is recorded as such
+    resolved = config_mod.trial_yaml(cfg)
+    atomic_write_text(paths.config, resolved)
+    trial.split = data_mod.split(mnist or data_mod.load(), cfg.data.validation, cfg.data.limit, cfg.data.test_limit)
+    keras.utils.set_random_seed(cfg.train.seed)
+    if cfg.train.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    trial.model = models.build(cfg.model, cfg.data.scaling)
+    trial.steps_per_epoch = optim.compile_model(trial.model, cfg.train, len(trial.split.x_train),
+                                                optim.steps_per_execution(cfg, len(trial.split.x_train)))
+    record.params = int(trial.model.count_params())
+    trial.writer = tf.summary.create_file_writer(str(paths.log_dir))
+    summaries.write_start(trial.writer, resolved, trial.model, hparams.session_hparams(cfg, record.settings),
+                          hparams.session_group(cfg.name, record.group), cfg.description)
+    trial.checkpointer = Checkpointer(paths.checkpoint, cfg.logging.checkpoint_steps)
+    record.warnings += trial.checkpointer.restore(trial.model).warnings  # before the callbacks read the step
+    trial.history = EpochHistory(paths.history, len(trial.split.x_train), cfg.train.batch_size)
+
+
+def callbacks(trial: Trial, on_epoch: Callable[[int, dict], bool] | None) -> list[keras.callbacks.Callback]:
+    """Training's callbacks, in the one order that works (Keras calls them in list order):
+
+    1. EMA evaluation: validation sees the averaged weights, so every later reader of the epoch does too;
+    2. the guard: a NaN loss or the step budget stops training before the epoch is recorded as good;
+    3. the history: the epoch's row, which keeping, reporting and summaries read;
+    4. keeping the best model (from the history's row);
+    5. the epoch report (a pruner's verdict may stop the trial here);
+    6. TensorBoard summaries;
+    7. early stopping;
+    8. the checkpoint, last: an epoch's checkpoint follows its history row.
+    """
+    cfg, split = trial.cfg, trial.split
+    trial.guard = TrainingGuard(cfg.train.steps)
+    trial.report = EpochReport(on_epoch) if on_epoch else None
+    stopping = cfg.train.early_stopping
+    return [
+        *([EmaEvaluation()] if cfg.train.ema else []),
+        trial.guard,
+        trial.history,
+        *keep.callbacks(cfg.logging.keep_model, trial.paths, trial.history),
+        *([trial.report] if trial.report else []),
+        summaries.SummaryLogger(trial.writer, split.x_val[:PROBE_SIZE], cfg.logging.every_steps,
+                                cfg.logging.histograms_every, cfg.logging.profile_steps,
+                                str(trial.paths.log_dir), trial.history),
+        *([keras.callbacks.EarlyStopping("val_accuracy", mode="max", patience=stopping.patience,
+                                         min_delta=stopping.min_delta)] if stopping.patience else []),
+        trial.checkpointer,
+    ]
+
+
+def train(trial: Trial, on_epoch: Callable[[int, dict], bool] | None = None) -> None:
+    """Fit the model from where the checkpoint left it; `on_epoch(epoch, logs)` True stops it there."""
+    cfg, split = trial.cfg, trial.split
+    epochs = optim.epochs_to_run(cfg.train, trial.steps_per_epoch)
+    batches = order.dataset(split.x_train, split.y_train, cfg.train.seed, cfg.train.batch_size,
+                            initial_epoch(trial.model), epochs)
+    trial.model.fit(batches, epochs=epochs, steps_per_epoch=trial.steps_per_epoch, batch_size=cfg.train.batch_size,
+                    validation_data=(split.x_val, split.y_val), callbacks=callbacks(trial, on_epoch), verbose=0,
+                    shuffle=False)
+
+
+def finish(trial: Trial) -> None:
+    """What training came to: diverged, pruned, or tested and kept (ok)."""
+    cfg, record, model, split = trial.cfg, trial.record, trial.model, trial.split
+    _take_history(record, trial.history)
+    record.steps = global_step(model)
+    if trial.guard.diverged_at is not None:
+        record.status, record.error = DIVERGED, f"loss became NaN or infinite at step {trial.guard.diverged_at}"
+        return
+    if trial.report and trial.report.stopped_at is not None:
+        record.status = PRUNED
+        return
+    keep.before_test(model, cfg.logging.keep_model, trial.paths)
+    t0 = time.perf_counter()
+    logits = model.predict(split.x_test, batch_size=1000, verbose=0)
+    record.test_loss = float(np.mean(keras.ops.convert_to_numpy(model.loss(split.y_test, logits))))
+    record.test_accuracy = float(np.mean(logits.argmax(axis=1) == split.y_test))
+    record.eval_seconds = time.perf_counter() - t0
+    keep.save(model, cfg.logging.keep_model, trial.paths)
+    record.status = OK
+    trial.test_probs = keras.ops.convert_to_numpy(keras.ops.softmax(logits))
+
+
+def close(trial: Trial) -> None:
+    """However the attempt ended: the record's end, the run's last summaries, the files it no longer needs."""
+    record, paths = trial.record, trial.paths
+    record.ended = utc_now()
+    if record.status in (DIVERGED, FAILED, PRUNED):  # nothing worth keeping
+        keep.discard(paths)
+    if trial.writer is not None:
+        if record.status != PENDING:
+            tested = trial.test_probs is not None
+            summaries.write_end(trial.writer, record, trial.split.x_test if tested else None,
+                                trial.split.y_test if tested else None, trial.test_probs, record.steps,
+                                trial.cfg.logging.images)
+        trial.writer.close()
+    record.save(paths.run_dir)
+    if record.finished:  # never resumed (--retry-failed starts over): after the record, so a kill
+        remove_all(paths.checkpoint)  # in between loses no training
+
+
+def run_trial(spec: TrialSpec, workspace: Workspace = Workspace(), mnist: data_mod.Mnist | None = None,
+              on_epoch: Callable[[int, dict], bool] | None = None) -> TrialRecord:
+    """Train `spec` and return its record (see the module docstring): begin, prepare, train, finish, close.
+
+    `on_epoch(epoch, logs)` is called after every epoch; when it returns True
+    the trial stops there and is recorded as `pruned` (a pruner gave up on it).
+    """
+    trial = begin(spec, workspace)
+    if isinstance(trial, TrialRecord):
+        return trial
     try:
-        record.save(paths.run_dir)  # inside: an interruption from here on is recorded as such
-        resolved = config_mod.trial_yaml(cfg)
-        atomic_write_text(paths.config, resolved)
-        split = data_mod.split(mnist or data_mod.load(), cfg.data.validation, cfg.data.limit, cfg.data.test_limit)
-        keras.utils.set_random_seed(cfg.train.seed)
-        if cfg.train.deterministic:
-            tf.config.experimental.enable_op_determinism()
-        model = models.build(cfg.model, cfg.data.scaling)
-        steps_per_epoch = optim.compile_model(model, cfg.train, len(split.x_train),
-                                              optim.steps_per_execution(cfg, len(split.x_train)))
-        record.params = int(model.count_params())
-        writer = tf.summary.create_file_writer(str(paths.log_dir))
-        summaries.write_start(writer, resolved, model, hparams.session_hparams(cfg, record.settings),
-                              hparams.session_group(cfg.name, record.group), cfg.description)
-        checkpointer = Checkpointer(paths.checkpoint, cfg.logging.checkpoint_steps)
-        record.warnings += checkpointer.restore(model).warnings  # before the callbacks read the step
-        guard = TrainingGuard(cfg.train.steps)
-        history = EpochHistory(paths.history, len(split.x_train), cfg.train.batch_size)
-        report = EpochReport(on_epoch) if on_epoch else None
-        callbacks = [
-            *([EmaEvaluation()] if cfg.train.ema else []),
-            guard,
-            history,
-            *keep.callbacks(cfg.logging.keep_model, paths, history),
-            *([report] if report else []),
-            summaries.SummaryLogger(writer, split.x_val[:PROBE_SIZE], cfg.logging.every_steps,
-                                    cfg.logging.histograms_every, cfg.logging.profile_steps,
-                                    str(paths.log_dir), history),
-        ]
-        if cfg.train.early_stopping.patience:
-            callbacks.append(keras.callbacks.EarlyStopping(
-                "val_accuracy", mode="max", patience=cfg.train.early_stopping.patience,
-                min_delta=cfg.train.early_stopping.min_delta))
-        callbacks.append(checkpointer)  # last: an epoch's checkpoint follows its history row
-        epochs = optim.epochs_to_run(cfg.train, steps_per_epoch)
-        batches = order.dataset(split.x_train, split.y_train, cfg.train.seed, cfg.train.batch_size,
-                                initial_epoch(model), epochs)
-        model.fit(batches, epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=cfg.train.batch_size,
-                  validation_data=(split.x_val, split.y_val), callbacks=callbacks, verbose=0, shuffle=False)
-        _take_history(record, history)
-        record.steps = end["step"] = global_step(model)
-        if guard.diverged_at is not None:
-            record.status, record.error = DIVERGED, f"loss became NaN or infinite at step {guard.diverged_at}"
-        elif report and report.stopped_at is not None:
-            record.status = PRUNED
-        else:
-            keep.before_test(model, cfg.logging.keep_model, paths)
-            t0 = time.perf_counter()
-            logits = model.predict(split.x_test, batch_size=1000, verbose=0)
-            record.test_loss = float(np.mean(keras.ops.convert_to_numpy(model.loss(split.y_test, logits))))
-            record.test_accuracy = float(np.mean(logits.argmax(axis=1) == split.y_test))
-            record.eval_seconds = time.perf_counter() - t0
-            keep.save(model, cfg.logging.keep_model, paths)
-            record.status = OK
-            end.update(x_test=split.x_test, y_test=split.y_test,
-                       probs=keras.ops.convert_to_numpy(keras.ops.softmax(logits)))
-    except KeyboardInterrupt:
-        # Not a result: the next run resumes it from its checkpoint.
-        record.status, record.test_accuracy, record.test_loss, record.eval_seconds = PENDING, None, None, None
+        prepare(trial, mnist)
+        train(trial, on_epoch)
+        finish(trial)
+    except KeyboardInterrupt:  # not a result: the next run resumes it from its checkpoint
+        trial.record.status, trial.record.test_accuracy, trial.record.test_loss = PENDING, None, None
+        trial.record.eval_seconds = None
         raise
     except Exception as e:  # a trial's failure is recorded, never propagated
-        record.status, record.error = FAILED, f"{type(e).__name__}: {e}"
-        record.traceback = traceback.format_exc()
+        trial.record.status, trial.record.error = FAILED, f"{type(e).__name__}: {e}"
+        trial.record.traceback = traceback.format_exc()
     finally:
-        record.ended = utc_now()
-        if record.status in (DIVERGED, FAILED, PRUNED):  # nothing worth keeping
-            keep.discard(paths)
-        if writer is not None and record.status != PENDING:
-            summaries.write_end(writer, record, end["x_test"], end["y_test"], end["probs"], end["step"],
-                                cfg.logging.images)
-        if writer is not None:
-            writer.close()
-        record.save(paths.run_dir)
-        if record.finished:  # never resumed (--retry-failed starts over): after the record, so a kill
-            remove_all(paths.checkpoint)  # in between loses no training
-    return record
+        close(trial)
+    return trial.record

@@ -1,19 +1,18 @@
 """The training side of a sweep's worker: TensorFlow set up once, then one trial after another.
 
-Both executors run trials through `train`: a local worker process on the
-sweep's own runs/ and eventlog/, a Ray task in a temporary copy of them.
+Both executors run trials through `train`: a local worker process in the
+sweep's own workspace (runs/ and eventlog/), a Ray task in a temporary copy.
 """
 
 from __future__ import annotations
 
 import gc
 import os
-from pathlib import Path
 from typing import Callable
 
 from harness.config.plan import TrialSpec
 from harness.files import file_lock
-from harness.layout import TrialPaths
+from harness.layout import Workspace
 from harness.record import TrialRecord
 
 _MNIST = None
@@ -69,18 +68,16 @@ def worker_mnist():
     return _MNIST
 
 
-def train(spec: TrialSpec, runs: Path, eventlog: Path,
-          on_epoch: Callable[[int, dict], bool] | None = None) -> TrialRecord:
-    """Train one planned trial under its lock (see run_trial), then free Keras' global state."""
+def train(spec: TrialSpec, workspace: Workspace, on_epoch: Callable[[int, dict], bool] | None = None) -> TrialRecord:
+    """Train one planned trial under its lock (see run_trial), then free Keras' global state.
+
+    `on_epoch` reaches the trial only when `spec.prunable`: its verdict may stop it after an epoch."""
     import keras
 
     from harness.training.trial import run_trial
 
-    paths = TrialPaths.of(spec.config.name, spec.trial_id, runs, eventlog)
     try:
-        with file_lock(paths.lock):
-            return run_trial(spec.config, spec.trial_id, settings=spec.settings, repeat=spec.repeat,
-                             group=spec.group, runs=Path(runs), eventlog=Path(eventlog), mnist=worker_mnist(),
-                             on_epoch=on_epoch)
+        with file_lock(workspace.trial(spec.config.name, spec.trial_id).lock):
+            return run_trial(spec, workspace, worker_mnist(), on_epoch if spec.prunable else None)
     finally:
         keras.backend.clear_session()
