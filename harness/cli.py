@@ -50,7 +50,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ray-address", default=None, metavar="ADDRESS",
                    help="a Ray cluster to join, e.g. auto or ray://host:10001 (default: the config's "
                    "sweep.ray_address, else a local Ray instance)")
+    p.add_argument("--fuse", default=None, metavar="auto|off|N",
+                   help="train compatible trials (MLPs, softmax) together as one fused model: auto (up to 8), "
+                   "off, or at most N per model (default: the config's sweep.fuse, else auto)")
     args = p.parse_args(argv)
+    if args.fuse is not None:
+        args.overrides.append(f"sweep.fuse={args.fuse}")
     if args.workers < 1:
         p.error(f"--workers {args.workers}: must be at least 1")
     return args

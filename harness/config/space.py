@@ -119,6 +119,7 @@ class SweepConfig(_SweepScalars):
     pruner: PrunerConfig = field(default_factory=PrunerConfig)
     parameters: tuple[Parameter, ...] = ()
     settings: tuple[dict, ...] = ()  # method list: the settings themselves
+    fuse: str | int = "auto"  # auto, off or N: trials trained together as one fused model (sweep/fusing.py)
 
     @classmethod
     def from_dict(cls, raw: Any, path: str, problems: list[str]) -> "SweepConfig | None":
@@ -135,6 +136,11 @@ class SweepConfig(_SweepScalars):
             params_raw = {k: list(dict.fromkeys(_hashable(s[k]) for s in settings if k in s))
                           for k in dict.fromkeys(k for s in settings for k in s)}
         metric_raw, pruner_raw = raw.pop("metric", None), raw.pop("pruner", None)
+        fuse = raw.pop("fuse", "auto")
+        fuse = "off" if fuse is False else fuse  # YAML reads a bare off as false
+        if not (fuse in ("auto", "off") or (type(fuse) is int and 1 <= fuse <= 1000)):
+            problems.append(f"{path}.fuse = {fuse!r}: must be auto, off or the most trials fused into one model "
+                            "(an integer, 1 to 1000)")
         base = build(_SweepScalars, raw, path, problems)
         if base is not None and base.method not in names():
             problems.append(f"{path}.method = {base.method!r}: must be one of {', '.join(names())}"
@@ -152,7 +158,7 @@ class SweepConfig(_SweepScalars):
         if base is None or metric is None or pruner is None or any(p is None for p in params):
             return None
         sweep = cls(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)},
-                    metric=metric, pruner=pruner, parameters=params, settings=settings)
+                    metric=metric, pruner=pruner, parameters=params, settings=settings, fuse=fuse)
         strategy = strategy_class(sweep.method)
         problems.extend(strategy.check(sweep))
         adaptive = [w for w, on in ((f"method {base.method!r}", strategy.chooses),

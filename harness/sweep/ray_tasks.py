@@ -204,7 +204,7 @@ def _trial_task(spec: TrialSpec, threads: int, run_blob: bytes, log_blob: bytes,
         paths = workspace.trial(spec.config.name, spec.trial_id)
         unpack_tree(run_blob, paths.run_dir)
         unpack_tree(log_blob, paths.log_dir)
-        record = worker.train(spec, workspace, on_epoch)
+        [record] = worker.train(spec, workspace, lambda trial_id: on_epoch)
         if record.node is None:
             record.node = ray.get_runtime_context().get_node_id()
             record.save(paths.run_dir)

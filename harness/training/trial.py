@@ -13,6 +13,7 @@ Layout, for experiment E and trial T:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import platform
 import subprocess
@@ -225,17 +226,30 @@ def run_trial(spec: TrialSpec, workspace: Workspace = Workspace(), mnist: data_m
     trial = begin(spec, workspace)
     if isinstance(trial, TrialRecord):
         return trial
-    try:
+    with recorded([trial]):
         prepare(trial, mnist)
         train(trial, on_epoch)
         finish(trial)
+    return trial.record
+
+
+@contextlib.contextmanager
+def recorded(trials: list[Trial]):
+    """Around the attempts at `trials` (one, or a fused group's): however they end, each is recorded
+    with its share of the CPU time, then closed. Ctrl-C leaves the unfinished ones pending (the next
+    run resumes them; raised again); any other exception fails them, and is not propagated."""
+    cpu = time.process_time()
+    try:
+        yield
     except KeyboardInterrupt:  # not a result: the next run resumes it from its checkpoint
-        trial.record.status, trial.record.test_accuracy, trial.record.test_loss = PENDING, None, None
-        trial.record.eval_seconds = None
+        for r in (t.record for t in trials if t.record.status == RUNNING):
+            r.status, r.test_accuracy, r.test_loss, r.eval_seconds = PENDING, None, None, None
         raise
     except Exception as e:  # a trial's failure is recorded, never propagated
-        trial.record.status, trial.record.error = FAILED, f"{type(e).__name__}: {e}"
-        trial.record.traceback = traceback.format_exc()
+        for r in (t.record for t in trials if t.record.status == RUNNING):
+            r.status, r.error, r.traceback = FAILED, f"{type(e).__name__}: {e}", traceback.format_exc()
     finally:
-        close(trial)
-    return trial.record
+        for t in trials:
+            t.record.cpu_seconds = (time.process_time() - cpu) / len(trials)
+            t.record.fused_size = len(trials)
+            close(t)
