@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from harness.config.validate import ConfigError
+from harness.sweep import fusing
 from harness.sweep.engine import SweepOutcome, run_sweep
 from harness.record import PRUNED
 from harness.sweep.progress import trial_line
@@ -81,6 +82,8 @@ def report(outcome: SweepOutcome, eventlog: Path) -> None:
     epochs, seconds = sum(r.epochs_run for r in finished), sum(r.train_seconds or 0 for r in finished)
     print(f"  compute:     {epochs} epochs, {seconds:.0f} s of training"
           + (f" ({sum(r.epochs_run for r in pruned)} epochs in pruned trials)" if pruned else ""))
+    if fused := fusing.report_line(finished):
+        print(f"  fusion:      {fused}")
     print(f"  results:     {paths.results}")
     print(f"  plots:       python -m harness plot {paths.run_dir}   (learning curves, search progress, Pareto front)")
     print(f"  compare:     python -m harness compare {paths.run_dir}")

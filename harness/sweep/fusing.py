@@ -110,5 +110,14 @@ def plan_line(todo: list[TrialSpec], most: int, chooses: bool) -> str | None:
     if not fused:
         return None
     trials = len(todo) - alone
-    return (f"fusion: {trials} trials in {fused} fused groups (at most {most} each)"
+    return (f"fusion: {trials} trials in {fused} fused {'group' if fused == 1 else 'groups'} (at most {most} each)"
             + (f", {alone} alone (not fusable)" if alone else ""))
+
+
+def report_line(records: list[TrialRecord]) -> str | None:
+    """The end-of-sweep line: how many of the trials trained fused, in how many groups."""
+    fused = [r for r in records if r.fused_size > 1]
+    if not fused:
+        return None
+    groups = round(sum(1 / r.fused_size for r in fused))
+    return f"{len(fused)} of {len(records)} trials trained fused, in {groups} {'group' if groups == 1 else 'groups'}"
