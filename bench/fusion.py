@@ -13,6 +13,7 @@ Cases (8 trials each, learning rates differ, 2 epochs on the full 55,000 images)
     cnn       the tutorial CNN, 1 trial of 1 epoch on 10,000 images: never fused, so it shows what
               steps_per_execution alone gives (fused and unfused are the same command there)
     mlp500x3  784-500-500-500-10, 1 trial (not fusable alone): steps_per_execution alone
+    quick     experiments/quick.yaml with --workers 2: what `make run` does (32 trials, 4 fused groups)
 Each case with --workers 1 and 2 (cnn and mlp500x3: 1). Printed per case: median seconds, the
 ratios to bare (median of the pairs' ratios), the CPU-time ratios, the disk per trial, and the
 share of this machine's matmul peak (a 2048 x 2048 float32 matmul, timed here) that the
@@ -49,11 +50,18 @@ CASES = {
             "lrs": None, "goal": None},
     "mlp500x3": {"model": {"hidden": [500, 500, 500], "dropout": 0.2}, "train": {"epochs": 2, "optimizer": "rmsprop"},
                  "lrs": None, "goal": None},
+    "quick": {"file": "experiments/quick.yaml", "lrs": None, "trials": 32, "goal": None, "workers": [2]},  # make run
 }
 SIDES = ("fused", "unfused", "bare")
 
 
 def write_config(path: Path, name: str, case: dict, quick: bool) -> Path:
+    if "file" in case:
+        body = yaml.safe_load((ROOT / case["file"]).read_text())
+        if quick:
+            body.setdefault("data", {})["limit"] = 10000
+        path.write_text(yaml.safe_dump(body, sort_keys=False))
+        return path
     body = {"name": name, **{k: dict(v) for k, v in case.items() if k in ("model", "train", "data")}}
     if quick:
         body.setdefault("data", {})["limit"] = min(10000, body.get("data", {}).get("limit") or 10000)
@@ -106,7 +114,7 @@ def commands(config: Path, work: Path, workers: int) -> dict[str, list[str]]:
 
 def run_case(name: str, case: dict, workers: int, pairs: int, tmp: Path, quick: bool, peak: float) -> dict:
     config = write_config(tmp / f"{name}-{workers}.yaml", f"fusion-{name}", case, quick)
-    trials = len(case["lrs"] or [None])
+    trials = case.get("trials") or len(case["lrs"] or [None])
     wall = {s: [] for s in SIDES}
     cpu = {s: [] for s in SIDES}
     sizes = {}
@@ -146,7 +154,7 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="fusion-") as tmp:
         for name in args.cases:
-            for workers in (args.workers if CASES[name]["lrs"] else [1]):
+            for workers in CASES[name].get("workers") or (args.workers if CASES[name]["lrs"] else [1]):
                 rows.append(run_case(name, CASES[name], workers, args.pairs, Path(tmp), args.quick, peak))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
     print(f"| case | workers | fused s | unfused s | bare s | fused / bare (goal) | unfused / bare "
