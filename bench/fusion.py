@@ -3,7 +3,7 @@
 
 Three commands do the same ML work (same models, data, seeds, epochs), run in
 turn (fused, unfused, bare, fused, ...) so drift in machine load hits all three:
-    fused     python sweep.py CONFIG --workers W --fuse auto   (every instrument on: scalars,
+    fused     python sweep.py CONFIG --workers W --fuse 8   (auto for quick; every instrument on: scalars,
               per-layer histograms every epoch, graph, text, images, HParams, checkpoints, records)
     unfused   python sweep.py CONFIG --workers W --fuse off
     bare      one Python process: per trial build, compile, `fit` with validation, predict, save
@@ -50,7 +50,8 @@ CASES = {
             "lrs": None, "goal": None},
     "mlp500x3": {"model": {"hidden": [500, 500, 500], "dropout": 0.2}, "train": {"epochs": 2, "optimizer": "rmsprop"},
                  "lrs": None, "goal": None},
-    "quick": {"file": "experiments/quick.yaml", "lrs": None, "trials": 32, "goal": None, "workers": [2]},  # make run
+    "quick": {"file": "experiments/quick.yaml", "lrs": None, "trials": 32, "goal": None, "workers": [2],
+              "fuse": "auto"},  # make run
 }
 SIDES = ("fused", "unfused", "bare")
 
@@ -105,9 +106,9 @@ def matmul_peak() -> float:
     return float(out.stdout.split()[-1])
 
 
-def commands(config: Path, work: Path, workers: int) -> dict[str, list[str]]:
+def commands(config: Path, work: Path, workers: int, fuse: str) -> dict[str, list[str]]:
     sweep = [sys.executable, str(ROOT / "sweep.py"), str(config), "--workers", str(workers), "--quiet"]
-    return {"fused": [*sweep, "--fuse", "auto", "--runs", str(work / "f-runs"), "--eventlog", str(work / "f-ev")],
+    return {"fused": [*sweep, "--fuse", fuse, "--runs", str(work / "f-runs"), "--eventlog", str(work / "f-ev")],
             "unfused": [*sweep, "--fuse", "off", "--runs", str(work / "u-runs"), "--eventlog", str(work / "u-ev")],
             "bare": [sys.executable, str(ROOT / "bench" / "sweep_overhead.py"), "--bare", str(config), str(work / "bare")]}
 
@@ -121,7 +122,7 @@ def run_case(name: str, case: dict, workers: int, pairs: int, tmp: Path, quick: 
     for i in range(pairs):
         work = tmp / f"{name}-{workers}-{i}"
         work.mkdir()
-        for side, cmd in commands(config, work, workers).items():
+        for side, cmd in commands(config, work, workers, case.get("fuse", "8")).items():
             w, c = timed(cmd, work)
             wall[side].append(w)
             cpu[side].append(c)

@@ -170,7 +170,7 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
     paths = Workspace(Path(runs), Path(eventlog)).sweep(planner.config.name)
     strategy = strategy_for(planner, paths)
     strategy.planned()  # every trial it can have validated, before anything is written
-    fuse = _fusion(planner.config, executor)
+    fuse = fusing.limit(planner.config.sweep.fuse)
     if dry_run:
         plan = plan_sweep(strategy, retry_failed, fix=False)
         say(plan.summary())
@@ -201,13 +201,10 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
     return outcome
 
 
-def _fusion(cfg: schema.ExperimentConfig, executor: str | None) -> int:
-    """Trials per fused group at most (1: none fused). Ray tasks train one trial each."""
-    return fusing.limit(cfg.sweep.fuse) if (executor or cfg.sweep.executor) == "local" else 1
 
 
 def _say_fusion(plan: SweepPlan, fuse: int, say: Callable[[str], Any]) -> None:
-    line = fusing.plan_line(plan.todo, fuse, plan.strategy.chooses)
+    line = fusing.plan_line(plan.todo, fuse, plan.strategy.chooses, fusing.keyer(plan.config.sweep.fuse))
     if line:
         say(f"  {line}")
 
@@ -237,7 +234,7 @@ def _execute(plan: SweepPlan, ids: list[str], workers: int, executor: str | None
         pruner = pruner_for(cfg.sweep, paths, plan.known)
         runner = _executor(executor or cfg.sweep.executor, min(workers, max(1, plan.to_run)),
                            paths.workspace, ray_address or cfg.sweep.ray_address, say)
-        scheduler.run(fusing.Packer(plan.strategy, fuse), pruner, runner, paths.workspace,
+        scheduler.run(fusing.Packer(plan.strategy, fuse, fusing.keyer(cfg.sweep.fuse)), pruner, runner, paths.workspace,
                       scheduler.Callbacks(started=started, finished=finished))
     except KeyboardInterrupt:
         return True

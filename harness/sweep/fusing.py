@@ -21,11 +21,21 @@ from harness.record import TrialRecord
 from harness.training.fused_rule import group_key
 
 AUTO_MEMBERS = 8  # measured on the 2-core machine: 8 stacked 784-128-10 MLPs train 2.75x faster than one (issue 17)
+AUTO_MAX_WIDTH = 256  # measured (bench/fusion.py): 784-128-10 fused 2x faster than alone, 784-512-10 slower
 
 
 def limit(fuse: str | int) -> int:
     """Members per group at most: `auto` -> AUTO_MEMBERS, `off` -> 1, N -> N."""
     return {"auto": AUTO_MEMBERS, "off": 1}.get(fuse, fuse) if isinstance(fuse, str) else int(fuse)
+
+
+def keyer(fuse: str | int):
+    """The group key the packer uses: fused_rule's; with `auto`, only where fusing was measured faster
+    (softmax regression, MLPs no wider than AUTO_MAX_WIDTH); an explicit N fuses whatever the rule allows."""
+    def key(cfg) -> str | None:
+        wide = cfg.model.family == "mlp" and max(cfg.model.hidden) > AUTO_MAX_WIDTH
+        return None if fuse == "auto" and wide else group_key(cfg)
+    return key
 
 
 @dataclass(frozen=True)
@@ -55,8 +65,8 @@ def prunable(unit: Unit, active: bool) -> Unit:
 class Packer:
     """The strategy's interface for the scheduler (ask, retry, tell), asking for units instead of trials."""
 
-    def __init__(self, strategy, most: int):
-        self.strategy, self.most = strategy, most
+    def __init__(self, strategy, most: int, key=group_key):
+        self.strategy, self.most, self.key = strategy, most, key
         self._held: deque[TrialSpec] = deque()
         self._ahead = most if strategy.chooses else None  # None: ask as far ahead as it takes
 
@@ -67,10 +77,10 @@ class Packer:
             self._held.append(first)
         if not self._held:
             return None
-        key = group_key(self._held[0].config)
+        key = self.key(self._held[0].config)
         if key is None:
             return self._held.popleft()
-        group = [s for s in self._held if group_key(s.config) == key][:self.most]
+        group = [s for s in self._held if self.key(s.config) == key][:self.most]
         asked = 0
         while len(group) < self.most and (self._ahead is None or asked < self._ahead):
             spec = self.strategy.ask()
@@ -78,7 +88,7 @@ class Packer:
                 break
             asked += 1
             self._held.append(spec)
-            if group_key(spec.config) == key:
+            if self.key(spec.config) == key:
                 group.append(spec)
         for spec in group:
             self._held.remove(spec)
@@ -91,7 +101,7 @@ class Packer:
         self.strategy.tell(spec, record)
 
 
-def plan_line(todo: list[TrialSpec], most: int, chooses: bool) -> str | None:
+def plan_line(todo: list[TrialSpec], most: int, chooses: bool, key=group_key) -> str | None:
     """The report's and --dry-run's line about fusion, or None when nothing will be fused."""
     if most <= 1:
         return None
@@ -100,24 +110,24 @@ def plan_line(todo: list[TrialSpec], most: int, chooses: bool) -> str | None:
     groups: dict[str, int] = {}
     alone = 0
     for spec in todo:
-        key = group_key(spec.config)
-        if key is None:
+        k = key(spec.config)
+        if k is None:
             alone += 1
         else:
-            groups[key] = groups.get(key, 0) + 1
+            groups[k] = groups.get(k, 0) + 1
     fused = sum(-(-n // most) for n in groups.values() if n > 1)
     alone += sum(1 for n in groups.values() if n == 1)
     if not fused:
-        return None
+        return "fusion: none (no two trials can train as one model faster here; see README, Fused trials)"
     trials = len(todo) - alone
     return (f"fusion: {trials} trials in {fused} fused {'group' if fused == 1 else 'groups'} (at most {most} each)"
-            + (f", {alone} alone (not fusable)" if alone else ""))
+            + (f", {alone} trained alone" if alone else ""))
 
 
 def report_line(records: list[TrialRecord]) -> str | None:
     """The end-of-sweep line: how many of the trials trained fused, in how many groups."""
     fused = [r for r in records if r.fused_size > 1]
     if not fused:
-        return None
+        return "fusion: none (no two trials can train as one model faster here; see README, Fused trials)"
     groups = round(sum(1 / r.fused_size for r in fused))
     return f"{len(fused)} of {len(records)} trials trained fused, in {groups} {'group' if groups == 1 else 'groups'}"

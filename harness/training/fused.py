@@ -69,7 +69,8 @@ def train_group(members: list[Member], split: Split, batch_size: int) -> None:
 
 class _Group:
     def __init__(self, members: list[Member], split: Split, batch_size: int):
-        self.members, self.split, self.batch_size = members, split, batch_size
+        self.members = sorted(members, key=lambda m: m.seed)  # one data order, one first-layer matmul
+        self.split, self.batch_size = split, batch_size
         self.n = len(split.x_train)
         self.steps_per_epoch = order.steps_per_epoch(self.n, batch_size)
         self.stacked: Stacked | None = None
@@ -106,7 +107,7 @@ class _Group:
 
     def _epoch(self, epoch: int) -> None:
         active = self._active()
-        orders = {id(m): order.permutation(m.seed, epoch, self.n) for m in active}
+        orders = {m.seed: order.permutation(m.seed, epoch, self.n) for m in active}
         for m in active:
             m._sums[:] = 0
             if m.history is not None:
@@ -122,7 +123,8 @@ class _Group:
             else:
                 size, count = self.n - full * self.batch_size, 1
             start = batch * self.batch_size
-            idx = np.stack([orders[id(m)][start:start + count * size].reshape(count, size) for m in self._active()], 1)
+            idx = np.stack([orders[seed][start:start + count * size].reshape(count, size)
+                            for seed in dict.fromkeys(m.seed for m in self._active())], 1)
             losses, correct = (t.numpy() for t in stacked.run(idx))
             self._after_chunk(epoch, batch, step, size, losses, correct)
             batch += count

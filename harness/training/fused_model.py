@@ -37,7 +37,7 @@ class Stacked:
     """The members' trainable state stacked on a member axis, and the step that trains it."""
 
     def __init__(self, models: list[keras.Model], x_train: np.ndarray, y_train: np.ndarray,
-                 dropout_seeds: list[int]):
+                 seeds: list[int]):
         self.models = models
         for m in models:
             if not m.optimizer.built:
@@ -64,10 +64,16 @@ class Stacked:
         if len(steps) != 1:
             raise ValueError(f"members of one fused group must be at the same step, got {sorted(steps)}")
         self.iterations = tf.Variable(steps.pop(), dtype=tf.int64)
-        self._read_hypers(models, dropout_seeds)
+        self._read_hypers(models, seeds)
         self.x = tf.constant(x_train.reshape(len(x_train), -1))
         self.y = tf.constant(y_train.astype(np.int32))
-        spec = tf.TensorSpec([None, len(models), None], tf.int32)
+        # Members with one seed see one data order: their first layer is one matmul over one batch.
+        self.orders = list(dict.fromkeys(self.seeds))
+        self._runs = [(self.orders.index(s), self.seeds.index(s), self.seeds.index(s)
+                       + self.seeds.count(s)) for s in self.orders]
+        if self.seeds != sorted(self.seeds):
+            raise ValueError("members must come in the order of their seeds (fused.py sorts them)")
+        spec = tf.TensorSpec([None, len(self.orders), None], tf.int32)
         self.run = tf.function(self._run, input_signature=[spec], reduce_retracing=True)
 
     def _stack(self, j: int, pick) -> np.ndarray:
@@ -75,7 +81,7 @@ class Stacked:
         return np.stack([np.asarray(pick(m, vs[j]).numpy()).reshape(shape)
                          for m, vs in zip(self.models, self._member_vars)])
 
-    def _read_hypers(self, models, dropout_seeds) -> None:
+    def _read_hypers(self, models, seeds) -> None:
         opts = [m.optimizer for m in models]
         lrs = [o._learning_rate for o in opts]
         decay = [isinstance(s, keras.optimizers.schedules.ExponentialDecay) for s in lrs]
@@ -93,7 +99,7 @@ class Stacked:
                    for j in range(len(dense[0]))]
         rates = [[layer.rate for layer in m.layers if isinstance(layer, keras.layers.Dropout)] for m in models]
         self.dropout = [r[0] if r else 0.0 for r in rates]  # one rate per model (models.py)
-        self.dropout_seeds = [int(s) for s in dropout_seeds]
+        self.seeds = [int(s) for s in seeds]
 
     # --- moving state between the stack and the members ------------------------------------
 
@@ -123,13 +129,16 @@ class Stacked:
         x = tf.cast(x, tf.float32) / 255.0
         return tf.round(x) if self.scaling == "binary" else x
 
-    def logits(self, x, weights, shared: bool, training: bool = False, step=None):
-        """(K, B, 10) logits; `x` is (B, 784) for all members (`shared`) or (K, B, 784)."""
+    def logits(self, x, weights, runs, training: bool = False, step=None):
+        """(K, B, 10) logits of batches `x` (O x B x 784): members runs[i] = (o, first, end) see x[o]."""
         h = self._scale(x)
         n_layers = len(weights) // 2
         for j in range(n_layers):
             kernel, bias = weights[2 * j], weights[2 * j + 1]
-            h = tf.einsum("bi,kio->kbo" if shared and j == 0 else "kbi,kio->kbo", h, kernel) + bias
+            if j == 0:
+                h = tf.concat([tf.einsum("bi,kio->kbo", h[o], kernel[a:b]) for o, a, b in runs], 0) + bias
+            else:
+                h = tf.einsum("kbi,kio->kbo", h, kernel) + bias
             if j < n_layers - 1:
                 h = self.activations[j](h)
                 if training and any(self.dropout):
@@ -143,7 +152,7 @@ class Stacked:
             if not rate:
                 out.append(h[k])
                 continue
-            seed = tf.stack([tf.constant(self.dropout_seeds[k], tf.int64), step * 16 + layer])
+            seed = tf.stack([tf.constant(self.seeds[k], tf.int64), step * 16 + layer])
             keep = tf.random.stateless_uniform(tf.shape(h[k]), seed=seed) >= rate
             out.append(tf.where(keep, h[k] / (1.0 - rate), 0.0))
         return tf.stack(out)
@@ -168,10 +177,12 @@ class Stacked:
         return self.lr0 * tf.pow(self.decay_rate, p)
 
     def _step(self, idx):
-        """One optimizer step of every member on its own batch (`idx`: K x B image indices)."""
-        x, y = tf.gather(self.x, idx), tf.gather(self.y, idx)
+        """One optimizer step of every member on its own batch (`idx`: O x B image indices, one row per
+        data order)."""
+        x = tf.gather(self.x, idx)
+        y = tf.concat([tf.repeat(tf.gather(self.y, idx[o])[None], b - a, 0) for o, a, b in self._runs], 0)
         with tf.GradientTape() as tape:
-            logits = self.logits(x, self.vars, shared=False, training=True, step=self.iterations)
+            logits = self.logits(x, self.vars, self._runs, training=True, step=self.iterations)
             losses = self.member_losses(y, logits, self.vars)
             total = tf.reduce_sum(losses)  # each member's gradient is its own loss's: the others' are constant in it
         grads = tape.gradient(total, self.vars)
@@ -237,7 +248,7 @@ class Stacked:
 
     @tf.function(reduce_retracing=True)
     def _eval(self, x, y, weights):
-        logits = self.logits(x, weights, shared=True)
+        logits = self.logits(x[None], weights, [(0, 0, len(self.models))])
         k = tf.shape(logits)[0]
         yy = tf.broadcast_to(y[None], [k, tf.shape(y)[0]])
         hits = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), yy), tf.float32), 1)
