@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -38,7 +39,8 @@ def test_parallel_sweep_end_to_end(tmp_path):
     assert serial.returncode == 0, serial.stderr
     one = pd.read_csv(tmp_path / "serial" / "grid" / "results.csv").set_index("trial_id").sort_index()
     two = df.set_index("trial_id").sort_index()
-    assert one["test_accuracy"].equals(two["test_accuracy"]) and one["test_loss"].equals(two["test_loss"])
+    assert one["test_accuracy"].equals(two["test_accuracy"])  # to float round-off: a fused group's sums split
+    assert np.allclose(one["test_loss"], two["test_loss"], rtol=1e-5, atol=0)  # over 2 threads or 1 per worker
 
     # Same command again: nothing to run, same table.
     again = run_sweep(cfg, tmp_path, "--workers", "2")

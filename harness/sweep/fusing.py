@@ -103,7 +103,7 @@ class Packer:
 
 def plan_line(todo: list[TrialSpec], most: int, chooses: bool, key=group_key) -> str | None:
     """The report's and --dry-run's line about fusion, or None when nothing will be fused."""
-    if most <= 1:
+    if most <= 1 or not todo:
         return None
     if chooses:
         return f"fusion: up to {most} compatible trials per fused model, as the search asks for them"
