@@ -232,7 +232,8 @@ def _execute(plan: SweepPlan, ids: list[str], workers: int, executor: str | None
     try:
         plan.strategy.start(plan.todo, plan.known)
         pruner = pruner_for(cfg.sweep, paths, plan.known)
-        runner = _executor(executor or cfg.sweep.executor, min(workers, max(1, plan.to_run)),
+        units = plan.to_run if plan.strategy.chooses else sum(fusing.packing(plan.todo, fuse, fusing.keyer(cfg.sweep.fuse)))
+        runner = _executor(executor or cfg.sweep.executor, min(workers, max(1, units)),  # a group: one slot
                            paths.workspace, ray_address or cfg.sweep.ray_address, say)
         scheduler.run(fusing.Packer(plan.strategy, fuse, fusing.keyer(cfg.sweep.fuse)), pruner, runner, paths.workspace,
                       scheduler.Callbacks(started=started, finished=finished))

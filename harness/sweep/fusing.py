@@ -101,33 +101,37 @@ class Packer:
         self.strategy.tell(spec, record)
 
 
+def packing(todo: list[TrialSpec], most: int, key=group_key) -> tuple[int, int]:
+    """(fused groups, trials alone) a planned sweep's `todo` makes: the packer asks a planning strategy
+    as far ahead as it takes, so each key's trials fill groups of `most`."""
+    groups: dict[str, int] = {}
+    alone = 0
+    for spec in todo:
+        k = key(spec.config) if most > 1 else None
+        if k is None:
+            alone += 1
+        else:
+            groups[k] = groups.get(k, 0) + 1
+    return sum(-(-n // most) for n in groups.values() if n > 1), alone + sum(n == 1 for n in groups.values())
+
+
 def plan_line(todo: list[TrialSpec], most: int, chooses: bool, key=group_key) -> str | None:
     """The report's and --dry-run's line about fusion, or None when nothing will be fused."""
     if most <= 1 or not todo:
         return None
     if chooses:
         return f"fusion: up to {most} compatible trials per fused model, as the search asks for them"
-    groups: dict[str, int] = {}
-    alone = 0
-    for spec in todo:
-        k = key(spec.config)
-        if k is None:
-            alone += 1
-        else:
-            groups[k] = groups.get(k, 0) + 1
-    fused = sum(-(-n // most) for n in groups.values() if n > 1)
-    alone += sum(1 for n in groups.values() if n == 1)
+    fused, alone = packing(todo, most, key)
     if not fused:
         return "fusion: none (no two trials can train as one model faster here; see README, Fused trials)"
-    trials = len(todo) - alone
-    return (f"fusion: {trials} trials in {fused} fused {'group' if fused == 1 else 'groups'} (at most {most} each)"
-            + (f", {alone} trained alone" if alone else ""))
+    return (f"fusion: {len(todo) - alone} trials in {fused} fused {'group' if fused == 1 else 'groups'} "
+            f"(at most {most} each)" + (f", {alone} trained alone" if alone else ""))
 
 
 def report_line(records: list[TrialRecord]) -> str | None:
     """The end-of-sweep line: how many of the trials trained fused, in how many groups."""
     fused = [r for r in records if r.fused_size > 1]
     if not fused:
-        return "fusion: none (no two trials can train as one model faster here; see README, Fused trials)"
+        return None
     groups = round(sum(1 / r.fused_size for r in fused))
     return f"{len(fused)} of {len(records)} trials trained fused, in {groups} {'group' if groups == 1 else 'groups'}"
