@@ -7,10 +7,12 @@ import os
 import sys
 
 from harness.quiet import filter_tensorflow_noise
+from harness.venv import ensure_dependencies
 
 # command -> (module with a `main(argv) -> int`, one-line help)
 COMMANDS = {
     "sweep": ("harness.cli", "run a sweep (same as: python sweep.py CONFIG)"),
+    "confirm": ("harness.confirm_cli", "race the top settings of a finished sweep with more seeds until the winner is clear"),
     "compare": ("harness.analysis.compare", "results tables: ranking, groups with confidence intervals, pivots, diffs"),
     "predict": ("harness.serving.predict", "predict digits in image files with a trained trial"),
     "serve": ("harness.serving.server", "a web page to draw digits and watch a trained trial predict them"),
@@ -30,10 +32,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nunknown command {argv[0]!r}", file=sys.stderr)
             return 2
         return 0
+    ensure_dependencies(["-m", "harness", *argv], ".venv/bin/python -m harness ...")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
     filter_tensorflow_noise()
     module = importlib.import_module(COMMANDS[argv[0]][0])
-    return module.main(argv[1:])
+    try:
+        return module.main(argv[1:])
+    except OSError as e:  # a file or disk fault no command foresaw: one line naming the path, not a traceback
+        from harness.files import os_problem
+
+        print(f"error: {os_problem(e)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

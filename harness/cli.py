@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.config.validate import ConfigError
 from harness.sweep import fusing
+from harness.files import os_problem
 from harness.sweep.engine import SweepOutcome, run_sweep
 from harness.record import PRUNED
 from harness.sweep.progress import trial_line
@@ -21,12 +22,14 @@ EPILOG = """\
 examples:
   python sweep.py experiments/quick.yaml
   python sweep.py experiments/quick.yaml --workers 2
-  python sweep.py experiments/quick.yaml --set train.epochs=1 --set data.limit=5000
+  python sweep.py experiments/quick.yaml --set train.epochs=1 --set data.limit=5000 --set name=quick-small
+  python sweep.py experiments/quick.yaml --set 'sweep.parameters.model.dropout=[0.0,0.5]'
   python sweep.py experiments/quick.yaml --dry-run          # list the trials, train nothing
 
 Re-running the same command resumes: finished trials are kept, interrupted ones
 continue from their last checkpoint, new settings of an edited sweep are added.
-Afterwards: tensorboard --logdir eventlog   and   python -m harness compare runs/NAME
+A sweep with other values (epochs, data) needs its own name: --set name=NAME.
+Afterwards: .venv/bin/tensorboard --logdir eventlog   and   python -m harness compare runs/NAME
 """
 
 
@@ -37,7 +40,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="experiment YAML (see experiments/)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                   help="override a config value, e.g. --set train.lr=0.01 (repeatable; values are YAML)")
+                   help="override a config value, e.g. --set train.epochs=1 (repeatable; values are YAML); "
+                   "a swept parameter's values: --set 'sweep.parameters.train.lr=[0.01,0.1]'")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="trials trained at once, each in its own process with cores/N threads (default 1)")
     p.add_argument("--runs", type=Path, default=Path("runs"), help="artifacts root (default runs/)")
@@ -64,20 +68,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def report(outcome: SweepOutcome, eventlog: Path) -> None:
     """The end-of-sweep summary: ranking, failures, where to look."""
-    from harness.analysis import compare
+    from harness.analysis import compare, display
+    from harness.venv import harness_command, tool
 
     records, paths, metric = outcome.records, outcome.paths, outcome.plan.config.sweep.metric
     finished = [r for r in records if r.finished]
     print()
     if finished:
-        print(compare.render(compare.ranked(outcome.table(), metric.name, metric.goal, top=10), "table"))
+        best = compare.ranked(outcome.table(), metric.name, metric.goal, top=10)
+        print(display.ranking_header(metric.name, metric.goal) + "\n")
+        print(display.aligned(display.ranking_table(best, metric.name)))
         print()
     for r in outcome.bad:
         print(trial_line(r))
     state = "interrupted" if outcome.interrupted else "done"
     name = outcome.plan.config.name
     pruned = [r for r in finished if r.status == PRUNED]
-    print(f"{name}: {state}, {len(finished)}/{outcome.plan.size} trials finished, "
+    print(f"{name}: {state}, {len(finished)}/{outcome.size} trials finished, "
           f"{len(outcome.bad)} failed or diverged" + (f", {len(pruned)} pruned." if pruned else "."))
     epochs, seconds = sum(r.epochs_run for r in finished), sum(r.train_seconds or 0 for r in finished)
     print(f"  compute:     {epochs} epochs, {seconds:.0f} s of training"
@@ -85,11 +92,15 @@ def report(outcome: SweepOutcome, eventlog: Path) -> None:
     if fused := fusing.report_line(finished):
         print(f"  fusion:      {fused}")
     print(f"  results:     {paths.results}")
-    print(f"  plots:       python -m harness plot {paths.run_dir}   (learning curves, search progress, Pareto front)")
-    print(f"  compare:     python -m harness compare {paths.run_dir}")
-    print(f"  TensorBoard: tensorboard --logdir {eventlog}   (every sweep; --logdir {eventlog / name} for this one)")
+    print(f"  compare:     {harness_command(f'compare {paths.run_dir}')}")
+    print(f"  plots:       {harness_command(f'plot {paths.run_dir}')}")
+    print(f"  TensorBoard: {tool('tensorboard')} --logdir {eventlog}   (--logdir {eventlog / name}: this sweep alone)")
     if outcome.interrupted:
         print("  resume:      run the same command again")
+    if outcome.verdict:  # sweep.confirm: the answer to "which setting is best" closes the report
+        from harness.analysis.verdict import sentences
+
+        print(f"\n{name}: " + "\n  ".join(sentences(outcome.verdict) + [f"(details: {paths.confirm})"]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
                             retry_failed=args.retry_failed, dry_run=args.dry_run, quiet=args.quiet, echo=print)
     except (ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the disk refused a write of the sweep itself (full, read-only): finished trials are kept
+        print(f"error: {os_problem(e)}", file=sys.stderr)
         return 2
     if args.dry_run:
         for line in outcome.plan.dry_run_lines():

@@ -9,6 +9,7 @@ new one, never half of one.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import tempfile
@@ -17,23 +18,69 @@ from pathlib import Path
 from typing import Iterator
 
 
+_UMASK = os.umask(0o022)  # read once (it can only be read by setting it), put back at once
+os.umask(_UMASK)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """`data` in `path`, whole or not at all; an OSError (a full disk, say) names `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o666 & ~_UMASK)  # as open() would make it (0644), not mkstemp's private 0600
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """OSErrors inside are raised again as one line naming `path` (unless they name a path already).
+
+    A write's errors rarely say which file: `f.write` on a full disk gives
+    `[Errno 28] No space left on device`, h5py a paragraph with the time in it.
+    """
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        yield
+    except OSError as e:
+        if e.filename is not None or e.errno is None:
+            raise
+        raise OSError(e.errno, os.strerror(e.errno), str(path)) from None
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+_CAUSES = {  # what an errno means for a path the harness reads or writes, in the user's words
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EISDIR: "is a directory where a file belongs",
+    errno.ENOTDIR: "a part of the path is a file where a directory belongs",
+    errno.EEXIST: "exists, as a file where a directory belongs",
+    errno.ELOOP: "a loop of symbolic links",
+    errno.ENOENT: "no such file or directory",
+}
+
+
+def os_cause(error: OSError) -> str:
+    """What a file-system error means, in a few words (without the path)."""
+    return _CAUSES.get(error.errno) or error.strerror or str(error) or type(error).__name__
+
+
+def os_problem(error: OSError) -> str:
+    """One line naming the path and the cause of a file-system error (no traceback for a user)."""
+    return f"{error.filename}: {os_cause(error)}" if error.filename else os_cause(error)
 
 
 def is_temporary(name: str) -> bool:

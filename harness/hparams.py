@@ -24,14 +24,19 @@ SWEEP = "sweep"  # the hparam naming a trial's sweep: never a config path, so ne
 
 
 def domain(param: Parameter):
+    """The values the trials log for `param`, as TensorBoard's filters match them (None: not known ahead)."""
+    listed = config_mod.is_list_key(param.path)  # a list key logs text (`512,256`; `128` for hidden: 128)
+    if param.distribution is not None and listed:
+        return None
     if param.distribution == "int_uniform":
         return summary_v2.IntInterval(int(param.min), int(param.max))
     if param.distribution is not None:
         return summary_v2.RealInterval(float(param.min), float(param.max))
-    values = [scalar(v) for v in param.values]  # as trials log them
-    if all(isinstance(v, bool) for v in values) or all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+    values = [scalar(v if isinstance(v, (list, tuple)) or not listed else [v]) for v in param.values]
+    if all(isinstance(v, bool) for v in values):
         return summary_v2.Discrete(values)
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):  # one dtype: 0 and 0.2 mix
+        return summary_v2.Discrete(values if all(isinstance(v, int) for v in values) else [float(v) for v in values])
     return summary_v2.Discrete([str(v) for v in values])
 
 

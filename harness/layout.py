@@ -6,6 +6,7 @@ For experiment E and trial T:
     runs/E/plots/             the sweep's plots
     runs/E/.sweep.lock        held by the sweep running on E
     runs/E/sweep.yaml         the config the sweep last ran with, sweep section included
+    runs/E/confirm.json       sweep.confirm: the race's verdict (winner, differences, eliminations)
     runs/E/.damaged/          damaged trial folders, set aside (harness/sweep/repair.py)
     runs/E/T/trial.json       the trial record (the single source of truth; written last)
     runs/E/T/config.yaml      the trial's resolved config
@@ -42,6 +43,7 @@ RESULTS = "results.csv"
 PLOTS = "plots"
 SWEEP_LOCK = ".sweep.lock"
 SWEEP_CONFIG = "sweep.yaml"  # the config the sweep last ran with (its metric ranks the results)
+CONFIRM = "confirm.json"  # sweep.confirm: the race's verdict
 DAMAGED = ".damaged"  # damaged trial folders, set aside
 SWEEP_HPARAMS = "hparams_experiment.pb"
 UNION_HPARAMS = ".hparams"
@@ -97,3 +99,4 @@ class SweepPaths:
     plots = _in_run_dir(PLOTS)
     lock = _in_run_dir(SWEEP_LOCK)
     config = _in_run_dir(SWEEP_CONFIG)
+    confirm = _in_run_dir(CONFIRM)

@@ -1,8 +1,8 @@
-"""Keep TensorFlow's start-up notices out of what users read.
+"""Keep TensorFlow's start-up notices and h5py's echoes of a failed write out of what users read.
 
-Its C++ runtime prints a few notices (oneDNN, CPU features) before its own
-logging is set up, so TF_CPP_MIN_LOG_LEVEL does not silence them; with several
-workers they bury the progress display and the per-trial lines.
+TensorFlow's C++ runtime prints a few notices (oneDNN, CPU features) before its
+own logging is set up, so TF_CPP_MIN_LOG_LEVEL does not silence them; with
+several workers they bury the progress display and the per-trial lines.
 """
 
 from __future__ import annotations
@@ -41,3 +41,35 @@ def filter_tensorflow_noise() -> None:
     thread = threading.Thread(target=pump, daemon=True)
     thread.start()
     atexit.register(drain)
+
+
+CLOSE_ERRORS = (OSError, RuntimeError)  # h5py's "Problem attempting file close", "Can't decrement id ref count"
+
+
+def drop_failed_h5_closes() -> None:
+    """From now on, drop h5py's tracebacks of a file it failed to close when collected (idempotent).
+
+    When a weights file cannot be written (a full disk), h5py raises the write's
+    error, which the trial records; then, as the file object is collected, it
+    fails to close the file and prints the same error twice more, through
+    sys.excepthook and as "Exception ignored in ObjectID.__dealloc__".
+    """
+    if getattr(sys.unraisablehook, "drops_h5_closes", False):
+        return
+    unraisable_hook, except_hook = sys.unraisablehook, sys.excepthook
+
+    def unraisable(u) -> None:
+        if not (isinstance(u.exc_value, CLOSE_ERRORS) and "h5py" in str(u.object)):
+            unraisable_hook(u)
+
+    def excepthook(kind, value, tb) -> None:
+        last = tb
+        while last is not None and last.tb_next is not None:
+            last = last.tb_next
+        code = last.tb_frame.f_code if last is not None else None
+        if not (issubclass(kind, CLOSE_ERRORS) and code is not None and code.co_name.endswith("__dealloc__")
+                and "h5py" in code.co_filename):
+            except_hook(kind, value, tb)
+
+    unraisable.drops_h5_closes = True
+    sys.unraisablehook, sys.excepthook = unraisable, excepthook

@@ -54,8 +54,8 @@ def test_tpe_with_asha_prunes_and_records_pruned_trials(tmp_path, executor):
     status, _ = _session_end(tmp_path / "eventlog" / "adapt" / ok["trial_id"].iloc[0])
     assert status == api_pb2.STATUS_SUCCESS
     # The ranking leaves pruned trials out, shows the chosen trial's test accuracy, and counts all compute.
-    table = out.stdout.split("\n\n")[1]
-    assert "test_accuracy" in table and "pruned" not in table
+    table = next(part for part in out.stdout.split("\n\n") if "test acc" in part.splitlines()[0])
+    assert "val acc" in table and "pruned" not in table
     assert f"compute:     {int(df['epochs_run'].sum())} epochs" in out.stdout
 
     again = run_sweep(cfg, tmp_path, "--executor", executor, "--retry-failed")  # pruned is a result, not a failure

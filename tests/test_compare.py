@@ -1,5 +1,6 @@
 """The compare command on constructed results with known answers."""
 
+import io
 import os
 import subprocess
 import sys
@@ -61,10 +62,10 @@ def test_pivot_and_filters():
 def test_verdict_significant_and_within_noise():
     df = constructed()
     clear = compare.verdict(df, ["train.optimizer"], "test_accuracy", "maximize")
-    assert "train.optimizer=adam" in clear and "significant at the 5% level" in clear
+    assert "leader (optimizer=adam)" in clear and "significant at the 5% level" in clear
     close = compare.verdict(compare.apply_filters(df, ["optimizer=adam"]), ["model.dropout"], "test_accuracy",
                             "maximize")
-    assert "model.dropout=0.0" in close and "significant" in close  # 0.980 vs 0.977, tiny spread
+    assert "leader (dropout=0.0)" in close and "significant" in close  # 0.980 vs 0.977, tiny spread
     noisy = results([{"trial_id": f"{g}{i}", "g": g, "test_accuracy": a}
                      for g, accs in [("a", [0.95, 0.97, 0.99]), ("b", [0.96, 0.94, 0.98])]
                      for i, a in enumerate(accs)])
@@ -104,7 +105,7 @@ def test_command_line(tmp_path):
     assert no_metric.returncode == 2 and "'best_val_accuracy' is not a column" in no_metric.stderr
     (sweep_dir / "sweep.yaml").write_text("sweep:\n  metric: {name: test_accuracy, goal: maximize}\n")
     out = run()  # ranks on the metric the sweep says
-    assert out.returncode == 0 and "ci95" in out.stdout and "significant" in out.stdout
+    assert out.returncode == 0 and "95% confidence interval" in out.stdout and "significant" in out.stdout
     out = run("--pivot", "optimizer", "dropout", "--format", "csv")
     assert out.returncode == 0 and out.stdout.splitlines()[0] == "train.optimizer,0.0,0.5"  # the failed 0.9 trial is left out
     bad = run("--group-by", "nothing")
@@ -138,3 +139,34 @@ def test_nothing_finished_ok_is_said_with_the_failures(tmp_path):
                         (tmp_path / "garbage.csv", "garbage.csv: not a readable results table")]:
         bad = run(str(path))
         assert bad.returncode == 2 and words in bad.stderr and "Traceback" not in bad.stderr
+
+
+def write_sweep(root: Path, name: str, hidden: list, accs: list[float]) -> Path:
+    """A results.csv of two repeats per `model.hidden` value, through pandas as a sweep writes it."""
+    rows = [{"trial_id": f"hidden={h},rep={r}", "group": f"hidden={h}", "model.hidden": h, "status": "ok",
+             "test_accuracy": acc + r / 1000, "best_val_accuracy": acc, "train_seconds": 1.0, "repeat": r,
+             "started": f"2026-01-01T00:00:0{r}"} for h, acc in zip(hidden, accs) for r in range(2)]
+    (root / name).mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(root / name / "results.csv", index=False)
+    return root / name
+
+
+def test_sweeps_align_on_values_whatever_type_the_csv_gave_them(tmp_path, capsys):
+    a = write_sweep(tmp_path, "a", [16, 32], [0.90, 0.91])  # read back as integers
+    b = write_sweep(tmp_path, "b", ["16", "512,256"], [0.92, 0.95])  # read back as text
+    assert compare.main([str(a), str(b), "--metric", "test_accuracy", "--format", "csv"]) == 0
+    rows = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype={"model.hidden": str})
+    assert rows["model.hidden"].tolist().count("16") == 1
+    assert rows.set_index("model.hidden").loc["16", "difference"] == pytest.approx(0.02)
+    three = compare.align_keys([compare.load(a), compare.load(b), compare.load(a)])
+    assert pd.concat(three)["model.hidden"].tolist().count("16") == 6  # one value, whichever sweep it came from
+
+
+@pytest.mark.parametrize("metric", ["started", "status", "trial_id"])
+def test_a_metric_that_is_not_numeric_is_refused_by_name(tmp_path, capsys, metric):
+    a = write_sweep(tmp_path, "a", [16, 32], [0.90, 0.91])
+    for argv in ([str(a)], [str(a), str(a)], [str(a), "--importance"]):
+        assert compare.main([*argv, "--metric", metric]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --metric {metric}: not numeric") and "test_accuracy" in err
+        assert len(err.splitlines()) == 1

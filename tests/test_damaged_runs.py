@@ -121,13 +121,14 @@ def test_damaged_trials_are_set_aside_and_run_again_the_others_kept(tmp_path):
     assert f"{len(HOW) + 1} already finished, 0 to run" in settled.stdout and "warning" not in settled.stderr
 
 
-@pytest.mark.parametrize("what", ["results.csv", ".sweep.lock", "plots", "runs/E", "eventlog/E"])
+@pytest.mark.parametrize("what", ["results.csv", ".sweep.lock", "plots", "runs/E", "eventlog/E",
+                                  "eventlog/E/hparams_experiment.pb"])
 def test_sweep_files_of_the_wrong_kind_stop_the_sweep_before_training(tmp_path, what):
     cfg = write_config(tmp_path, "E", **SMALL)
     sweep_dir, log_dir = tmp_path / "runs" / "E", tmp_path / "eventlog" / "E"
-    target = {"runs/E": sweep_dir, "eventlog/E": log_dir}.get(what, sweep_dir / what)
+    target = {"runs/E": sweep_dir, "eventlog/E": log_dir}.get(what, tmp_path / what if "/" in what else sweep_dir / what)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if what in ("results.csv", ".sweep.lock"):
+    if what in ("results.csv", ".sweep.lock", "eventlog/E/hparams_experiment.pb"):
         target.mkdir()
     else:
         target.write_text("in the way")
@@ -160,3 +161,16 @@ def test_a_trial_whose_files_are_of_the_wrong_kind_is_set_aside(tmp_path):
     assert sorted(p.name.split(".")[0] for p in (sweep.run_dir / ".damaged").iterdir()) == sorted([*kinds, "logs"])
     assert not sweep.trial("logs").log_dir.exists() and (sweep.log_dir / "fine").is_dir()
     assert repair.prepare(sweep, ids, warn=warnings.append)["fine"].status == "ok" and len(warnings) == 5
+
+
+@pytest.mark.parametrize("history", [b"\xff\xfe garbage", b"step,loss\n1,2\n", b"epoch,step\nnot a number,1\n"])
+def test_an_unfinished_trial_whose_history_is_damaged_trains_again_a_finished_one_keeps_its_result(tmp_path, history):
+    sweep = Workspace(tmp_path / "runs", tmp_path / "eventlog").sweep("E")
+    for tid, status in [("running", "running"), ("done", "ok")]:
+        TrialRecord(tid, "E", status=status).save(sweep.trial(tid).run_dir)
+        sweep.trial(tid).history.write_bytes(history)
+    warnings = []
+    records = repair.prepare(sweep, ["running", "done"], warn=warnings.append)
+    assert records["running"] is None and records["done"].status == "ok"
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: {sweep.trial('running').history}: damaged history")
+    assert not sweep.trial("running").run_dir.exists() and sweep.trial("done").history.read_bytes() == history

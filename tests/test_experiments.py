@@ -7,9 +7,10 @@ import pytest
 
 from harness.config import schema as config
 from harness.config import plan
-from harness.config.space import extremes
+from harness.config.space import corners
 from harness.training.trial import run_trial
 from harness.layout import Workspace
+from harness.sweep.strategies import strategy_for
 from tiny import TINY, merge
 
 EXPERIMENTS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.yaml"))
@@ -31,7 +32,7 @@ def test_experiment_plans_and_trains(path, mnist, tmp_path):
         header.append(line)
     assert header and ("minute" in " ".join(header) or "second" in " ".join(header))  # what it is, how long
     planner = plan.Planner(config.load_raw(path, OVERRIDES), str(path))
-    specs = planner.plan()  # every trial of the sweep validated (a tpe space at its extremes)
-    spec = specs[0] if specs else planner.specs(extremes(planner.config.sweep)[0])[0]
+    specs = strategy_for(planner).planned()  # every trial validated (a tpe space at every value and bound)
+    spec = specs[0] if specs else planner.specs(corners(planner.config.sweep)[0])[0]
     record = run_trial(spec, Workspace(tmp_path, tmp_path / "ev"), mnist)
     assert record.status == "ok", record.traceback

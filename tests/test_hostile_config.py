@@ -140,3 +140,17 @@ def test_hostile_yaml_is_refused_at_once(tmp_path, text, words):
     out = subprocess.run(sweep_cmd(cfg, tmp_path, "--dry-run"), capture_output=True, text=True, timeout=10)
     assert time.monotonic() - start < 5
     assert out.returncode == 2 and words in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("section,words", [
+    ({"parameters": {"train.lr": [0.1, -1]}}, "train.lr = -1.0: must be > 0 (setting lr=-1)"),
+    ({"method": "tpe", "parameters": {"model.dropout": {"values": [0.1, 5.0]}}}, "model.dropout = 5.0: must be"),
+    ({"method": "random", "parameters": {"train.batch_size": {"distribution": "int_uniform", "min": 1.5, "max": 1.7}}},
+     "int_uniform needs an integer between min and max"),
+], ids=["grid-value", "tpe-value", "no-integer"])
+def test_a_refused_sweep_writes_nothing_not_even_its_lock(tmp_path, section, words):
+    cfg = write_config(tmp_path, "refused", sweep=section)
+    before = files_under(tmp_path)
+    out = subprocess.run(sweep_cmd(cfg, tmp_path), capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 2 and words in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert files_under(tmp_path) == before  # no runs/refused/.sweep.lock, no eventlog/

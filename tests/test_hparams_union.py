@@ -117,3 +117,37 @@ def test_the_command_and_a_sweep_start_never_import_tensorflow(tmp_path):
     assert done.returncode == 0 and "1 sweep(s): a" in done.stdout
     missing = main(["--eventlog", str(tmp_path / "nope")])
     assert missing.returncode == 2 and "no such directory" in missing.stderr
+
+
+DAMAGE = {  # another sweep's experiment file, damaged: what the warning says
+    "garbage": (lambda p: p.write_bytes(b"garbage\xff\x00\x12"), "not an HParams experiment (DecodeError"),
+    "empty": (lambda p: p.write_bytes(b""), "empty, not an HParams experiment"),
+    "not-an-experiment": (lambda p: p.write_bytes(b"\x0a\x03\x0a\x01x"), "not an HParams experiment (HParamsError"),
+    "a-directory": (lambda p: (p.unlink(), p.mkdir()), "is a directory where a file belongs"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_damaged_experiment_of_another_sweep_is_named_and_left_out(tmp_path, capsys, damage):
+    hparams_union.register_sweep(tmp_path, sweep("other", {"model.dropout": [0.0, 0.5]}))
+    make, words = DAMAGE[damage]
+    make(tmp_path / "other" / "hparams_experiment.pb")
+    assert hparams_union.register_sweep(tmp_path, sweep("mine", GRID)) is not None
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'other' / 'hparams_experiment.pb'}: {words}" in err and "'other' left out" in err
+    assert len(err.splitlines()) == 1
+    assert columns(the_only_config(tmp_path))[SWEEP] == ["mine"]  # the rest of the union is whole
+
+
+@pytest.mark.parametrize("where", ["union-a-file", "lock-a-directory"])
+def test_a_union_of_the_wrong_kind_is_warned_about_and_the_sweep_goes_on(tmp_path, capsys, where):
+    root = tmp_path / ".hparams"
+    culprit = root if where == "union-a-file" else root / ".lock"
+    culprit.write_text("mine") if where == "union-a-file" else culprit.mkdir(parents=True)
+    assert hparams_union.register_sweep(tmp_path, sweep("mine", GRID)) is None
+    err = capsys.readouterr().err
+    assert err.startswith(f"warning: the HParams dashboard's columns were not rebuilt: {culprit}: ")
+    assert (tmp_path / "mine" / "hparams_experiment.pb").is_file()  # the sweep's own record is written
+    assert culprit.exists()  # nothing of the user's is removed
+    done = main(["--eventlog", str(tmp_path)])
+    assert done.returncode == 2 and done.stderr.startswith(f"error: {culprit}: ") and "Traceback" not in done.stderr

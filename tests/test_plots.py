@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 
@@ -9,11 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.analysis import plots
+from matplotlib.colors import to_hex
+from matplotlib.container import ErrorbarContainer
+
+from harness.analysis import plots, search_plots
 from harness.__main__ import main as harness_main
 from sweeps import ROOT, sweep_cmd, write_config
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+UMASK = os.umask(0o022)
+os.umask(UMASK)
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +80,11 @@ def test_up_to_date_curves_are_kept(sweep, written):
 
 def test_plot_command(sweep, written, tmp_path):
     out = subprocess.run([sys.executable, "-m", "harness", "plot", str(sweep), "--out", str(tmp_path / "out"),
-                          "--metric", "best_val_accuracy", "--no-curves"],
+                          "--metric", "test_accuracy", "--no-curves"],
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 0, out.stderr
-    assert _is_png(tmp_path / "out" / "best_val_accuracy_vs_train_lr.png")
-    assert _is_png(tmp_path / "out" / "pareto_best_val_accuracy.png")
+    assert _is_png(tmp_path / "out" / "test_accuracy_vs_train_lr.png")
+    assert _is_png(tmp_path / "out" / "pareto_test_accuracy.png")  # not the sweep's own metric
     assert "wrote" in out.stdout
     assert not list(tmp_path.glob("out/*/curves.png"))
 
@@ -105,7 +112,7 @@ def test_empty_and_single_trial_sweeps_do_not_crash(tmp_path, capsys):
     failed.mkdir()
     pd.DataFrame([["a", "a", 0.1, "failed", None, None], ["b", "b", 0.01, "diverged", None, 3.0]],
                  columns=cols).to_csv(failed / "results.csv", index=False)
-    assert harness_main(["plot", str(failed)]) == 0
+    assert harness_main(["plot", str(failed), "--metric", "test_accuracy"]) == 0
     assert "no trial finished ok" in capsys.readouterr().out
     one = tmp_path / "one"
     one.mkdir()
@@ -142,3 +149,60 @@ def test_parameter_axes():
     assert plots.category_order(pd.Series(["512", "128,64", "64", "128", "64"])) == ["64", "128", "128,64", "512"]
     assert plots.category_order(pd.Series(["sgd", "adam", "sgd", "rmsprop"])) == ["sgd", "adam", "rmsprop"]
     assert plots._log_axis(np.array([1e-4, 1e-2])) and not plots._log_axis(np.array([0.0, 0.2]))
+
+
+def test_the_plot_command_uses_the_sweeps_metric(sweep, written, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "harness", "plot", str(sweep), "--out", str(tmp_path / "own"),
+                          "--no-curves"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    names = {p.name for p in (tmp_path / "own").iterdir()}
+    assert {"best_val_accuracy_vs_train_lr.png", "best_val_accuracy_vs_model_hidden.png", "pareto.png",
+            "validation_curves.png", "search_progress.png"} == names
+    for p in (tmp_path / "own").iterdir():  # readable by whoever serves or shares them, as open() would make them
+        assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~UMASK, p
+
+
+def test_per_parameter_plots_show_the_spread_of_repeats(sweep):
+    df = pd.read_csv(sweep / "results.csv")
+    fig = plots.metric_vs_param(df, "train.lr", "best_val_accuracy")
+    ax = fig.axes[0]
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer) and len(c.lines[0].get_xdata())]
+    assert len(bars) == 4  # one per setting (lr x hidden), each over its 2 repeats
+    for bar in bars:
+        (low, high), = [seg[:, 1] for seg in bar.lines[2][0].get_segments()]
+        mean = bar.lines[0].get_ydata()[0]
+        assert low <= mean <= high and high > low
+    single = df[(df["repeat"] == 0) & (df["model.hidden"] == 16)]  # one trial per value: no line through them
+    lone = plots.metric_vs_param(single, "train.lr", "best_val_accuracy").axes[0]
+    assert not [line for line in lone.lines if len(line.get_xdata()) > 1]
+
+
+def test_validation_curves_tell_settings_apart(sweep):
+    df = pd.read_csv(sweep / "results.csv")
+    fig = search_plots.validation_curves_plot(sweep, df, "best_val_accuracy", "maximize", labelled=3)
+    lines = [line for line in fig.axes[0].lines if len(line.get_xdata())]
+    assert len(lines) == 8
+    by_group = {}
+    for line, group in zip(lines, df["group"]):
+        by_group.setdefault(group, set()).add(to_hex(line.get_color()))
+    assert all(len(c) == 1 for c in by_group.values())  # repeats share a colour...
+    assert len({c for cs in by_group.values() for c in cs}) == 4  # ...settings do not
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    order = search_plots.ranked_groups(df, "best_val_accuracy", "maximize")
+    assert legend == [f"{i}. {g}" for i, g in enumerate(order[:3], 1)]  # the best three, best first, no "pruned"
+    assert "4 settings" in fig.axes[0].get_title()
+
+
+def test_slow_plotting_says_how_far_it_got(sweep):
+    notes = []
+    plots.write_sweep_plots(sweep, force=True, log=notes.append, tick=0)
+    assert [n for n in notes if n.startswith("learning curves: ")][:2] == ["learning curves: 0/8 trials drawn ...",
+                                                                           "learning curves: 1/8 trials drawn ..."]
+
+
+def test_the_importance_plot_has_a_title(sweep):
+    from harness.analysis.importance import importance_plot, importances
+
+    df = pd.read_csv(sweep / "results.csv")
+    fig = importance_plot(importances(df, "best_val_accuracy", "maximize"), "best_val_accuracy")
+    assert "best_val_accuracy" in fig.axes[0].get_title()

@@ -114,18 +114,34 @@ def test_bad_files_get_their_own_error_and_the_rest_an_answer(trained_trial, dig
     assert status == 1 and [("error" in r) for r in results] == [True, False, True, True]
 
 
-def test_sweep_picks_its_best_trial(trained_trial, digit_files, tmp_path, capsys):  # noqa: F811
+def test_sweep_picks_by_the_sweeps_metric_never_the_test_set(trained_trial, digit_files, tmp_path, capsys):  # noqa: F811
     sweep = tmp_path / "sweep"
-    shutil.copytree(trained_trial, sweep / "best")
-    shutil.copytree(trained_trial, sweep / "worse")
-    for name, acc in [("best", 0.9), ("worse", 0.5)]:
+    # group a: repeats 0.95 and 0.80 (mean 0.875); b: 0.90 and 0.89, the better setting; c: the best test accuracy
+    for name, group, val, test in [("a0", "a", 0.95, 0.90), ("a1", "a", 0.80, 0.90), ("b0", "b", 0.90, 0.91),
+                                   ("b1", "b", 0.89, 0.92), ("c0", "c", 0.70, 0.99)]:
+        shutil.copytree(trained_trial, sweep / name)
         record = TrialRecord.load(sweep / name)
-        record.trial_id, record.test_accuracy = name, acc
+        record.trial_id, record.group, record.best_val_accuracy, record.test_accuracy = name, group, val, test
+        record.test_loss = 1 - test
         record.save(sweep / name)
     status, out, err = run(["--sweep", str(sweep), str(digit_files["plain"][0])], capsys)
-    assert status == 0 and f"trial {sweep / 'best'} (test accuracy 0.9000)" in err
+    assert status == 0
+    assert f"trial {sweep / 'b0'} (best of the sweep by best_val_accuracy 90.00%; test accuracy 91.00%)" in err
+    (sweep / "sweep.yaml").write_text("sweep:\n  metric: {name: test_loss, goal: minimize}\n")
+    status, _, err = run(["--sweep", str(sweep), str(digit_files["plain"][0])], capsys)
+    assert status == 0 and f"trial {sweep / 'c0'} (best of the sweep by test_loss 0.01" in err
     status, _, err = run(["--trial", str(tmp_path), str(digit_files["plain"][0])], capsys)
     assert status == 2 and "no model.keras" in err
+
+
+def test_predict_prints_no_library_warning(trained_trial, digit_files, capsys):  # noqa: F811
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        status, out, _ = run(["--trial", str(trained_trial), *map(str, digit_files["plain"][:2])], capsys)
+    assert status == 0 and len(out.splitlines()) == 2
+    assert [str(w.message) for w in caught] == []
 
 
 def test_help_explains_the_command():
@@ -157,3 +173,21 @@ def test_a_damaged_record_does_not_stop_predict(trained_trial, digit_files, tmp_
     (trial / "trial.json").write_text('{"attempts": "x"}')
     status, out, err = run(["--trial", str(trial), str(digit_files["plain"][0])], capsys)
     assert status == 0 and "top 3:" in out and f"{trial / 'trial.json'}: damaged trial record" in err
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+def test_corrupt_images_among_good_ones_get_their_own_error(trained_trial, digit_files, tmp_path, capsys):  # noqa: F811
+    from corrupt_images import corrupt_images
+
+    bad = []
+    for name, data in corrupt_images().items():
+        bad.append(tmp_path / f"{name}.img")
+        bad[-1].write_bytes(data)
+    good = digit_files["plain"][:2]
+    status, out, err = run(["--trial", str(trained_trial), *map(str, [good[0], *bad, good[1]])], capsys)
+    assert status == 1
+    assert [line.split(":")[0] for line in out.splitlines()] == [str(g) for g in good]
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert [line.split(": error: ")[0] for line in errors] == [str(b) for b in bad]
+    assert all(len(line) < 300 for line in errors) and "Traceback" not in err
+    assert any("damaged image: SyntaxError: broken PNG file" in line for line in errors)

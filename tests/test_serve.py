@@ -14,12 +14,16 @@ import urllib.request
 
 import numpy as np
 import pytest
+from corrupt_images import corrupt_images
 from fixtures_model import post
 from PIL import Image
 
 from harness.serving import predict
 from harness.serving.preprocess import preprocess
 from harness.record import TrialRecord
+from test_hostile_server import assert_still_serving
+
+CORRUPT = corrupt_images()
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +130,15 @@ BAD = [  # (body, status, words of the error)
 def test_bad_bodies_get_a_json_error(server_url, body, status, words):  # noqa: F811
     got, answer = post(server_url + "/predict", body, raw=True)
     assert (got, list(answer)) == (status, ["error"]) and words in answer["error"]
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+@pytest.mark.parametrize("name", sorted(CORRUPT))
+def test_a_corrupt_image_is_the_clients_fault(server_url, name):  # noqa: F811
+    body = {"image": "data:image/png;base64," + base64.b64encode(CORRUPT[name]).decode()}
+    got, answer = post(server_url + "/predict", body)
+    assert got == 400 and answer["error"].startswith('"image": '), answer
+    assert_still_serving(server_url)
 
 
 @pytest.mark.parametrize("method,path,status", [

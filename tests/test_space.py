@@ -94,3 +94,78 @@ def test_long_ids_are_shortened_with_a_hash():
     sid = plan.setting_id(settings)
     assert len(sid) <= plan.MAX_ID_LENGTH and "~" in sid
     assert sid != plan.setting_id({**settings, "train.rho": 0.5})
+
+
+def tpe(**parameters):
+    return {"sweep": {"method": "tpe", "parameters": parameters}}
+
+
+@pytest.mark.parametrize("raw, message", [
+    (tpe(**{"model.dropout": {"values": [0.1, 0.2, 5.0]}}), r"model\.dropout = 5\.0: must be >= 0 and < 1"),
+    (tpe(**{"model.dropout": {"distribution": "uniform", "min": 0.5, "max": 1.0}}), r"model\.dropout = 1\.0: must be"),
+    (tpe(**{"train.batch_size": {"distribution": "uniform", "min": 32, "max": 64}}),
+     r"train\.batch_size = 32\.0: must be an integer"),
+    (tpe(**{"logging.keep_model": ["final", "best"], "train.ema": [None, 0.99]}),  # fine alone, not together
+     r"keep_model = 'best' with train\.ema: .*\(setting keep_model=best,ema=0\.99\)"),
+    ({"sweep": {"method": "random", "parameters": {"train.batch_size": {"distribution": "int_uniform", "min": 1.5,
+                                                                        "max": 1.7}}}},
+     r"int_uniform needs an integer between min and max"),
+    (tpe(**{"train.batch_size": {"distribution": "int_uniform", "min": 1.5, "max": 1.7}}), r"needs an integer between"),
+    (tpe(**{"train.lr": {"distribution": "uniform", "min": float("nan"), "max": 1}}), r"must be finite numbers"),
+    ({"sweep": {"method": "list", "settings": [{"model.dropout": {"a": 1}}]}},
+     r"sweep\.settings\[0\]\.model\.dropout = \{'a': 1\}: a mapping is not a value of one key"),
+    ({"sweep": {"parameters": {"model.hidden": [[8], {"a": 1}]}}}, r"model\.hidden\[1\] = \{'a': 1\}: a mapping"),
+    ({"sweep": {"method": "list", "settings": [{"model.hidden": [[8], 4]}]}},
+     r"model\.hidden\[0\] = \[8\]: must be an integer"),
+    ({"sweep": {"repeats": "1e-3"}}, r"sweep\.repeats = '1e-3': must be an integer"),
+    ({"train": {"lr": "1e-3"}}, r"YAML reads 1e-3 as text; write it with a dot"),
+    ({"description": "\ud800"}, r"must be text that UTF-8 can encode"),
+])
+def test_every_value_a_search_can_produce_is_validated_up_front(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        plan.plan(raw)
+
+
+def test_a_searched_space_is_validated_in_every_combination_of_its_values_and_bounds():
+    from harness.config.space import corners
+
+    space = from_dict(tpe(**{"model.dropout": [0.1, 0.2], "train.lr": {"distribution": "log_uniform", "min": 1e-3,
+                                                                       "max": 1}})).sweep
+    assert [tuple(c.values()) for c in corners(space)] == [(0.1, 1e-3), (0.1, 1.0), (0.2, 1e-3), (0.2, 1.0)]
+    bounded = from_dict(tpe(**{"train.batch_size": {"distribution": "int_uniform", "min": 1.5, "max": 4.5}})).sweep
+    assert [c["train.batch_size"] for c in corners(bounded)] == [2, 4]  # the integers it can draw
+
+
+def test_samples_stay_within_their_bounds_after_rounding():
+    import random
+
+    from harness.config.space import Parameter
+
+    p = Parameter("model.dropout", distribution="uniform", min=0.9995, max=0.99999)
+    assert float(f"{0.99998:.4g}") == 1.0 and p.rounded(0.99998) == 0.99999
+    rng = random.Random(0)
+    assert all(p.min <= p.sample(rng) <= p.max for _ in range(200))
+
+
+def test_numbers_of_mixed_types_and_numpy_values_plan_as_yaml_would():
+    import numpy as np
+
+    from harness.hparams import domain
+
+    cfg, specs = plan.plan({"name": np.str_("np"), "train": {"epochs": np.int64(2)},
+                            "sweep": {"parameters": {"model.dropout": [0, np.float64(0.2)], "train.lr": [1, 0.1]}}})
+    assert type(cfg.name) is str and type(specs[0].config.train.epochs) is int
+    assert [s.trial_id for s in specs][:2] == ["dropout=0,lr=1", "dropout=0,lr=0.1"]
+    assert [type(v) for v in specs[-1].settings.values()] == [float, float]
+    assert domain(cfg.sweep.parameters[0]).values == [0.0, 0.2]  # one dtype for TensorBoard's Discrete
+
+
+def test_the_hparams_domain_holds_the_values_trials_log():
+    from harness.hparams import domain
+
+    cfg = plan.plan({"sweep": {"method": "random", "parameters": {
+        "model.hidden": [128, [256, 128]], "train.batch_size": {"distribution": "int_uniform", "min": 8, "max": 16},
+        "model.conv_filters": {"distribution": "int_uniform", "min": 1, "max": 4}}}})[0]
+    hidden, batch, filters = (domain(p) for p in cfg.sweep.parameters)
+    assert sorted(hidden.values) == ["128", "256,128"]  # as a trial logs hidden (128,): text, like 256,128
+    assert (batch.min_value, batch.max_value) == (8, 16) and filters is None  # a list key's values: not known ahead

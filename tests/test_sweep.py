@@ -32,15 +32,18 @@ def test_parallel_sweep_end_to_end(tmp_path):
             df.set_index("trial_id").loc[tid, "test_accuracy"])
         assert any((tmp_path / "eventlog" / "grid" / tid).glob("events.out.tfevents.*"))
     assert len(experiment_configs(tmp_path / "eventlog")) == 1  # the HParams config (the union of the sweeps')
-    assert "model.hidden" in out.stdout and "runs/grid/results.csv" in out.stdout  # ranked table and where to look
+    assert "best validation accuracy" in out.stdout and "runs/grid/results.csv" in out.stdout  # ranking, where to look
+    assert any(line.split()[:3] == ["hidden", "lr", "val"] for line in out.stdout.splitlines())
 
     # Serial (one process, all cores) gives the same results as two workers.
     serial = run_sweep(cfg, tmp_path, "--runs", str(tmp_path / "serial"), "--eventlog", str(tmp_path / "serial-ev"))
     assert serial.returncode == 0, serial.stderr
     one = pd.read_csv(tmp_path / "serial" / "grid" / "results.csv").set_index("trial_id").sort_index()
     two = df.set_index("trial_id").sort_index()
-    assert one["test_accuracy"].equals(two["test_accuracy"])  # to float round-off: a fused group's sums split
-    assert np.allclose(one["test_loss"], two["test_loss"], rtol=1e-5, atol=0)  # over 2 threads or 1 per worker
+    # The same trainings: equal predictions; the loss's mean is summed in another order with 1 thread
+    # a worker than with 2 (seen to differ in the last bits on a loaded machine).
+    assert one["test_accuracy"].equals(two["test_accuracy"])
+    assert np.allclose(one["test_loss"], two["test_loss"], rtol=1e-5, atol=0)
 
     # Same command again: nothing to run, same table.
     again = run_sweep(cfg, tmp_path, "--workers", "2")

@@ -57,9 +57,9 @@ def test_each_family_trains_and_logs_everything(family, tiny_config, mnist, tmp_
         assert tag in tensors, tag
     for layer in LAYERS[family]:
         for kind in ["weights", "biases", "preactivations"]:
-            assert f"{layer}/{kind}" in tensors and f"{layer}/{kind}/stddev" in tensors, (layer, kind)
+            assert f"z_layers/{layer}/{kind}" in tensors and f"z_layers/{layer}/{kind}/stddev" in tensors, (layer, kind)
         if layer != "logits":
-            assert f"{layer}/activations" in tensors and f"{layer}/activations/max" in tensors
+            assert f"z_layers/{layer}/activations" in tensors and f"z_layers/{layer}/activations/max" in tensors
     assert acc.Tags()["graph"]
     # Values read back equal the record.
     test_acc = acc.Tensors("test/accuracy")[-1]

@@ -10,18 +10,22 @@ significant (Welch's t-test) or within noise.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
 from harness.record import OK, PRUNED
-from harness.analysis.results import param_columns
+from harness.analysis import display
+from harness.analysis.results import RESULT_COLUMNS, param_columns
 from harness.config.space import Metric
-from harness.layout import PLOTS, RESULTS, SWEEP_CONFIG
+from harness.files import os_problem
+from harness.layout import CONFIRM, PLOTS, RESULTS, SWEEP_CONFIG
 from harness.metrics import goal_of
 
 EPILOG = """\
@@ -40,6 +44,7 @@ FILTER = re.compile(r"^\s*([\w.]+)\s*(<=|>=|!=|=|<|>)\s*(.+?)\s*$")
 
 
 REQUIRED = ["trial_id", "group", "status"]
+COST = ["test_accuracy", "params", "epochs_run", "train_seconds"]  # shown beside a group's metric
 
 
 def load(path: str | Path) -> pd.DataFrame:
@@ -134,8 +139,10 @@ def _ci95(std: float, n: int) -> float:
 
 
 def grouped(df: pd.DataFrame, by: list[str], metric: str, goal: str) -> pd.DataFrame:
-    """Per group of `by`: count, mean, std, 95% CI half-width, best, mean train seconds; best group first."""
+    """Per group of `by`: count, mean, std, 95% CI half-width, best, then the per-trial means of
+    test accuracy, parameters, epochs and train seconds (where the table has them); best group first."""
     ok = df[df["status"] == OK]
+    cost = [c for c in COST if c in df.columns and c != metric]
     rows = []
     for key, g in ok.groupby(by, dropna=False, sort=False):
         vals = g[metric].dropna()
@@ -143,8 +150,8 @@ def grouped(df: pd.DataFrame, by: list[str], metric: str, goal: str) -> pd.DataF
         rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "n": n,
                      "mean": vals.mean(), "std": std, "ci95": _ci95(std, n),
                      "best": vals.max() if goal == "maximize" else vals.min(),
-                     "train_seconds": g["train_seconds"].mean()})
-    out = pd.DataFrame(rows, columns=[*by, "n", "mean", "std", "ci95", "best", "train_seconds"])
+                     **{c: pd.to_numeric(g[c], errors="coerce").mean() for c in cost}})
+    out = pd.DataFrame(rows, columns=[*by, "n", "mean", "std", "ci95", "best", *cost])
     return out.sort_values("mean", ascending=goal == "minimize").reset_index(drop=True)
 
 
@@ -153,11 +160,59 @@ def pivot(df: pd.DataFrame, row: str, col: str, metric: str) -> pd.DataFrame:
     return df[df["status"] == OK].pivot_table(index=row, columns=col, values=metric, aggfunc="mean")
 
 
+def _key_text(value):
+    """A parameter value as the text every sweep agrees on: 16, 16.0 and "16" are all "16"."""
+    if pd.isna(value) or isinstance(value, (bool, np.bool_)):
+        return value if pd.isna(value) else str(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def align_keys(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """The sweeps with each swept parameter of one kind across all of them.
+
+    CSV types a column by its values: `model.hidden` is numeric in a sweep of
+    16 and 32 and text in one of 16 and "512,256", and 16 != "16". A parameter
+    numeric in every sweep stays numeric; otherwise its values become text,
+    numbers written the same way in every sweep, so equal settings meet.
+    """
+    params = dict.fromkeys(c for f in frames for c in param_columns(f.drop(columns="sweep", errors="ignore")))
+    out = [f.copy() for f in frames]
+    for c in params:
+        having = [f for f in out if c in f.columns]
+        if len(having) > 1 and not all(pd.api.types.is_numeric_dtype(f[c]) for f in having):
+            for f in having:
+                f[c] = f[c].map(_key_text).astype(object)
+    return out
+
+
+def numeric_metric(frames: list[pd.DataFrame], metric: str) -> list[pd.DataFrame]:
+    """The sweeps with `metric` as numbers; ValueError naming it when a sweep lacks it or holds
+    text in it (`started`, `status`: nothing to average or rank by)."""
+    out = []
+    for f in frames:
+        given = f[metric] if metric in f.columns else pd.Series(dtype=object)
+        values = pd.to_numeric(given, errors="coerce")
+        text = given[values.isna() & given.notna()]
+        if metric not in f.columns or len(text) or pd.api.types.is_bool_dtype(given):
+            numeric = [c for c in RESULT_COLUMNS if c in f.columns and c not in ("repeat", "seed")
+                       and pd.api.types.is_numeric_dtype(f[c]) and not pd.api.types.is_bool_dtype(f[c])]
+            why = (f"not a column of {f['sweep'].iloc[0]}" if metric not in f.columns else
+                   f"not numeric (values such as {text.iloc[0]!r})" if len(text) else "true/false, not a number")
+            raise ValueError(f"--metric {metric}: {why}; a metric must be a numeric column: {', '.join(numeric)}")
+        out.append(f.assign(**{metric: values}))
+    return out
+
+
 def side_by_side(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Two sweeps aligned on their common swept parameters: mean metric of each and b - a."""
     keys = [c for c in param_columns(a.drop(columns="sweep")) if c in b.columns]
     if not keys:
         raise KeyError("the two sweeps share no swept parameter to align on")
+    a, b = align_keys([a, b])
     name_a, name_b = a["sweep"].iloc[0], b["sweep"].iloc[0]
     if name_a == name_b:
         name_a, name_b = f"{name_a} (1)", f"{name_b} (2)"
@@ -174,20 +229,46 @@ def verdict(df: pd.DataFrame, by: list[str], metric: str, goal: str, alpha: floa
     if len(table) < 2 or table["n"].iloc[:2].min() < 2:
         return None
     ok = df[df["status"] == OK]
-    name = lambda i: ", ".join(f"{k}={table[k].iloc[i]}" for k in by)  # noqa: E731
+    names = display.short_names(by)
+    differ = [k for k in by if table[k].iloc[0] != table[k].iloc[1]] or by
+    name = lambda i: ", ".join(f"{names[k]}={display._cell(table[k].iloc[i])}" for k in differ)  # noqa: E731
+    same = ", ".join(f"{names[k]}={display._cell(table[k].iloc[0])}" for k in by if k not in differ)
     sample = lambda i: ok[(ok[by] == table[by].iloc[i]).all(axis=1)][metric].dropna()  # noqa: E731
     a, b = sample(0), sample(1)
-    gap = a.mean() - b.mean()
+    gap = abs(a.mean() - b.mean())
+    shown = f"{100 * gap:.2f} points of {metric}" if display.percent(metric) else f"{gap:.4g} in {metric}"
+    head = f"Verdict: the leader ({name(0)}) beats the runner-up ({name(1)}) by {shown}" + (
+        f", both with {same}" if same else "")
     if a.std() == 0 and b.std() == 0:
-        return f"{name(0)} and {name(1)} scored identically in every repeat: no noise to test against."
+        return f"{head}; they scored identically in every repeat: no noise to test against."
+    import warnings
+
     from scipy import stats
 
-    t, p = stats.ttest_ind(a, b, equal_var=False)
-    head = (f"Leader {name(0)} vs runner-up {name(1)}: {metric} {gap:+.4g} "
-            f"(Welch's t = {t:.2f}, p = {p:.3g}, n = {len(a)} and {len(b)})")
+    with warnings.catch_warnings():  # nearly equal samples: SciPy's "Precision loss occurred" is not the reader's
+        warnings.simplefilter("ignore", RuntimeWarning)
+        t, p = stats.ttest_ind(a, b, equal_var=False)
+    test = f"Welch's t-test p = {p:.2g}, {len(a)} and {len(b)} repeats"
     if p < alpha:
-        return f"{head}: significant at the {alpha:.0%} level."
-    return f"{head}: within noise at the {alpha:.0%} level; more repeats would tell."
+        return f"{head}: significant at the {alpha:.0%} level ({test})."
+    return (f"{head}: within noise at the {alpha:.0%} level ({test}); more repeats would tell "
+            "(python -m harness confirm SWEEP races the top settings until they do).")
+
+
+def confirmed(sweep: Path) -> str | None:
+    """The race's verdict (runs/E/confirm.json, written by sweep.confirm or `python -m harness confirm`) in
+    words; None when the sweep has none. A damaged file is said, never fatal: the tables above still hold."""
+    from harness.analysis.verdict import sentences
+
+    path = (sweep if sweep.is_dir() else sweep.parent) / CONFIRM
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        lines = sentences(data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        return f"Race: {path} cannot be read ({type(e).__name__}); `python -m harness confirm {path.parent}` rewrites it."
+    return "Confirmed by racing" + (" (still running)" if data.get("state") == "running" else "") + ": " + "\n  ".join(lines)
 
 
 def render(df: pd.DataFrame, fmt: str) -> str:
@@ -203,7 +284,7 @@ def render(df: pd.DataFrame, fmt: str) -> str:
         lines = ["| " + " | ".join(map(str, shown.columns)) + " |", "|" + "---|" * len(shown.columns)]
         lines += ["| " + " | ".join(row) + " |" for row in shown.itertuples(index=False)]
         return "\n".join(lines)
-    return shown.to_string(index=False) if len(shown) else "(no trials)"
+    return display.aligned(shown)
 
 
 def parse_args(argv):
@@ -227,11 +308,16 @@ def parse_args(argv):
 def metric_of(sweep: Path) -> tuple[str, str]:
     """The metric and goal a sweep ranks on (its sweep.yaml); validation accuracy when it does not say."""
     default = Metric()
+    path = (sweep if sweep.is_dir() else sweep.parent) / SWEEP_CONFIG
     try:
-        saved = yaml.safe_load((sweep if sweep.is_dir() else sweep.parent).joinpath(SWEEP_CONFIG).read_text())
-        metric = saved["sweep"]["metric"]
+        metric = yaml.safe_load(path.read_text())["sweep"]["metric"]
         return str(metric["name"]), str(metric["goal"])
-    except (OSError, ValueError, TypeError, KeyError, yaml.YAMLError):
+    except FileNotFoundError:  # a sweep of an older version, or a results.csv on its own
+        return default.name, default.goal
+    except (OSError, ValueError, TypeError, KeyError, RecursionError, yaml.YAMLError) as e:
+        why = (os_problem(e) if isinstance(e, OSError) else f"{path}: not valid YAML"
+               if isinstance(e, (yaml.YAMLError, ValueError, RecursionError)) else f"{path}: no sweep.metric in it")
+        print(f"warning: {why}; using {default.name} ({default.goal})", file=sys.stderr)
         return default.name, default.goal
 
 
@@ -242,9 +328,24 @@ def show_importance(df: pd.DataFrame, metric: str, goal: str, sweep: Path, fmt: 
     table = importances(df, metric, goal)
     print(render(table, fmt))
     if sweep.is_dir():
-        path = save_figure(importance_plot(table, metric), sweep / PLOTS / f"importance_{metric}.png")
+        try:
+            path = save_figure(importance_plot(table, metric), sweep / PLOTS / f"importance_{metric}.png")
+        except OSError as e:  # a read-only or full disk: the table above is the answer, the picture is extra
+            print(f"note: no importance plot: {os_problem(e)}", file=sys.stderr)
+            return 0
         if fmt != "csv":
             print(f"\nplot: {path}")
+    return 0
+
+
+def _show(raw: pd.DataFrame, shown: pd.DataFrame, header: str, fmt: str, df: pd.DataFrame | None = None) -> int:
+    """CSV: the raw numbers alone. Table and Markdown: what the numbers are, the table, what was left out."""
+    if fmt == "csv":
+        print(render(raw, "csv"))
+        return 0
+    print(header + "\n\n" + render(shown, fmt))
+    if df is not None:
+        print("\n" + display.footer(df))
     return 0
 
 
@@ -260,28 +361,39 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {why}", file=sys.stderr)
                 return 1
         metric = column(frames[0], args.metric)
+        frames = numeric_metric(align_keys(frames), metric)
         if len(frames) == 2:
-            print(render(side_by_side(*frames, metric), args.format))
-            return 0
+            diff = side_by_side(*frames, metric)
+            header = display.diff_header(diff, metric, goal, *map(Path, args.sweeps))
+            return _show(diff, display.diff_table(diff, metric), header, args.format)
         df = pd.concat(frames, ignore_index=True)
         params = param_columns(df.drop(columns="sweep"))
         if args.importance:
             return show_importance(df, metric, goal, Path(args.sweeps[0]), args.format)
         if args.pivot:
-            out = pivot(df, column(df, args.pivot[0]), column(df, args.pivot[1]), metric)
-            print(render(out.reset_index(), args.format))
-            return 0
+            row, col = column(df, args.pivot[0]), column(df, args.pivot[1])
+            out = pivot(df, row, col, metric)
+            return _show(out.reset_index(), display.pivot_table(out, metric),
+                         display.pivot_header(metric, goal, row, col), args.format, df)
         by = [column(df, b) for b in args.group_by] if args.group_by else None
         if by is None and not args.sort and df.groupby("group").size().max() > 1:
             by = params or ["group"]
         if by:
-            print(render(grouped(df, by, metric, goal).head(args.top or None), args.format))
+            every = grouped(df, by, metric, goal)
+            table = every.head(args.top or None)
+            _show(table, display.groups_table(table, by, metric),
+                  display.groups_header(table, metric, goal, len(every)), args.format, df)
             note = verdict(df, by, metric, goal)
             if note and args.format != "csv":
-                print("\n" + note)
+                print("\n" + display.wrap(note))
         else:
             sort = column(df, args.sort) if args.sort else metric
-            print(render(ranked(df, sort, goal_of(sort) if args.sort else goal, args.top), args.format))
+            sort_goal = goal_of(sort) if args.sort else goal
+            table = ranked(df, sort, sort_goal, args.top)
+            _show(table, display.ranking_table(table, sort), display.ranking_header(sort, sort_goal), args.format, df)
+        race = confirmed(Path(args.sweeps[0])) if args.format != "csv" and not args.where else None
+        if race:
+            print("\n" + race)
     except (FileNotFoundError, KeyError, ValueError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2

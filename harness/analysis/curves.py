@@ -17,9 +17,9 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-from harness.files import atomic_write_bytes
+from harness.files import atomic_write_bytes, os_problem
 from harness.layout import CURVES, HISTORY, RECORD
-from harness.record import TrialRecord
+from harness.record import DamagedRecord, TrialRecord
 
 TRAIN_COLOR, VAL_COLOR, TEST_COLOR = "tab:blue", "tab:orange", "tab:green"
 
@@ -108,18 +108,37 @@ def curves_current(trial_dir: Path, out_dir: Path | None = None) -> bool:
     return made >= sources
 
 
+def read_history(trial_dir: Path) -> pd.DataFrame | None:
+    """The trial's history.csv (None when it has none); ValueError naming it when it is damaged."""
+    path = Path(trial_dir) / HISTORY
+    try:
+        history = pd.read_csv(path)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ValueError(os_problem(e)) from None
+    except ValueError as e:  # pandas' parser errors, an empty file, bytes that are not UTF-8
+        raise ValueError(f"{path}: not a readable history ({(str(e).strip() or type(e).__name__).splitlines()[0]})") \
+            from None
+    missing = [c for c in ("epoch", "step") if c not in history.columns]
+    if missing:
+        raise ValueError(f"{path}: not a history (no column {', '.join(missing)})")
+    return history
+
+
 def write_trial_curves(trial_dir: Path, out_dir: Path | None = None,
                        record: TrialRecord | None = None) -> list[Path]:
     """curves.png and curves.svg for one trial (in `out_dir`, default the trial's directory);
-    [] when it has no history. About 0.3 s a trial."""
+    [] when it has no history, ValueError naming a damaged one. About 0.3 s a trial."""
     trial_dir = Path(trial_dir)
-    path = trial_dir / HISTORY
-    if not path.exists():
+    history = read_history(trial_dir)
+    if history is None or history.empty:
         return []
-    history = pd.read_csv(path)
-    if history.empty:
-        return []
-    record = record or TrialRecord.load(trial_dir)
+    if record is None:
+        try:
+            record = TrialRecord.load(trial_dir)
+        except DamagedRecord:  # the curves need only the history; the title does without the test accuracy
+            record = None
     title, test = trial_dir.name, None
     if record is not None:
         test = {"loss": record.test_loss, "accuracy": record.test_accuracy}

@@ -53,7 +53,8 @@ def importance_plot(table: pd.DataFrame, metric: str):
     fig = new_figure(figsize=(7, 0.5 * len(table) + 1.5), layout="constrained")
     ax = fig.subplots()
     ax.barh(table["parameter"][::-1], table["importance"][::-1], color="tab:blue")
-    ax.set(xlabel=f"importance for {metric} (share, Optuna PED-ANOVA)", xlim=(0, 1))
+    ax.set(xlabel=f"importance for {metric} (share, Optuna PED-ANOVA)", xlim=(0, 1),
+           title=f"which swept parameters mattered for {metric}")
     for y, v in enumerate(table["importance"][::-1]):
         ax.text(v + 0.01, y, f"{v:.2f}", va="center")
     return fig

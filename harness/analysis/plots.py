@@ -3,9 +3,10 @@
 Per trial: learning curves (train and validation loss and accuracy against the
 optimizer step), `curves.png` and `curves.svg` in the trial's directory. Per
 sweep, in `runs/NAME/plots/`: the metric against each swept parameter
-(`<metric>_vs_<param>.png`: every repeat a point, the per-value mean a line)
-and the metric against training time with the Pareto front marked
-(`pareto.png`). Only trials with status ok are plotted.
+(`<metric>_vs_<param>.png`: each setting's repeats as a mean and a bar from
+worst to best) and the metric against training time with the Pareto front
+marked (`pareto.png`). The metric is the sweep's own unless told otherwise.
+Only trials with status ok are plotted.
 
 The functions here take DataFrames and write files; `write_sweep_plots` does
 everything for one sweep directory. Sweeps draw nothing: drawing is done on
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -26,11 +28,12 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-from harness.analysis.compare import metric_of
+from harness.analysis.compare import load, metric_of
 from harness.analysis.curves import curves_current, new_figure, save_figure, write_trial_curves
 from harness.analysis.search_plots import write_search_plots
 from harness.record import OK
 from harness.analysis.results import load_records, param_columns, table
+from harness.files import os_problem
 from harness.layout import CURVES, HISTORY, PLOTS, RESULTS
 from harness.metrics import goal_of
 
@@ -39,17 +42,20 @@ PARETO_NAME = "pareto.png"
 EPILOG = """\
 examples:
   python -m harness plot runs/quick                       # curves per trial, plots in runs/quick/plots/
-  python -m harness plot runs/quick --metric best_val_accuracy
+  python -m harness plot runs/quick --metric test_accuracy
   python -m harness plot runs/quick --metric test_loss    # goal defaults to minimize for losses
   python -m harness plot runs/quick --out /tmp/quick-plots --no-curves
 
 files written (only trials with status ok are plotted):
   runs/NAME/TRIAL/curves.png, curves.svg     train and validation loss and accuracy against step
-  runs/NAME/plots/METRIC_vs_PARAM.png        the metric against each swept parameter: one point per
-                                             trial (repeats side by side), the per-value mean as a line
+  runs/NAME/plots/METRIC_vs_PARAM.png        the metric against each swept parameter: per setting the
+                                             mean of its repeats and a bar from worst to best repeat
   runs/NAME/plots/pareto.png                 the metric against train_seconds; the Pareto front (trials
                                              no other beats on both metric and time) marked and listed
-                                             (pareto_METRIC.png for a --metric other than test_accuracy)
+                                             (pareto_METRIC.png for a --metric other than the sweep's)
+  runs/NAME/plots/search_progress.png        the best metric so far against trials and training time
+  runs/NAME/plots/validation_curves.png      every trial's validation accuracy by epoch, one colour per
+                                             setting, the best five named
 Parameters with a single value among the ok trials get no plot; the Pareto plot needs two trials.
 Sweeps draw none of these (drawing costs 0.3 s a trial and 0.5 s a sweep): run this command when you want them.
 """
@@ -95,56 +101,67 @@ def _log_axis(x: np.ndarray) -> bool:
 
 def metric_vs_param(df: pd.DataFrame, param: str, metric: str = "test_accuracy", goal: str = "maximize",
                     title: str = "") -> Figure:
-    """`metric` of every row against `param`: points (repeats jittered on categorical axes) and the
-    per-value mean as a line (the mean over repeats and all other parameters' values)."""
-    d = df[[param, metric]].copy()
+    """`metric` against `param`: per setting (the `group` column), the mean of its repeats with a bar
+    from the worst to the best repeat, settings of one value side by side; the mean per value as a
+    line only where every value has several trials (a line through single trials says nothing)."""
+    d = df[[param, metric] + (["group"] if "group" in df else [])].copy()
     d[metric] = pd.to_numeric(d[metric], errors="coerce")
     d = d[d[metric].notna()]
+    if "group" not in d:
+        d["group"] = np.arange(len(d)).astype(str)
     kind = param_kind(d[param])
     fig = new_figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
-    rng = np.random.default_rng(0)  # the same jitter every time
     if kind == "numeric":
         d = d[d[param].notna()]
-        x = d[param].to_numpy(dtype=float)
-        log = _log_axis(x)
-        means = d.groupby(param)[metric].agg(["mean", "size"]).sort_index()
-        ax.scatter(x, d[metric], s=36, facecolors="none", edgecolors="tab:blue", alpha=0.8,
-                   label=f"trial (n={len(d)})")
-        ax.plot(means.index.to_numpy(dtype=float), means["mean"], color="tab:red", marker="D", ms=6, lw=2,
-                label="mean per value")
-        if log:
-            ax.set_xscale("log")
-        if len(means) <= 10:
-            ax.set_xticks(means.index.to_numpy(dtype=float))
-            ax.set_xticklabels([f"{v:g}" for v in means.index])
-            ax.xaxis.set_minor_formatter("")  # the values' ticks only, no 2x10^-3 clutter on log axes
-        pad = _pad(means.index.to_numpy(dtype=float), log)
-        ax.set_xlim(*pad)
+        values = np.sort(d[param].unique().astype(float))
+        log = _log_axis(values)
+        where = {v: v for v in values}
     else:
         d[param] = d[param].where(d[param].notna(), "(unset)")
-        order = category_order(d[param])
-        pos = {v: i for i, v in enumerate(order)}
-        x = d[param].map(pos).to_numpy(dtype=float)
-        counts = d[param].value_counts()
-        width = 0.12 if counts.max() > 1 else 0.0
-        ax.scatter(x + rng.uniform(-width, width, len(x)), d[metric], s=36, facecolors="none",
-                   edgecolors="tab:blue", alpha=0.8, label=f"trial (n={len(d)})")
-        means = d.groupby(param)[metric].mean().reindex(order)
-        ax.plot(range(len(order)), means.to_numpy(), color="tab:red", marker="D", ms=6, lw=2,
-                label="mean per value")
-        ax.set_xticks(range(len(order)))
-        ax.set_xticklabels([str(v) for v in order], rotation=30 if sum(len(str(v)) for v in order) > 60 else 0,
-                           ha="right" if sum(len(str(v)) for v in order) > 60 else "center")
-        ax.set_xlim(-0.5, len(order) - 0.5)
+        values = category_order(d[param])
+        log = False
+        where = {v: float(i) for i, v in enumerate(values)}
+    settings = d.groupby(["group", param], sort=False)[metric].agg(["mean", "min", "max", "size"]).reset_index()
+    for value, part in settings.groupby(param, sort=False):
+        k = len(part)
+        for j, row in enumerate(part.itertuples()):
+            off = (j - (k - 1) / 2) * min(0.5 / k, 0.12)
+            x = where[value] * (1 + off) if log else where[value] + off * (1 if kind != "numeric" else _span(values))
+            ax.errorbar([x], [row.mean], yerr=[[row.mean - row.min], [row.max - row.mean]], fmt="o", ms=5,
+                        color="tab:blue", ecolor="tab:blue", elinewidth=1.2, capsize=3, alpha=0.85)
+    per_value = d.groupby(param)[metric].agg(["mean", "size"])
+    if kind != "numeric":
+        per_value = per_value.reindex(values)
+    if (per_value["size"] > 1).all() and len(per_value) > 1:
+        ax.plot([where[v] for v in per_value.index], per_value["mean"], color="tab:red", marker="D", ms=6, lw=2,
+                alpha=0.7, label="mean per value (over all its trials)")
+    ax.errorbar([], [], yerr=[], fmt="o", color="tab:blue", capsize=3,
+                label=f"a setting: mean of its repeats, bar from worst to best ({len(d)} trials)")
+    if kind == "numeric":
+        if log:
+            ax.set_xscale("log")
+        if len(values) <= 10:
+            ax.set_xticks(values)
+            ax.set_xticklabels([f"{v:g}" for v in values])
+            ax.xaxis.set_minor_formatter("")  # the values' ticks only, no 2x10^-3 clutter on log axes
+        ax.set_xlim(*_pad(values, log))
+    else:
+        long = sum(len(str(v)) for v in values) > 60
+        ax.set_xticks(range(len(values)))
+        ax.set_xticklabels([str(v) for v in values], rotation=30 if long else 0, ha="right" if long else "center")
+        ax.set_xlim(-0.5, len(values) - 0.5)
     _metric_axis(ax, metric)
-    ax.set_xlabel(param + (" (log scale)" if kind == "numeric" and ax.get_xscale() == "log" else ""))
+    ax.set_xlabel(param + (" (log scale)" if log else ""))
     ax.grid(True, alpha=0.3)
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=9, frameon=False)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=1, fontsize=9, frameon=False)
     best = "higher" if goal == "maximize" else "lower"
-    ax.set_title(title or f"{metric} vs {param}\n{best} is better; line: mean over repeats and all other "
-                 "parameters' values", fontsize=10)
+    ax.set_title(title or f"{metric} vs {param} ({best} is better)", fontsize=10)
     return fig
+
+
+def _span(values: np.ndarray) -> float:
+    return float(values.max() - values.min()) or 1.0
 
 
 def _pad(x: np.ndarray, log: bool) -> tuple[float, float]:
@@ -256,23 +273,28 @@ def _short(text: str, width: int = 48) -> str:
 # ------------------------------------------------------------------------------------- a whole sweep
 
 
-def load_table(sweep_dir: Path) -> pd.DataFrame:
-    """The sweep's results: results.csv, or (mid-sweep, before it exists) the table of its records."""
+def load_table(sweep_dir: Path, log: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """The sweep's results: results.csv, or the table of its records when there is none yet (mid-sweep)
+    or it is damaged (said to `log`)."""
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise FileNotFoundError(f"no sweep directory {sweep_dir}")
     csv = sweep_dir / RESULTS
-    if csv.exists():
-        return pd.read_csv(csv)
+    if csv.exists() or csv.is_symlink():
+        try:
+            return load(csv).drop(columns="sweep")
+        except (FileNotFoundError, ValueError) as e:
+            (log or print)(f"{e.args[0] if e.args else e}; plotting from the trial records instead")
     records = load_records(sweep_dir)
     if not records:
-        raise FileNotFoundError(f"no {RESULTS} and no trial records in {sweep_dir} (run the sweep first)")
+        raise FileNotFoundError(f"no readable {RESULTS} and no trial records in {sweep_dir} (run the sweep first)")
     return table(records)
 
 
 def write_sweep_plots(sweep_dir: Path, metric: str = "test_accuracy", goal: str = "maximize",
                       out: Path | None = None, curves: bool = True, force: bool = False,
-                      log: Callable[[str], None] | None = None, search: tuple[str, str] | None = None) -> list[Path]:
+                      log: Callable[[str], None] | None = None, search: tuple[str, str] | None = None,
+                      tick: float = 5.0) -> list[Path]:
     """Every plot of one sweep; returns the files written.
 
     Per ok trial: TRIAL/curves.png and .svg. In `out` (default `sweep_dir/plots`):
@@ -282,12 +304,13 @@ def write_sweep_plots(sweep_dir: Path, metric: str = "test_accuracy", goal: str 
     Curves newer than their trial's history and record are kept, not redrawn (unless `force`),
     so a resumed sweep only draws its new trials; the sweep plots are always redrawn.
     `search` (the sweep's metric and goal) adds search_progress.png and validation_curves.png.
-    What is skipped, and why, is passed to `log` (e.g. print). FileNotFoundError when
+    What is skipped, and why, is passed to `log` (e.g. print), and how far the curves have got every
+    `tick` seconds once they take that long. FileNotFoundError when
     `sweep_dir` is not a sweep; KeyError for an unknown metric.
     """
     say = log or (lambda _msg: None)
     sweep_dir = Path(sweep_dir)
-    df = load_table(sweep_dir)
+    df = load_table(sweep_dir, say)
     if metric not in df.columns:
         raise KeyError(f"{metric!r} is not a column of the results (e.g. test_accuracy, best_val_accuracy, test_loss)")
     plots_dir = Path(out) if out is not None else sweep_dir / PLOTS
@@ -299,12 +322,18 @@ def write_sweep_plots(sweep_dir: Path, metric: str = "test_accuracy", goal: str 
 
     if curves:
         missing, current = [], 0
+        ticker = _Ticker(say, len(ok), "learning curves", tick)
         for tid in ok["trial_id"]:
+            ticker()
             dest = None if out is None else plots_dir / tid
             if not force and curves_current(sweep_dir / tid, dest):
                 current += 1
                 continue
-            files = write_trial_curves(sweep_dir / tid, dest)
+            try:
+                files = write_trial_curves(sweep_dir / tid, dest)
+            except ValueError as e:  # a damaged history: this trial's curves only are skipped
+                say(f"{e}: no learning curves for {tid}")
+                continue
             written += files
             if not files:
                 missing.append(tid)
@@ -330,7 +359,7 @@ def write_sweep_plots(sweep_dir: Path, metric: str = "test_accuracy", goal: str 
         written.append(save_figure(fig, plots_dir / f"{_safe(metric)}_vs_{_safe(p)}.png"))
 
     timed = scored[pd.to_numeric(scored["train_seconds"], errors="coerce").notna()]
-    pareto_path = plots_dir / pareto_name(metric)
+    pareto_path = plots_dir / pareto_name(metric, search[0] if search else "test_accuracy")
     if len(timed) < 2:
         say(f"{len(timed)} ok trial(s) with {metric} and train_seconds: no {pareto_path.name} (needs two)")
     else:
@@ -343,8 +372,24 @@ def write_sweep_plots(sweep_dir: Path, metric: str = "test_accuracy", goal: str 
     return written
 
 
-def pareto_name(metric: str) -> str:
-    return PARETO_NAME if metric == "test_accuracy" else f"pareto_{_safe(metric)}.png"
+class _Ticker:
+    """Says how far drawing `total` things has got, every `every` seconds once it has taken that long
+    (learning curves of a big sweep take a while; silence would look like a hang)."""
+
+    def __init__(self, say: Callable[[str], None], total: int, what: str, every: float):
+        self.say, self.total, self.what, self.every = say, total, what, every
+        self.done, self.next = 0, time.monotonic() + every
+
+    def __call__(self) -> None:
+        if time.monotonic() >= self.next:
+            self.say(f"{self.what}: {self.done}/{self.total} trials drawn ...")
+            self.next = time.monotonic() + self.every
+        self.done += 1
+
+
+def pareto_name(metric: str, own: str = "test_accuracy") -> str:
+    """pareto.png for the sweep's `own` metric, pareto_METRIC.png for another."""
+    return PARETO_NAME if metric == own else f"pareto_{_safe(metric)}.png"
 
 
 # ------------------------------------------------------------------------------------------ command
@@ -361,8 +406,8 @@ def parse_args(argv):
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="write everything here instead (curves in DIR/TRIAL/); default: RUN/plots/ and "
                    "each trial's directory")
-    p.add_argument("--metric", default="test_accuracy",
-                   help="results column to plot (default test_accuracy; e.g. best_val_accuracy, test_loss)")
+    p.add_argument("--metric", help="results column to plot (default: the sweep's metric, best_val_accuracy unless "
+                   "its config says otherwise; e.g. test_loss)")
     p.add_argument("--goal", choices=["maximize", "minimize"],
                    help="which way is better, for the Pareto front (default: minimize for loss/seconds, else maximize)")
     p.add_argument("--no-curves", action="store_true", help="skip the per-trial learning curves")
@@ -373,13 +418,19 @@ def parse_args(argv):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    goal = args.goal or goal_of(args.metric)
+    search = metric_of(Path(args.sweep))
+    metric = args.metric or search[0]
+    goal = args.goal or (goal_of(metric) if args.metric else search[1])
     try:
-        written = write_sweep_plots(args.sweep, args.metric, goal, args.out, curves=not args.no_curves,
-                                    force=args.force, log=lambda msg: print(f"note: {msg}"),
-                                    search=metric_of(Path(args.sweep)))
+        written = write_sweep_plots(args.sweep, metric, goal, args.out, curves=not args.no_curves,
+                                    force=args.force, log=lambda msg: print(f"note: {msg}", flush=True),
+                                    search=search)
     except (FileNotFoundError, KeyError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a read-only or full disk: nothing more can be drawn there
+        print(f"error: cannot write the plots: {os_problem(e)}" + ("; --out DIR writes them elsewhere"
+              if args.out is None else ""), file=sys.stderr)
         return 2
     n_curves = sum(1 for p in written if p.name.startswith(CURVES + "."))
     sweep_files = [p for p in written if not p.name.startswith(CURVES + ".")]

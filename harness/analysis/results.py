@@ -87,10 +87,16 @@ def param_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c not in ("trial_id", "group", *RESULT_COLUMNS)]
 
 
-def best_trial_dir(sweep_dir: Path, metric: str = "test_accuracy", goal: str = "maximize") -> Path:
-    """The directory of the best finished trial by `metric`; FileNotFoundError if none finished."""
+def best_trial_dir(sweep_dir: Path, metric: str = "best_val_accuracy", goal: str = "maximize") -> Path:
+    """The trial to use from a sweep: of the setting whose repeats score best on `metric` on average
+    (the one compare ranks first), its best repeat. FileNotFoundError if no trial finished ok with it."""
     done = [r for r in load_records(sweep_dir) if r.status == OK and getattr(r, metric) is not None]
     if not done:
         raise FileNotFoundError(f"no finished trial with {metric} in {sweep_dir}")
-    pick = max if goal == "maximize" else min
-    return Path(sweep_dir) / pick(done, key=lambda r: getattr(r, metric)).trial_id
+    sign = 1 if goal == "maximize" else -1
+    groups: dict[str, list[TrialRecord]] = {}
+    for r in done:
+        groups.setdefault(r.group or r.trial_id, []).append(r)
+    mean = lambda rs: sum(getattr(r, metric) for r in rs) / len(rs)  # noqa: E731
+    leader = max(groups.values(), key=lambda rs: sign * mean(rs))
+    return Path(sweep_dir) / max(leader, key=lambda r: sign * getattr(r, metric)).trial_id

@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.config import schema as config_mod
 from harness.config.schema import ConfigError, ExperimentConfig
+from harness.config.validate import plain
 
 MAX_ID_LENGTH = 120
 
@@ -69,6 +70,22 @@ def setting_id(settings: dict[str, Any]) -> str:
     return f"{text[:MAX_ID_LENGTH - 11]}~{digest}"
 
 
+def trial_id(group: str, repeat: int, repeats: int) -> str:
+    """The id of repeat `repeat` of setting `group` in a sweep of `repeats` repeats per setting.
+
+    The one place ids are made: `group` alone for a sweep without repeats,
+    `group,rep=N` otherwise (and for any repeat beyond the first, whatever
+    `repeats` is). `earlier_ids` are the names the same trial has under
+    another `repeats`.
+    """
+    return group if repeat == 0 and repeats == 1 else f"{group},rep={repeat}"
+
+
+def earlier_ids(group: str, repeat: int) -> list[str]:
+    """Every id repeat `repeat` of setting `group` has had, whatever `sweep.repeats` was."""
+    return list(dict.fromkeys([trial_id(group, repeat, 1), trial_id(group, repeat, 2)]))
+
+
 def _show(settings: dict) -> str:
     return json.dumps(settings, default=list)
 
@@ -77,6 +94,7 @@ class Planner:
     """Turns settings into validated trials: the base config with each setting applied, repeats seeded."""
 
     def __init__(self, raw: dict, source: str = "config"):
+        raw = plain(raw)  # numpy values from Python as YAML would give them
         self.config = config_mod.from_dict(raw, source)
         self.source = source
         self._base = {k: v for k, v in copy.deepcopy(raw).items() if k != "sweep"}
@@ -96,17 +114,26 @@ class Planner:
         except ConfigError as e:
             raise ConfigError([f"{p} (setting {group})" for p in e.problems], self.source) from None
         repeats = self.config.sweep.repeats
-        if trial_cfg.train.seed + repeats - 1 > config_mod.SEED_MAX:
-            raise ConfigError([f"train.seed = {trial_cfg.train.seed}: with {repeats} repeats (seeds seed .. seed + "
-                               f"{repeats - 1}) must be <= {config_mod.SEED_MAX - repeats + 1} (setting {group})"],
-                              self.source)
-        return [TrialSpec(group if repeats == 1 else f"{group},rep={rep}", group, settings, rep,
-                          replace(trial_cfg, train=replace(trial_cfg.train, seed=trial_cfg.train.seed + rep)))
-                for rep in range(repeats)]
+        seeds = max(repeats, self.config.sweep.confirm.max_repeats if self.config.sweep.confirm else 0)
+        if trial_cfg.train.seed + seeds - 1 > config_mod.SEED_MAX:
+            what = "repeats" if seeds == repeats else "seeds (sweep.confirm.max_repeats)"
+            raise ConfigError([f"train.seed = {trial_cfg.train.seed}: with {seeds} {what} (seeds seed .. seed + "
+                               f"{seeds - 1}) must be <= {config_mod.SEED_MAX - seeds + 1} (setting {group})"], self.source)
+        return [self._spec(group, settings, rep, trial_cfg) for rep in range(repeats)]
+
+    def spec(self, settings: dict[str, Any], repeat: int) -> TrialSpec:
+        """The trial of one setting's `repeat` (seed train.seed + repeat), also beyond sweep.repeats (a race's seeds)."""
+        first = self.specs(settings)[0]  # repeat 0: the base seed
+        return self._spec(first.group, first.settings, repeat, first.config)
+
+    def _spec(self, group: str, settings: dict[str, Any], repeat: int, trial_cfg: ExperimentConfig) -> TrialSpec:
+        return TrialSpec(trial_id(group, repeat, self.config.sweep.repeats), group, settings, repeat,
+                         replace(trial_cfg, train=replace(trial_cfg.train, seed=trial_cfg.train.seed + repeat)))
 
     def validate_all(self, settings_list) -> list[TrialSpec]:
         """Every setting's trials, or one ConfigError listing every problem of every setting."""
         specs, problems = [], []
+        per_setting: dict[str, list[str]] = {}  # a setting's problem, as said once -> the settings that have it
         owners: dict[str, dict] = {}  # setting id -> the setting that has it
         for settings in settings_list:
             group = setting_id(settings)
@@ -118,7 +145,10 @@ class Planner:
             try:
                 specs += self.specs(settings)
             except ConfigError as e:
-                problems += e.problems
+                for p in e.problems:
+                    per_setting.setdefault(p.removesuffix(f" (setting {group})"), []).append(group)
+        problems += [f"{p} (setting {groups[0]})" if len(groups) == 1 else
+                     f"{p} (in {len(groups)} settings, e.g. {groups[0]})" for p, groups in per_setting.items()]
         if problems:
             raise ConfigError(problems, self.source)
         return specs
@@ -129,7 +159,7 @@ def plan(raw: dict, source: str = "config") -> tuple[ExperimentConfig, list[Tria
 
     Raises ConfigError listing every problem of every setting before any trial runs.
     A strategy that chooses its settings as it goes (tpe) plans none, but checks
-    every parameter at its extremes now.
+    every value and bound of every parameter now.
     """
     from harness.sweep.strategies import strategy_for  # the registry (it imports this module)
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from harness.config.space import SweepConfig
-from harness.config.validate import ConfigError, build, unknown_key
+from harness.config.validate import ConfigError, build, plain, unknown_key
 
 
 # A value that becomes a directory name: one path component, nothing a shell or a path could misread.
@@ -159,10 +159,20 @@ def path_problem(dotted: str, sweepable: bool = False) -> str | None:
     return None
 
 
+def is_list_key(dotted: str) -> bool:
+    """Whether the config value `dotted` is a list (`model.hidden`; a bare value is taken as a list of one)."""
+    tp: Any = ExperimentConfig
+    for key in dotted.split("."):
+        if not dataclasses.is_dataclass(tp) or key not in {f.name for f in dataclasses.fields(tp)}:
+            return False
+        tp = typing.get_type_hints(tp)[key]
+    return any(typing.get_origin(t) is tuple for t in (tp, *typing.get_args(tp)))
+
+
 def from_dict(raw: Any, source: str = "config") -> ExperimentConfig:
-    """Validate a plain mapping (parsed YAML) into an ExperimentConfig."""
+    """Validate a plain mapping (parsed YAML; numpy values from Python are taken as YAML's) into an ExperimentConfig."""
     problems: list[str] = []
-    cfg = build(ExperimentConfig, raw, "", problems)
+    cfg = build(ExperimentConfig, plain(raw), "", problems)
     if cfg is not None and not problems:
         _check_consistency(cfg, problems)
     if problems:
@@ -224,8 +234,13 @@ def parse_yaml(text: str, source: str) -> Any:
 
 
 def set_path(raw: dict, dotted: str, value: Any) -> None:
-    """Set `a.b.c` in nested dicts (creating levels); key names are checked on validation."""
+    """Set `a.b.c` in nested dicts (creating levels); key names are checked on validation.
+
+    Under `sweep.parameters` the rest of the path is one parameter's name, dots included
+    (`sweep.parameters.model.dropout` sets the parameter `model.dropout`)."""
     keys = dotted.split(".")
+    if keys[:2] == ["sweep", "parameters"] and len(keys) > 3:
+        keys = keys[:2] + [".".join(keys[2:])]
     node = raw
     for k in keys[:-1]:
         if not isinstance(node.get(k), dict):
@@ -235,12 +250,24 @@ def set_path(raw: dict, dotted: str, value: Any) -> None:
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Apply `--set key.path=value` strings; values are parsed as YAML (`0.1`, `[256,128]`)."""
+    """Apply `--set key.path=value` strings; values are parsed as YAML (`0.1`, `[256,128]`).
+
+    A key the sweep varies is refused (its value would be overwritten by every trial's setting),
+    naming the override of the swept values that does what was meant."""
+    problems = []
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError([f"--set {item!r}: expected key.path=value"], "command line")
-        set_path(raw, key.strip(), parse_yaml(text, f"--set {key.strip()}"))
+        key = key.strip()
+        set_path(raw, key, parse_yaml(text, f"--set {key}"))
+        parameters = raw.get("sweep", {}).get("parameters") if isinstance(raw.get("sweep"), dict) else None
+        if isinstance(parameters, dict) and key in parameters:
+            problems.append(f"--set {key}={text.strip()}: {key} is swept (sweep.parameters.{key}: "
+                            f"{parameters[key]!r}), so every trial would replace it; to train only this value, "
+                            f"set the swept values instead: --set 'sweep.parameters.{key}=[{text.strip()}]'")
+    if problems:
+        raise ConfigError(problems, "command line")
     return raw
 
 

@@ -35,6 +35,7 @@ filling memory.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import random
@@ -73,13 +74,22 @@ class Parameter:
         if self.values is not None:
             return rng.choice(self.values)
         if self.distribution == "int_uniform":
-            return rng.randint(math.ceil(self.min), math.floor(self.max))
+            return rng.randint(self.min, self.max)
         if self.distribution == "uniform":
-            x = rng.uniform(self.min, self.max)
-        else:
-            x = math.exp(rng.uniform(math.log(self.min), math.log(self.max)))
-        # Four significant digits: readable trial names, no loss that matters.
-        return float(f"{x:.4g}")
+            return self.rounded(rng.uniform(self.min, self.max))
+        return self.rounded(math.exp(rng.uniform(math.log(self.min), math.log(self.max))))
+
+    def rounded(self, x: float) -> float:
+        """A sampled number to four significant digits (readable trial names, no loss that matters),
+        never outside [min, max]: the bounds are what validation checked."""
+        return min(max(float(f"{x:.4g}"), self.min), self.max)
+
+    @property
+    def bounds(self) -> tuple:
+        """The extreme values a search can produce: its values, or min and max as the type sampled."""
+        if self.values is not None:
+            return self.values
+        return (self.min, self.max) if self.distribution == "int_uniform" else (float(self.min), float(self.max))
 
 
 @dataclass(frozen=True)
@@ -101,8 +111,20 @@ class PrunerConfig:
 
 
 @dataclass(frozen=True)
+class ConfirmConfig:
+    """After the search, race the top settings with more seeds until the winner is clear (harness/sweep/race.py)."""
+
+    top: int = field(default=3, metadata={"lo": 2, "hi": 1000})  # settings raced, best first by the sweep's metric
+    max_repeats: int = field(default=10, metadata={"lo": 2, "hi": 1000})  # seeds each at most, the search's included
+    alpha: float = field(default=0.05, metadata={"lo": 0, "lo_open": True, "hi": 0.5, "hi_open": True})  # the race's error
+    min_delta: float = field(default=0.0, metadata={"lo": 0})  # settings closer than this count as tied
+
+
+@dataclass(frozen=True)
 class _SweepScalars:
     """The plain keys of a sweep section, validated by the generic loader."""
+
+    SIBLING_KEYS = ("metric", "pruner", "parameters", "settings")  # the section's other keys, for suggestions
 
     method: str = "grid"  # a registered search strategy (harness/sweep/strategies.py)
     samples: int = field(default=10, metadata={"lo": 1})  # random: settings to draw
@@ -119,6 +141,7 @@ class SweepConfig(_SweepScalars):
     pruner: PrunerConfig = field(default_factory=PrunerConfig)
     parameters: tuple[Parameter, ...] = ()
     settings: tuple[dict, ...] = ()  # method list: the settings themselves
+    confirm: ConfirmConfig | None = None  # race the top settings after the search (None: no race)
     fuse: str | int = "auto"  # auto, off or N: trials trained together as one fused model (sweep/fusing.py)
 
     @classmethod
@@ -129,13 +152,14 @@ class SweepConfig(_SweepScalars):
         if not isinstance(raw, dict):
             problems.append(f"{path} = {raw!r}: must be a mapping")
             return None
-        raw = dict(raw)
+        raw, known = dict(raw), len(problems)
         params_raw = raw.pop("parameters", None) or {}
-        settings = _settings(raw.pop("settings", None), f"{path}.settings", problems)
+        settings_raw = raw.pop("settings", None)
+        settings = _settings(settings_raw, f"{path}.settings", problems)
         if settings:  # each listed key becomes a parameter whose values are those listed
-            params_raw = {k: list(dict.fromkeys(_hashable(s[k]) for s in settings if k in s))
+            params_raw = {k: list(dict.fromkeys(s[k] for s in settings if k in s))
                           for k in dict.fromkeys(k for s in settings for k in s)}
-        metric_raw, pruner_raw = raw.pop("metric", None), raw.pop("pruner", None)
+        metric_raw, pruner_raw, confirm_raw = raw.pop("metric", None), raw.pop("pruner", None), raw.pop("confirm", None)
         fuse = raw.pop("fuse", "auto")
         fuse = "off" if fuse is False else fuse  # YAML reads a bare off as false
         if not (fuse in ("auto", "off") or (type(fuse) is int and 1 <= fuse <= 1000)):
@@ -155,10 +179,11 @@ class SweepConfig(_SweepScalars):
             problems.append(f"{path}.parameters: must be a mapping of dotted config paths to values")
             params_raw = {}
         params = tuple(_parameter(str(k), v, f"{path}.parameters.{k}", problems) for k, v in params_raw.items())
-        if base is None or metric is None or pruner is None or any(p is None for p in params):
-            return None
+        if len(problems) > known or base is None or metric is None or pruner is None or any(p is None for p in params):
+            return None  # (a value of the wrong type would break the checks below)
         sweep = cls(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)},
-                    metric=metric, pruner=pruner, parameters=params, settings=settings, fuse=fuse)
+                    metric=metric, pruner=pruner, parameters=params, settings=settings, fuse=fuse,
+                    confirm=_confirm(confirm_raw, base.repeats, metric, f"{path}.confirm", problems))
         strategy = strategy_class(sweep.method)
         problems.extend(strategy.check(sweep))
         adaptive = [w for w, on in ((f"method {base.method!r}", strategy.chooses),
@@ -170,7 +195,7 @@ class SweepConfig(_SweepScalars):
         elif pruner.kind != "none" and metric.name != "best_val_accuracy":
             problems.append(f"{path}.metric.name = {metric.name!r}: pruner {pruner.kind!r} compares trials epoch by "
                             "epoch on validation accuracy: use best_val_accuracy")
-        if strategy.takes_settings != bool(settings):
+        if strategy.takes_settings != bool(settings) and (settings or settings_raw is None):  # (not: bad settings)
             problems.append(f"{path}: method 'list' goes with a non-empty 'settings' list (and only it)")
         n_settings = count(sweep)
         if n_settings * sweep.repeats > MAX_TRIALS:
@@ -188,11 +213,43 @@ class SweepConfig(_SweepScalars):
             raw["settings"] = [{k: list(v) if isinstance(v, tuple) else v for k, v in s.items()} for s in self.settings]
         else:
             raw["parameters"] = {p.path: p.to_raw() for p in self.parameters}
+        if self.confirm is not None:
+            raw["confirm"] = dataclasses.asdict(self.confirm)
         return raw
 
 
+def _confirm(raw: Any, repeats: int, metric: Metric, path: str, problems: list[str]) -> ConfirmConfig | None:
+    """`sweep.confirm`: absent or false for no race, true or a mapping for one."""
+    if raw is None or raw is False:
+        return None
+    if not isinstance(raw, (bool, dict)):
+        problems.append(f"{path} = {raw!r}: must be true, false or a mapping (top, max_repeats, alpha, min_delta)")
+        return None
+    confirm = build(ConfirmConfig, {} if raw is True else raw, path, problems)
+    if confirm is None:
+        return None
+    if 2 <= confirm.max_repeats <= repeats:
+        problems.append(f"{path}.max_repeats = {confirm.max_repeats}: must be more than sweep.repeats ({repeats}), "
+                        "the seeds each setting has from the search")
+    if metric.name.startswith("test_"):
+        problems.append(f"sweep.metric.name = {metric.name!r}: confirm races on the metric, and choosing on the test "
+                        "set inflates the winner's test score: use best_val_accuracy (the test accuracy of the "
+                        "survivors is still shown)")
+    return confirm
+
+
 def _hashable(value):
-    return tuple(value) if isinstance(value, list) else value
+    """A swept value as settings hold it: lists (nested too) as tuples."""
+    return tuple(_hashable(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def _value_problem(path: str, value) -> str | None:
+    """Why `value` cannot be one swept value (a mapping, or one inside a list), or None."""
+    if isinstance(value, dict) or (isinstance(value, (list, tuple))
+                                   and any(_value_problem(path, v) for v in value)):
+        return (f"{path} = {value!r:.80}: a mapping is not a value of one key; "
+                "sweep the keys inside it, each by its dotted path")
+    return None
 
 
 def _settings(raw: Any, path: str, problems: list[str]) -> tuple[dict, ...]:
@@ -200,6 +257,10 @@ def _settings(raw: Any, path: str, problems: list[str]) -> tuple[dict, ...]:
         return ()
     if not isinstance(raw, list) or not all(isinstance(s, dict) and s for s in raw):
         problems.append(f"{path}: must be a list of mappings of dotted config paths to values")
+        return ()
+    bad = [why for i, s in enumerate(raw) for k, v in s.items() if (why := _value_problem(f"{path}[{i}].{k}", v))]
+    if bad:
+        problems.extend(bad)
         return ()
     return tuple({str(k): _hashable(v) for k, v in s.items()} for s in raw)
 
@@ -214,14 +275,14 @@ def _parameter(key: str, raw: Any, path: str, problems: list[str]) -> Parameter 
     if bad:
         problems.extend(unknown_key(path, str(k), sorted(allowed)) for k in bad)
         return None
-    if "value" in raw:
-        return Parameter(key, values=(raw["value"],))
-    if "values" in raw:
-        values = raw["values"]
+    if "value" in raw or "values" in raw:
+        values = [raw["value"]] if "value" in raw else raw["values"]
         if not isinstance(values, list) or not values:
             problems.append(f"{path}.values = {values!r}: must be a non-empty list")
             return None
-        return Parameter(key, values=tuple(tuple(v) if isinstance(v, list) else v for v in values))
+        bad = [why for i, v in enumerate(values) if (why := _value_problem(f"{path}[{i}]", v))]
+        problems.extend(bad)
+        return None if bad else Parameter(key, values=tuple(_hashable(v) for v in values))
     dist = raw.get("distribution")
     if dist not in DISTRIBUTIONS:
         problems.append(f"{path}.distribution = {dist!r}: must be one of {', '.join(DISTRIBUTIONS)} (or give values)")
@@ -230,11 +291,26 @@ def _parameter(key: str, raw: Any, path: str, problems: list[str]) -> Parameter 
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi)):
         problems.append(f"{path}: {dist} needs numeric min and max, got min={lo!r}, max={hi!r}")
         return None
+    if not all(_finite(v) for v in (lo, hi)):
+        problems.append(f"{path}: min={lo!r}, max={hi!r}: must be finite numbers")
+        return None
+    if dist == "int_uniform":  # the integers it draws from
+        if math.ceil(lo) > math.floor(hi):
+            problems.append(f"{path}: min={lo!r}, max={hi!r}: int_uniform needs an integer between min and max")
+            return None
+        return Parameter(key, distribution=dist, min=math.ceil(lo), max=math.floor(hi))
     if lo >= hi or (dist == "log_uniform" and lo <= 0):
         need = "0 < min < max" if dist == "log_uniform" else "min < max"
         problems.append(f"{path}: min={lo!r}, max={hi!r}: must satisfy {need}")
         return None
     return Parameter(key, distribution=dist, min=lo, max=hi)
+
+
+def _finite(x) -> bool:
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an integer of hundreds of digits
+        return False
 
 
 def _key(setting: dict) -> str:
@@ -269,13 +345,22 @@ def expand(sweep: SweepConfig) -> list[dict[str, Any]]:
     return list(iter_settings(sweep))
 
 
-def extremes(sweep: SweepConfig) -> list[dict[str, Any]]:
-    """Settings that take each parameter to each of its values or bounds, the others at their first:
-    enough to validate a space that is searched, not enumerated."""
-    first = {p.path: p.values[0] if p.values is not None else p.min for p in sweep.parameters}
-    out: dict[str, dict] = {}
-    for p in sweep.parameters:
-        for v in p.values if p.values is not None else (p.min, p.max):
-            setting = {**first, p.path: int(v) if p.distribution == "int_uniform" else v}
-            out.setdefault(_key(setting), setting)
-    return list(out.values())
+MAX_CORNERS = 1_000  # settings validated for a searched space (about 0.7 ms each)
+
+
+def corners(sweep: SweepConfig) -> list[dict[str, Any]]:
+    """The settings that validate a space that is searched, not enumerated (tpe).
+
+    Every value and bound of every parameter, in every combination when there
+    are at most MAX_CORNERS (so rules across keys, like keep_model with ema,
+    are met by whatever the search picks), else each with the others at their
+    first. Checking the bounds covers a range: each key's own limits are an
+    interval, and samples are rounded within the bounds (Parameter.rounded).
+    """
+    params = sweep.parameters
+    if math.prod(len(p.bounds) for p in params) <= MAX_CORNERS:
+        combos = (dict(zip([p.path for p in params], vals)) for vals in itertools.product(*(p.bounds for p in params)))
+    else:
+        first = {p.path: p.bounds[0] for p in params}
+        combos = ({**first, p.path: v} for p in params for v in p.bounds)
+    return list({_key(c): c for c in combos}.values())

@@ -89,7 +89,10 @@ def _convert(tp, value, path: str, meta: dict, problems: list[str]):
         or (tp is str and isinstance(value, str))
     )
     if not ok:
-        problems.append(f"{path} = {value!r}: must be {_describe(tp)}")
+        problems.append(f"{path} = {value!r}: must be {_describe(tp)}" + _yaml_hint(tp, value))
+        return value
+    if tp is str and not _utf8(value):
+        problems.append(f"{path} = {value!r:.80}: must be text that UTF-8 can encode (no lone surrogates)")
         return value
     if tp is float:
         try:
@@ -105,6 +108,41 @@ def _convert(tp, value, path: str, meta: dict, problems: list[str]):
     if why:
         problems.append(f"{path} = {value!r}: {why}")
     return value
+
+
+def plain(value):
+    """`value` as YAML would give it: numpy scalars and arrays as Python numbers, text and lists, tuples as lists.
+
+    Configs also come from Python (a dict, a notebook's numpy values): every
+    check and every writer downstream (YAML, JSON, TensorBoard's summaries)
+    then sees the same plain types a YAML file gives.
+    """
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):  # np.float64, np.str_, np.ndarray...
+        return plain(value.tolist())
+    return value
+
+
+def _yaml_hint(tp, value) -> str:
+    """Why a number may have arrived as text: YAML 1.1 reads `1e-3` (no dot) as a string."""
+    if tp is float and isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return f" (YAML reads {value} as text; write it with a dot, like 1.0e-3)" if "e" in value.lower() else ""
+    return ""
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def suggestion(word: str, valid, what: str = "keys") -> str:
@@ -131,7 +169,8 @@ def build(cls, raw, path: str = "", problems: list[str] | None = None):
     kwargs = {}
     for key, value in raw.items():
         if key not in fields:
-            problems.append(unknown_key(path, str(key), fields))
+            # a section validated in parts names its other parts' keys too, so `metrc` suggests `metric`
+            problems.append(unknown_key(path, str(key), [*fields, *getattr(cls, "SIBLING_KEYS", ())]))
             continue
         kwargs[key] = _convert(hints[key], value, f"{path}.{key}" if path else key, dict(fields[key].metadata), problems)
     obj = None

@@ -26,8 +26,28 @@ from harness.record import OK, DamagedRecord, TrialRecord
 
 
 def trial_dir_of(trial: Path | None, sweep: Path | None) -> Path:
-    """The trial to use: `trial` itself, or the best finished trial of `sweep`."""
-    return Path(trial) if trial is not None else results.best_trial_dir(Path(sweep))
+    """The trial to use: `trial` itself, or the best finished trial of `sweep` by the sweep's own
+    metric (validation accuracy unless its config says otherwise), never by the test set."""
+    if trial is not None:
+        return Path(trial)
+    from harness.analysis.compare import metric_of
+
+    return results.best_trial_dir(Path(sweep), *metric_of(Path(sweep)))
+
+
+def describe_trial(trial_dir: Path, record: dict, sweep: Path | None) -> str:
+    """'trial DIR (best by best_val_accuracy 98.10%; test accuracy 97.95%)': which model answers, and why it."""
+    shown = lambda name: (f"{record[name]:.2%}" if name.endswith("accuracy") else f"{record[name]:.4g}")  # noqa: E731
+    parts = []
+    if sweep is not None:
+        from harness.analysis.compare import metric_of
+
+        metric = metric_of(Path(sweep))[0]
+        if record.get(metric) is not None:
+            parts.append(f"best of the sweep by {metric} {shown(metric)}")
+    if record.get("test_accuracy") is not None:
+        parts.append(f"test accuracy {shown('test_accuracy')}")
+    return f"trial {trial_dir}" + (f" ({'; '.join(parts)})" if parts else "")
 
 
 def load_trial_model(trial_dir: Path):
@@ -60,8 +80,12 @@ class Predictor:
         """Softmax of the logits for N x 28 x 28 MNIST-formatted images (0-255)."""
         import keras
 
+        x = np.asarray(images, dtype=np.float32)
+        # A model loaded from model.keras declares its one input as a list: given the bare array,
+        # Keras warns on every call that the structures differ.
+        inputs = [x] if isinstance(self.model.input, list) else x
         with self._lock:  # one Keras call at a time: models are not documented as thread-safe
-            logits = self.model(np.asarray(images, dtype=np.float32), training=False)
+            logits = self.model(inputs, training=False)
             return keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1)).astype(np.float64)
 
 
@@ -72,17 +96,39 @@ def answer(probs: np.ndarray) -> dict:
             "top3": [{"digit": int(d), "probability": float(probs[d])} for d in order[:3]]}
 
 
+class UnreadableImage(ValueError):
+    """A file or upload that does not decode as an image: the input's fault, never the server's."""
+
+
+def open_image(source, max_pixels: int | None = None) -> Image.Image:
+    """`source` (a path or a binary file object) decoded; UnreadableImage saying why it is not an image.
+
+    `max_pixels` refuses larger images before their pixels are decoded.
+    """
+    try:
+        image = Image.open(source)
+        if max_pixels is not None and image.size[0] * image.size[1] > max_pixels:
+            raise UnreadableImage(f"image is {image.size[0]}x{image.size[1]}; at most {max_pixels} pixels")
+        image.load()
+        return image
+    except UnidentifiedImageError:
+        raise UnreadableImage("not an image Pillow can read") from None
+    except Image.DecompressionBombError as e:
+        raise UnreadableImage(str(e)) from None
+    except UnreadableImage:
+        raise
+    except OSError as e:
+        if e.errno is not None:  # the file system's error: missing, a directory, no permission...
+            raise UnreadableImage(f"cannot read: {e.strerror or e}") from None
+        raise UnreadableImage(f"damaged image: {e}") from None
+    except Exception as e:  # Pillow's decoders raise what they meet: SyntaxError (a broken PNG chunk),
+        # ValueError (a bad PPM header), struct.error, EOFError, IndexError...
+        raise UnreadableImage(f"damaged image: {type(e).__name__}: {e}") from None
+
+
 def read_image(path: Path, raw: bool = False) -> np.ndarray:
     """The file as a 28x28 model input: preprocessed, or (`raw`) as is, which must then be 28x28."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except UnidentifiedImageError:
-        raise ValueError("not an image Pillow can read") from None
-    except Image.DecompressionBombError as e:
-        raise ValueError(str(e)) from None
-    except OSError as e:
-        raise ValueError(f"cannot read: {e.strerror or e}") from None
+    image = open_image(path)
     if not raw:
         return preprocess(image)
     grey = greyscale(image)
@@ -98,7 +144,7 @@ def predict_files(predictor: Predictor, files: list[Path], raw: bool = False) ->
         try:
             inputs[i] = read_image(f, raw)
             out.append({"file": str(f)})
-        except ValueError as e:  # unreadable, or blank (BlankImageError)
+        except ValueError as e:  # unreadable (UnreadableImage), or blank (BlankImageError)
             out.append({"file": str(f), "error": str(e)})
     if inputs:
         probs = predictor.probabilities(np.stack(list(inputs.values())))
@@ -121,7 +167,8 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--trial", type=Path, metavar="DIR", help="a trial directory, e.g. runs/quick/t0003")
     which.add_argument("--sweep", type=Path, metavar="DIR",
-                       help="a sweep directory, e.g. runs/quick: use its best finished trial by test accuracy")
+                       help="a sweep directory, e.g. runs/quick: use its best finished trial by the sweep's metric "
+                       "(the best repeat of the setting compare ranks first)")
     return p
 
 
@@ -142,8 +189,7 @@ examples:
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    acc = record.get("test_accuracy")
-    print(f"trial {trial_dir} (test accuracy {acc:.4f})" if acc is not None else f"trial {trial_dir}", file=sys.stderr)
+    print(describe_trial(trial_dir, record, args.sweep), file=sys.stderr)
     out = predict_files(Predictor(model), args.files, raw=args.no_preprocess)
     if args.json:
         print(json.dumps(out, indent=2))

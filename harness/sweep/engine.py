@@ -29,7 +29,7 @@ from harness.config.validate import ConfigError
 from harness.files import atomic_write_text, file_lock
 from harness.layout import SweepPaths, Workspace
 from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
-from harness.sweep import fusing, hparams_union, repair, scheduler
+from harness.sweep import confirm, fusing, hparams_union, mainguard, migrate, preflight, repair, scheduler
 from harness.sweep.progress import SweepProgress
 from harness.sweep.pruners import pruner_for
 from harness.sweep.strategies import Strategy, strategy_for
@@ -86,10 +86,18 @@ class SweepOutcome:
     plan: SweepPlan
     records: list[TrialRecord] = field(default_factory=list)
     interrupted: bool = False
+    verdict: dict | None = None  # sweep.confirm: the race's answer (runs/E/confirm.json)
 
     @property
     def paths(self) -> SweepPaths:
         return self.plan.paths
+
+    @property
+    def size(self) -> int:
+        """Trials in the whole sweep: the plan's, a finished race counted as the trials it needed."""
+        if self.verdict and self.verdict["state"] == "done":
+            return self.plan.size - confirm.most(self.plan.strategy.planner) + self.verdict["confirmation_trials"]
+        return self.plan.size
 
     @property
     def bad(self) -> list[TrialRecord]:
@@ -123,7 +131,8 @@ def plan_sweep(strategy: Strategy, retry_failed: bool = False, fix: bool = True)
     Damaged trial folders are reported and (`fix`) set aside to run again (harness/sweep/repair.py).
     """
     paths, source = strategy.paths, strategy.planner.source
-    found = repair.prepare(paths, strategy.folders(), fix)
+    moved = migrate.adopt(strategy.planner, paths, fix)  # named under another sweep.repeats: renamed (a dry run: read so)
+    found = {**repair.prepare(paths, strategy.folders(), fix), **{m.new: m.record for m in moved}}
     specs = strategy.trials(found)
     records = {s.trial_id: found.get(s.trial_id) for s in specs}
     changed = {s.trial_id: c for s in specs if (c := _config_changes(s, paths))}
@@ -136,7 +145,7 @@ def plan_sweep(strategy: Strategy, retry_failed: bool = False, fix: bool = True)
     retry = RETRIED if retry_failed else ()
     todo = [s for s in specs if not ((r := records[s.trial_id]) and r.finished and r.status not in retry)]
     planned = {s.trial_id for s in specs}
-    strays = sorted({p.parent.name for p in paths.run_dir.glob("*/trial.json")} - planned)
+    strays = sorted({p.parent.name for p in paths.run_dir.glob("*/trial.json")} - planned - {m.old for m in moved})
     return SweepPlan(strategy, specs, records, todo, strays)
 
 
@@ -161,14 +170,15 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
     `executor` is "local" (worker processes) or "ray" (default: the config's
     sweep.executor). `quiet=False` shows a progress bar and a line per trial;
     `echo` receives the plan's one-line summary (and warnings). Raises
-    ConfigError (nothing trained) for a bad config; KeyboardInterrupt is caught
+    ConfigError (nothing trained) for a bad config, MissingMainGuard when called from a script's
+    top level without `if __name__ == "__main__":` (workers would re-run it); KeyboardInterrupt is caught
     and reported as `outcome.interrupted`.
     """
     say = echo or (lambda text: None)
     raw, source = load_config(config, overrides)
     planner = plan_mod.Planner(raw, source)
     paths = Workspace(Path(runs), Path(eventlog)).sweep(planner.config.name)
-    strategy = strategy_for(planner, paths)
+    strategy = confirm.wrap(strategy_for(planner, paths))  # sweep.confirm: the search, then a race
     strategy.planned()  # every trial it can have validated, before anything is written
     fuse = fusing.limit(planner.config.sweep.fuse)
     if dry_run:
@@ -176,9 +186,10 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
         say(plan.summary())
         _say_fusion(plan, fuse, say)
         return SweepOutcome(plan, [r for s in plan.specs if (r := plan.records[s.trial_id]) is not None])
-    problems = repair.sweep_problems(paths)  # e.g. .sweep.lock made a directory: before taking the lock
-    if problems:
-        raise ConfigError(problems, "sweep folder")
+    if (executor or planner.config.sweep.executor) == "local":
+        mainguard.check()  # before any worker is spawned to re-import an unguarded script
+    # Before the lock and any write: folders of the wrong kind, a read-only or full disk, an unreachable Ray.
+    preflight.check(paths, executor or planner.config.sweep.executor, ray_address or planner.config.sweep.ray_address)
     data.load()  # verify MNIST (and build the cache) once, before any worker starts
     with file_lock(paths.lock, blocking=False) as mine:
         if not mine:
@@ -198,6 +209,8 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
         outcome.interrupted = _execute(plan, ids, workers, executor, ray_address, quiet, say, fuse)
         outcome.records = strategy.order(results.load_records(paths.run_dir, ids))
         results.write_csv(paths.run_dir, outcome.records)  # plots: on demand (python -m harness plot), never waited for
+        if cfg.sweep.confirm:
+            outcome.verdict = confirm.write_verdict(strategy, outcome.records)
     return outcome
 
 
@@ -231,7 +244,7 @@ def _execute(plan: SweepPlan, ids: list[str], workers: int, executor: str | None
 
     try:
         plan.strategy.start(plan.todo, plan.known)
-        pruner = pruner_for(cfg.sweep, paths, plan.known)
+        pruner = confirm.search_pruner(pruner_for(cfg.sweep, paths, plan.known), cfg.sweep)
         units = plan.to_run if plan.strategy.chooses else sum(fusing.packing(plan.todo, fuse, fusing.keyer(cfg.sweep.fuse)))
         runner = _executor(executor or cfg.sweep.executor, min(workers, max(1, units)),  # a group: one slot
                            paths.workspace, ray_address or cfg.sweep.ray_address, say)

@@ -24,31 +24,70 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
+from google.protobuf.message import Error as ProtobufError
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+from tensorboard.plugins.hparams.error import HParamsError
 from tensorboard.summary.writer.record_writer import RecordWriter
 
 from harness.config.schema import ExperimentConfig
-from harness.files import atomic_write_bytes, file_lock
+from harness.files import atomic_write_bytes, file_lock, os_problem
 from harness.layout import SWEEP_HPARAMS, UNION_HPARAMS
 from harness.metrics import METRICS
 from harness.hparams import experiment_pb
 
 
-def register_sweep(eventlog: Path, cfg: ExperimentConfig) -> Path:
-    """Record the sweep's experiment in eventlog/NAME/ and rebuild the union; the union's run directory."""
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def register_sweep(eventlog: Path, cfg: ExperimentConfig, warn: Callable[[str], None] = _stderr) -> Path | None:
+    """Record the sweep's experiment in eventlog/NAME/ and rebuild the union; the union's run directory.
+
+    The union is derived from the sweeps' own files: when it cannot be
+    rebuilt (eventlog/.hparams of the wrong kind, say), `warn` says so and
+    the sweep goes on (None).
+    """
     sweep_dir = Path(eventlog) / cfg.name
     atomic_write_bytes(sweep_dir / SWEEP_HPARAMS, experiment_pb(cfg).SerializeToString())
-    return rebuild(eventlog)
+    try:
+        return rebuild(eventlog, warn)
+    except OSError as e:
+        warn(f"warning: the HParams dashboard's columns were not rebuilt: {os_problem(e)}; "
+             f"move it away, then run: python -m harness hparams --eventlog {eventlog}")
+        return None
 
 
-def sweep_experiments(eventlog: Path) -> dict[str, api_pb2.Experiment]:
-    """Every sweep's own experiment under `eventlog`, by sweep name (sorted)."""
+def read_experiment(path: Path) -> api_pb2.Experiment:
+    """A sweep's own experiment file; ValueError saying how it is damaged."""
+    try:
+        summary = summary_pb2.Summary.FromString(Path(path).read_bytes())
+        return metadata.parse_experiment_plugin_data(summary.value[0].metadata.plugin_data.content)
+    except OSError as e:
+        raise ValueError(os_problem(e)) from None
+    except IndexError:
+        raise ValueError(f"{path}: empty, not an HParams experiment") from None
+    except (ProtobufError, HParamsError, ValueError) as e:
+        raise ValueError(f"{path}: not an HParams experiment ({type(e).__name__}: {str(e)[:80]})") from None
+
+
+def sweep_experiments(eventlog: Path, warn: Callable[[str], None] = _stderr) -> dict[str, api_pb2.Experiment]:
+    """Every sweep's own experiment under `eventlog`, by sweep name (sorted).
+
+    A damaged one (another sweep's, typically) is named by `warn` and left out:
+    it must not cost every other sweep its dashboard.
+    """
     out = {}
-    for path in sorted(Path(eventlog).glob(f"*/{SWEEP_HPARAMS}")):
-        summary = summary_pb2.Summary.FromString(path.read_bytes())
-        out[path.parent.name] = metadata.parse_experiment_plugin_data(summary.value[0].metadata.plugin_data.content)
+    eventlog = Path(eventlog)
+    paths = [d / SWEEP_HPARAMS for d in eventlog.iterdir() if d.is_dir()] if eventlog.is_dir() else []
+    for path in sorted(p for p in paths if os.path.lexists(p)):  # (glob skips a link that cannot be followed)
+        try:
+            out[path.parent.name] = read_experiment(path)
+        except ValueError as e:
+            warn(f"warning: {e}; sweep {path.parent.name!r} left out of the HParams dashboard's columns "
+                 "(re-running that sweep writes the file again)")
     return out
 
 
@@ -118,17 +157,18 @@ def union_pb(experiments: dict[str, api_pb2.Experiment]) -> summary_pb2.Summary:
     return summary
 
 
-def rebuild(eventlog: Path) -> Path | None:
+def rebuild(eventlog: Path, warn: Callable[[str], None] = _stderr) -> Path | None:
     """Write the union of the sweeps now under `eventlog` as its only experiment config.
 
     Returns the union's run directory (None when there is no sweep). Removes
     every other config: older unions and the per-sweep event files that
-    earlier versions wrote in eventlog/NAME/.
+    earlier versions wrote in eventlog/NAME/. OSError when eventlog/.hparams
+    or its lock is of the wrong kind, or the disk refuses a write.
     """
     eventlog = Path(eventlog)
     root = eventlog / UNION_HPARAMS
     with file_lock(root / ".lock"):
-        experiments = sweep_experiments(eventlog)
+        experiments = sweep_experiments(eventlog, warn)
         for name in experiments:
             for old in (eventlog / name).glob("events.out.tfevents.*"):
                 old.unlink()
@@ -183,8 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.eventlog.is_dir():
         print(f"--eventlog {args.eventlog}: no such directory", file=sys.stderr)
         return 2
-    target = rebuild(args.eventlog)
-    sweeps = sweep_experiments(args.eventlog)
+    try:
+        target = rebuild(args.eventlog)
+    except OSError as e:
+        print(f"error: {os_problem(e)}", file=sys.stderr)
+        return 2
+    sweeps = sweep_experiments(args.eventlog, warn=lambda _: None)  # rebuild warned about the damaged ones
     if target is None:
         print(f"{args.eventlog}: no sweep found; no HParams experiment written")
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 
 from tqdm import tqdm
@@ -25,14 +26,17 @@ def trial_line(record: TrialRecord) -> str:
 
 
 class SweepProgress:
-    """done/total, running, failed, ETA and best so far, on stderr; trial lines above the bar."""
+    """done/total, ETA, best so far, running and failed, on stderr, within the terminal's width
+    (tqdm cuts what does not fit); trial lines above the bar."""
 
     def __init__(self, total: int, metric: str, goal: str, quiet: bool = False):
         self.metric, self.goal = metric, goal
         self.running = self.failed = self.pruned = 0
         self.best: TrialRecord | None = None
         self.bar = tqdm(total=total, unit="trial", file=sys.stderr, disable=quiet or None,
-                        bar_format="{l_bar}{bar:20}| {n_fmt}/{total_fmt} trials [{elapsed}<{remaining}]{postfix}")
+                        bar_format="{n_fmt}/{total_fmt} trials |{bar:10}| {elapsed}<{remaining}{postfix}")
+        # what the bar takes before its postfix, at its widest: '32/32 trials |##########| 1:02:03<1:02:03, '
+        self._fixed = len(f"{total}/{total} trials |{' ' * 10}| 0:00:00<0:00:00, ")
         self.quiet = quiet
         self._refresh()
 
@@ -60,9 +64,19 @@ class SweepProgress:
         self._refresh()
 
     def _refresh(self) -> None:
-        best = "-" if self.best is None else f"{getattr(self.best, self.metric):.4g} ({self.best.trial_id})"
-        pruned = f", pruned {self.pruned}" if self.pruned else ""
-        self.bar.set_postfix_str(f"running {self.running}, failed {self.failed}{pruned}, best {self.metric} {best}")
+        """The postfix, best value first, the best trial's id cut to what the terminal has room for."""
+        counts = ", ".join([f"{self.running} running"] + [f"{n} {what}" for n, what in
+                                                          ((self.failed, "failed"), (self.pruned, "pruned")) if n])
+        if self.best is None:
+            self.bar.set_postfix_str(counts)
+            return
+        value = getattr(self.best, self.metric)
+        name = {"best_val_accuracy": "val acc", "test_accuracy": "test acc"}.get(self.metric, self.metric)
+        best = f"best {name} " + (f"{value:.2%}" if self.metric.endswith("accuracy") else f"{value:.4g}")
+        room = shutil.get_terminal_size((80, 24)).columns - 1 - self._fixed - len(best) - len(counts) - 5
+        tid = self.best.trial_id
+        shown = f" ({tid if len(tid) <= room else tid[:room - 1] + '…'})" if room >= 8 else ""
+        self.bar.set_postfix_str(f"{best}{shown}; {counts}")
 
     def close(self) -> None:
         self.bar.close()

@@ -5,13 +5,14 @@ error. Reading them must neither crash the sweep nor lose another trial's
 result. The policy:
 
 - The sweep's own places of the wrong kind (runs/E or eventlog/E a file,
-  results.csv, .sweep.lock or plots/ a directory where a file is expected or
-  the reverse): nothing is touched, the sweep stops with ConfigError (exit 2)
+  results.csv, .sweep.lock, eventlog/E/hparams_experiment.pb or plots/ a
+  directory where a file is expected or the reverse): nothing is touched, the sweep stops with ConfigError (exit 2)
   naming each path, before any training.
 - One trial's files damaged (its folder a file; trial.json unreadable, not
   JSON, not a record, or the record of another trial; config.yaml unreadable,
   not YAML or not a mapping; its lock, model, history, checkpoint or
-  TensorBoard run of the wrong kind): a warning names the path and the damage, the
+  TensorBoard run of the wrong kind; the history an unfinished trial would
+  resume with unreadable): a warning names the path and the damage, the
   trial's folder is moved aside into runs/E/.damaged/ (nothing is deleted), its
   TensorBoard run is removed (as --retry-failed does), and the trial trains
   again from scratch. Every other trial is left as it is.
@@ -19,6 +20,7 @@ result. The policy:
 
 from __future__ import annotations
 
+import csv
 import shutil
 import sys
 from datetime import datetime, timezone
@@ -29,6 +31,7 @@ import yaml
 
 from harness import layout
 from harness.config.validate import ConfigError
+from harness.files import os_problem
 from harness.layout import SweepPaths
 from harness.record import DamagedRecord, TrialRecord
 
@@ -73,7 +76,8 @@ def sweep_problems(sweep: SweepPaths) -> list[str]:
     """The sweep's own paths that exist as the wrong kind (file vs directory), each named."""
     expect_dir = [sweep.workspace.runs, sweep.run_dir, sweep.workspace.eventlog, sweep.log_dir, sweep.plots,
                   sweep.run_dir / DAMAGED]
-    expect_file = {sweep.results: "it is rebuilt from the trial records", sweep.lock: "it is only a lock"}
+    expect_file = {sweep.results: "it is rebuilt from the trial records", sweep.lock: "it is only a lock",
+                   sweep.log_dir / layout.SWEEP_HPARAMS: "it is written again from the config"}
     problems = [f"{p} is a file where a directory is expected; move it away" for p in expect_dir
                 if p.exists() and not p.is_dir()]
     problems += [f"{p} is a directory where a file is expected; move it away ({why})"
@@ -97,7 +101,26 @@ def trial_damage(sweep: SweepPaths, trial_id: str) -> tuple[TrialRecord | None, 
         if path.exists() and path.is_dir() != want_dir:
             kinds = ("file", "directory") if want_dir else ("directory", "file")
             return None, f"{path}: is a {kinds[0]} where a {kinds[1]} belongs"
+    if record is not None and not record.finished and (problem := history_problem(paths.history)):
+        return None, problem  # a resumed trial reads its history back; a finished one keeps its result
     return record, None
+
+
+def history_problem(path: Path) -> str | None:
+    """What is damaged in a trial's history.csv (None when it is readable or absent)."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        for row in rows:
+            int(row["epoch"])
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        return os_problem(e)
+    except (ValueError, KeyError, TypeError, csv.Error) as e:  # not UTF-8, no epoch column, an epoch not a number
+        why = "no epoch column" if isinstance(e, KeyError) else str(e).splitlines()[0][:100] or type(e).__name__
+        return f"{path}: damaged history ({why})"
+    return None
 
 
 def set_aside(sweep: SweepPaths, trial_id: str) -> Path | None:

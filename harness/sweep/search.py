@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections import deque
 from typing import TYPE_CHECKING, Any, Iterable
 
 import optuna
 
 from harness.config.plan import TrialSpec
-from harness.config.space import Parameter, SweepConfig, extremes
+from harness.config.space import Parameter, SweepConfig, corners
 from harness.record import TrialRecord
 from harness.sweep.pruners import epoch_values, optuna_state
 from harness.sweep.strategies import Strategy, register
@@ -54,12 +55,20 @@ def _choice(value):
     return json.dumps(list(value)) if isinstance(value, (list, tuple)) else value
 
 
+def inside(param: Parameter, value) -> bool:
+    """Whether `value` (a trial's setting) is one the parameter can produce: after an edited space, not always."""
+    if param.values is not None:
+        return any(_choice(v) == _choice(value) for v in param.values)
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and param.min <= value <= param.max
+            and (param.distribution != "int_uniform" or value == int(value)))
+
+
 def _setting(param: Parameter, raw) -> Any:
     if param.values is not None:
         return next(v for v in param.values if _choice(v) == raw)
     if param.distribution == "int_uniform":
         return int(raw)
-    return float(f"{raw:.4g}")  # as random sampling rounds: readable trial ids
+    return param.rounded(raw)  # as random sampling rounds: readable trial ids
 
 
 @register("tpe")
@@ -79,8 +88,8 @@ class TpeSearch(Strategy):
     # --- the plan: the trials on disk ------------------------------------------------------
 
     def planned(self) -> list[TrialSpec]:
-        """None known up front; the space is validated at its extremes instead."""
-        self.planner.validate_all(extremes(self.sweep))
+        """None known up front; the space is validated at every value and bound instead."""
+        self.planner.validate_all(corners(self.sweep))
         return []
 
     def folders(self) -> list[str]:
@@ -132,13 +141,21 @@ class TpeSearch(Strategy):
         self._live: dict[str, optuna.Trial] = {}
         self._queue = deque(todo)
         self._groups = {spec.group for spec, _ in known} | {s.group for s in todo}
+        outside = [spec.trial_id for spec, _ in known if not self._in_space(spec)]
+        if outside:  # an edited space: their results stay in results.csv, but they are no evidence for it
+            print(f"warning: {len(outside)} trial(s) were tried outside the edited search space (e.g. {outside[0]}); "
+                  "kept as results, not told to the sampler", file=sys.stderr, flush=True)
         for spec, record in sorted(known, key=lambda k: k[1].started or ""):
-            if record.finished:
+            if record.finished and self._in_space(spec):
                 self._study.add_trial(self._frozen(spec, record))
+
+    def _in_space(self, spec: TrialSpec) -> bool:
+        return all(inside(p, spec.settings[p.path]) for p in self.sweep.parameters if p.path in spec.settings)
 
     def _sampler(self, n_known: int) -> optuna.samplers.BaseSampler:
         # Re-seeded per ask: the same history gives the same next setting, interrupted or not.
-        return optuna.samplers.TPESampler(seed=self.sweep.seed * 1_000_003 + n_known, n_startup_trials=5)
+        # NumPy takes seeds below 2**32 (the same seeds as before for every sweep.seed under 4,294).
+        return optuna.samplers.TPESampler(seed=(self.sweep.seed * 1_000_003 + n_known) % 2**32, n_startup_trials=5)
 
     def _params(self, settings: dict) -> dict:
         return {k: _choice(v) for k, v in settings.items() if k in self._distributions}
@@ -156,7 +173,7 @@ class TpeSearch(Strategy):
         if not self._queue:
             return None
         spec = self._queue.popleft()
-        if spec.trial_id not in self._live:  # (a setting's first trial is the one TPE asked)
+        if spec.trial_id not in self._live and self._in_space(spec):  # (a setting's first trial: TPE asked it)
             params = self._params(spec.settings)
             self._study.enqueue_trial(params, skip_if_exists=False)
             self._live[spec.trial_id] = self._study.ask({k: self._distributions[k] for k in params})

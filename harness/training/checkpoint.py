@@ -32,7 +32,8 @@ from pathlib import Path
 import keras
 
 from harness import layout
-from harness.files import is_temporary
+from harness.files import is_temporary, naming
+from harness.quiet import drop_failed_h5_closes
 from harness.training.callbacks import StepCounter
 
 
@@ -111,7 +112,9 @@ class Checkpointer(StepCounter):
         tmp = Path(tempfile.mkdtemp(prefix=".ckpt-", suffix=".tmp", dir=self.directory))
         try:
             weights = tmp / layout.CHECKPOINT_WEIGHTS
-            self.model.save_weights(weights)
+            drop_failed_h5_closes()
+            with naming(self.directory):  # (not the temporary file's name)
+                self.model.save_weights(weights)
             data = weights.read_bytes()
             state = {"epoch": self._epochs_done, "step": self._step, "weights_bytes": len(data),
                      "weights_crc32": zlib.crc32(data)}

@@ -24,7 +24,9 @@ from pathlib import Path
 import keras
 
 from harness.config import schema
+from harness.files import naming, os_problem
 from harness.layout import CONFIG, MODEL, WEIGHTS, TrialPaths
+from harness.quiet import drop_failed_h5_closes
 from harness.training import models
 from harness.training.callbacks import EpochHistory
 
@@ -36,7 +38,9 @@ def _atomic_save(path: Path, save) -> None:
     path = Path(path)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
-        save(tmp / path.name)
+        drop_failed_h5_closes()
+        with naming(path):  # (not the temporary file's name)
+            save(tmp / path.name)
         os.replace(tmp / path.name, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -99,6 +103,9 @@ def load(run_dir: Path) -> keras.Model:
     calls any unreadable file "File not found": this says what is really wrong).
     """
     run_dir = Path(run_dir)
+    for kept in (run_dir / MODEL, run_dir / WEIGHTS):
+        if problem := _unreadable(kept):
+            raise ValueError(f"{problem}: the trial's model cannot be loaded")
     if (run_dir / MODEL).is_file():
         if not zipfile.is_zipfile(run_dir / MODEL):
             raise ValueError(f"{run_dir / MODEL} is damaged: not a Keras model file (a .keras file is a zip archive)")
@@ -111,6 +118,18 @@ def load(run_dir: Path) -> keras.Model:
         return model
     raise FileNotFoundError(f"no {MODEL} or {WEIGHTS} in {run_dir} (only trials that finished ok keep a model, "
                             f"and only when logging.keep_model is not none)")
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why `path`, which is there, cannot be opened as a file (a directory, a loop of links, no
+    permission); None when it can, or is not there."""
+    if not os.path.lexists(path):
+        return None
+    try:
+        with open(path, "rb"):
+            return None
+    except OSError as e:
+        return os_problem(e)
 
 
 def _damaged_as_value_error(path: Path, load):

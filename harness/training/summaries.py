@@ -28,6 +28,10 @@ from harness.training import figures
 from harness.training.callbacks import EpochHistory, StepCounter, current_lr
 from harness.training.models import probed_layers
 
+# Per-layer statistics go under one group that sorts after every metric group (test, time, train, trial,
+# val): TensorBoard's Scalars and Time Series order groups by name, and "hidden1/..." opened both on
+# sixteen cards of layer statistics before any accuracy or loss.
+LAYERS = "z_layers"
 
 
 def stats_pb(tag: str, values: np.ndarray) -> list[summary_pb2.Summary.Value]:
@@ -86,9 +90,9 @@ class SummaryLogger(StepCounter):
         probed = probed_layers(self.model)
         outputs = {}
         for name, layer, act in probed:
-            outputs[f"{name}/preactivations"] = layer.output
+            outputs[f"{LAYERS}/{name}/preactivations"] = layer.output
             if act is not None:
-                outputs[f"{name}/activations"] = act.output
+                outputs[f"{LAYERS}/{name}/activations"] = act.output
         self._probe = keras.Model(self.model.input, outputs)
         self._weighted = [(name, layer) for name, layer, _ in probed]
 
@@ -132,9 +136,9 @@ class SummaryLogger(StepCounter):
     def _histograms(self):
         values = []
         for name, layer in self._weighted:
-            values += stats_pb(f"{name}/weights", layer.kernel.numpy())
+            values += stats_pb(f"{LAYERS}/{name}/weights", layer.kernel.numpy())
             if layer.bias is not None:
-                values += stats_pb(f"{name}/biases", layer.bias.numpy())
+                values += stats_pb(f"{LAYERS}/{name}/biases", layer.bias.numpy())
         for tag, value in self._probe(self.probe_batch, training=False).items():
             values += stats_pb(tag, keras.ops.convert_to_numpy(value))
         tf.summary.experimental.write_raw_pb(summary_pb2.Summary(value=values).SerializeToString(), step=self._step)
