@@ -6,9 +6,10 @@ optimizer's constants, L2, dropout rate, EMA decay, initialisers, how long
 they train, early stopping and logging. Everything else must be equal:
 family and layer widths, activation, optimizer kind (and Nesterov or not),
 whether EMA is on, batch size, loss, data, determinism. Only MLPs and softmax
-regression fuse (TensorFlow on CPU has no grouped convolution, so a fused CNN
-is no faster: see bench/fusion.py), and a trial that profiles does not (its
-trace would show the group).
+regression fuse (TensorFlow on CPU has no grouped convolution: a fused CNN
+would be K convolutions in one graph, not built), and a trial that profiles
+does not (its trace would show the group). Where fusing is also faster is
+sweep/fusing.py's `auto` policy, not this rule.
 """
 
 from __future__ import annotations
