@@ -12,6 +12,7 @@ import pandas as pd
 from tensorboard.backend.event_processing import event_accumulator as ea
 
 from harness.training import keep
+from harness.training.summaries import LAYERS
 from sweeps import record_of, run_sweep, sweep_cmd, wait_for, write_config
 
 LRS = [0.001, 0.003, 0.01]
@@ -47,7 +48,7 @@ def test_a_fused_sweep_is_the_unfused_sweep_in_everything_a_user_sees(tmp_path):
         np.testing.assert_allclose(hf["loss"], hu["loss"], rtol=1e-3)  # round-off grows with lr 0.01 (test_fused.py: exact)
         assert hf["step"].tolist() == hu["step"].tolist()
         (af, tf_), (au, tu) = (_tags(tmp_path / side / "eventlog" / "fz" / tid) for side in ("f", "u"))
-        assert tf_ == tu and {"train/step_loss", "hidden1/weights", "test/confusion_matrix"} <= tf_
+        assert tf_ == tu and {"train/step_loss", f"{LAYERS}/hidden1/weights", "test/confusion_matrix"} <= tf_
         np.testing.assert_allclose([e.step for e in af.Tensors("train/step_loss")],
                                    [e.step for e in au.Tensors("train/step_loss")])
         model = keep.load(runs["f"])  # what predict and serve load
