@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from harness.config.validate import ConfigError
+from harness.sweep import fusing
 from harness.files import os_problem
 from harness.sweep.engine import SweepOutcome, run_sweep
 from harness.record import PRUNED
@@ -54,7 +55,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ray-address", default=None, metavar="ADDRESS",
                    help="a Ray cluster to join, e.g. auto or ray://host:10001 (default: the config's "
                    "sweep.ray_address, else a local Ray instance)")
+    p.add_argument("--fuse", default=None, metavar="auto|off|N",
+                   help="train compatible trials (MLPs, softmax) together as one fused model: auto (up to 8), "
+                   "off, or at most N per model (default: the config's sweep.fuse, else auto)")
     args = p.parse_args(argv)
+    if args.fuse is not None:
+        args.overrides.append(f"sweep.fuse={args.fuse}")
     if args.workers < 1:
         p.error(f"--workers {args.workers}: must be at least 1")
     return args
@@ -83,6 +89,8 @@ def report(outcome: SweepOutcome, eventlog: Path) -> None:
     epochs, seconds = sum(r.epochs_run for r in finished), sum(r.train_seconds or 0 for r in finished)
     print(f"  compute:     {epochs} epochs, {seconds:.0f} s of training"
           + (f" ({sum(r.epochs_run for r in pruned)} epochs in pruned trials)" if pruned else ""))
+    if fused := fusing.report_line(finished):
+        print(f"  fusion:      {fused}")
     print(f"  results:     {paths.results}")
     print(f"  compare:     {harness_command(f'compare {paths.run_dir}')}")
     print(f"  plots:       {harness_command(f'plot {paths.run_dir}')}")

@@ -67,7 +67,7 @@ def test_kill_9_mid_search_then_the_same_command_continues_it(tmp_path):
     cfg = write_config(tmp_path, "adapt", data={"limit": 2000}, train={"epochs": 3},
                        sweep={**SEARCH, "trials": 8})
     run_dir = tmp_path / "runs" / "adapt"
-    proc = subprocess.Popen(sweep_cmd(cfg, tmp_path, "--workers", "2"), cwd=tmp_path, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(sweep_cmd(cfg, tmp_path, "--workers", "2", "--fuse", "off"), cwd=tmp_path, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         def finished():
@@ -83,7 +83,7 @@ def test_kill_9_mid_search_then_the_same_command_continues_it(tmp_path):
     done = {t: r for t, r in before.items() if r.get("status") in ("ok", "pruned")}
     assert 3 <= len(done) < 8
 
-    out = run_sweep(cfg, tmp_path, "--workers", "2")
+    out = run_sweep(cfg, tmp_path, "--workers", "2", "--fuse", "off")
     assert out.returncode == 0, out.stdout + out.stderr
     df = pd.read_csv(run_dir / "results.csv")
     assert len(df) == 8 and df["trial_id"].is_unique and set(df["status"]) <= {"ok", "pruned"}

@@ -77,7 +77,7 @@ def test_a_trial_whose_worker_always_dies_is_failed_after_three_attempts(tmp_pat
 def test_a_killed_worker_costs_one_attempt_and_the_others_go_on(tmp_path, executor):
     cfg = write_config(tmp_path, "grid", data={"limit": 2000}, train={"epochs": 2},
                        sweep={"parameters": {"train.lr": [0.001, 0.002, 0.003]}})
-    proc = _start(cfg, tmp_path, executor, "--workers", "2")
+    proc = _start(cfg, tmp_path, executor, "--workers", "2", "--fuse", "off")  # a worker per trial
     try:
         assert wait_for(lambda: len(trial_workers(proc.pid, executor)) == 2 and any(
             record_of(d).get("status") == "running" for d in (tmp_path / "runs" / "grid").glob("lr=*"))
@@ -99,7 +99,7 @@ def test_a_killed_worker_costs_one_attempt_and_the_others_go_on(tmp_path, execut
 def test_ctrl_c_records_every_started_trial_and_the_rerun_completes(tmp_path, executor):
     cfg = write_config(tmp_path, "intr", data={"limit": 3000}, train={"epochs": 2},
                        sweep={"parameters": {"train.lr": [0.001, 0.002, 0.003, 0.004]}})
-    proc = _start(cfg, tmp_path, executor, "--workers", "2")
+    proc = _start(cfg, tmp_path, executor, "--workers", "2", "--fuse", "off")  # trials that end one by one
     try:
         assert wait_for(lambda: any(record_of(d).get("status") == "ok" for d in (tmp_path / "runs" / "intr").glob("lr=*")), 180)
         workers = trial_workers(proc.pid, executor)
@@ -114,7 +114,7 @@ def test_ctrl_c_records_every_started_trial_and_the_rerun_completes(tmp_path, ex
     assert "running" not in statuses, statuses  # every started trial was stopped and recorded as such
     if executor == "local":
         assert workers and not any(Path(f"/proc/{pid}").exists() for pid in workers)  # no stray training
-    again = subprocess.run(sweep_cmd(cfg, tmp_path, "--executor", executor, "--workers", "2"), cwd=tmp_path,
+    again = subprocess.run(sweep_cmd(cfg, tmp_path, "--executor", executor, "--workers", "2", "--fuse", "off"), cwd=tmp_path,
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout + again.stderr
     df = pd.read_csv(tmp_path / "runs" / "intr" / "results.csv")

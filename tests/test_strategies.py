@@ -35,7 +35,8 @@ class ReverseHalf(harness.Grid):
 
 
 LRS = [0.5, 0.4, 0.3, 0.2, 0.1, 0.05]
-CONFIG = merge(TINY, QUIET, {"name": "toy", "sweep": {"method": "reverse-half", "parameters": {"train.lr": LRS}}})
+CONFIG = merge(TINY, QUIET, {"name": "toy", "sweep": {"method": "reverse-half", "parameters": {"train.lr": LRS},
+                                                      "fuse": "off"}})  # killed after its first trial ends
 
 
 def main(runs: str, eventlog: str) -> None:

@@ -73,7 +73,8 @@ def test_sigkill_then_rerun_loses_and_duplicates_nothing(tmp_path):
                        sweep={"parameters": {"train.lr": [0.001, 0.002, 0.003]}})
     sweep_dir = tmp_path / "runs" / "kill"
     first, second = sweep_dir / "lr=0.001", sweep_dir / "lr=0.002"
-    proc = subprocess.Popen(sweep_cmd(cfg, tmp_path), cwd=tmp_path, stdout=subprocess.DEVNULL,
+    # Unfused (each trial ends on its own): test_fusion_sweep.py kills and resumes fused groups.
+    proc = subprocess.Popen(sweep_cmd(cfg, tmp_path, "--fuse", "off"), cwd=tmp_path, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         # Kill once the first trial has finished and the second has saved a whole checkpoint.
@@ -86,7 +87,7 @@ def test_sigkill_then_rerun_loses_and_duplicates_nothing(tmp_path):
     done_before = json.loads((first / "trial.json").read_text())
     assert _status(second) == "running"
 
-    out = run_sweep(cfg, tmp_path)
+    out = run_sweep(cfg, tmp_path, "--fuse", "off")
     assert out.returncode == 0, out.stderr
     df = pd.read_csv(sweep_dir / "results.csv")
     assert sorted(df["trial_id"]) == ["lr=0.001", "lr=0.002", "lr=0.003"] and (df["status"] == "ok").all()

@@ -18,7 +18,7 @@ from harness.config.schema import scalar
 from harness import layout
 from harness.record import OK, RESULT_COLUMNS, DamagedRecord, TrialRecord
 
-INT_COLUMNS = ["best_epoch", "epochs_run", "steps", "params", "seed", "repeat"]
+INT_COLUMNS = ["best_epoch", "epochs_run", "steps", "fused_size", "params", "seed", "repeat"]
 
 
 def _load(trial_dir: Path) -> TrialRecord | None:

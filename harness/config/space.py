@@ -142,6 +142,7 @@ class SweepConfig(_SweepScalars):
     parameters: tuple[Parameter, ...] = ()
     settings: tuple[dict, ...] = ()  # method list: the settings themselves
     confirm: ConfirmConfig | None = None  # race the top settings after the search (None: no race)
+    fuse: str | int = "auto"  # auto, off or N: trials trained together as one fused model (sweep/fusing.py)
 
     @classmethod
     def from_dict(cls, raw: Any, path: str, problems: list[str]) -> "SweepConfig | None":
@@ -159,6 +160,11 @@ class SweepConfig(_SweepScalars):
             params_raw = {k: list(dict.fromkeys(s[k] for s in settings if k in s))
                           for k in dict.fromkeys(k for s in settings for k in s)}
         metric_raw, pruner_raw, confirm_raw = raw.pop("metric", None), raw.pop("pruner", None), raw.pop("confirm", None)
+        fuse = raw.pop("fuse", "auto")
+        fuse = "off" if fuse is False else fuse  # YAML reads a bare off as false
+        if not (fuse in ("auto", "off") or (type(fuse) is int and 1 <= fuse <= 1000)):
+            problems.append(f"{path}.fuse = {fuse!r}: must be auto, off or the most trials fused into one model "
+                            "(an integer, 1 to 1000)")
         base = build(_SweepScalars, raw, path, problems)
         if base is not None and base.method not in names():
             problems.append(f"{path}.method = {base.method!r}: must be one of {', '.join(names())}"
@@ -176,7 +182,7 @@ class SweepConfig(_SweepScalars):
         if len(problems) > known or base is None or metric is None or pruner is None or any(p is None for p in params):
             return None  # (a value of the wrong type would break the checks below)
         sweep = cls(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)},
-                    metric=metric, pruner=pruner, parameters=params, settings=settings,
+                    metric=metric, pruner=pruner, parameters=params, settings=settings, fuse=fuse,
                     confirm=_confirm(confirm_raw, base.repeats, metric, f"{path}.confirm", problems))
         strategy = strategy_class(sweep.method)
         problems.extend(strategy.check(sweep))

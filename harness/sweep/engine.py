@@ -29,7 +29,7 @@ from harness.config.validate import ConfigError
 from harness.files import atomic_write_text, file_lock
 from harness.layout import SweepPaths, Workspace
 from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
-from harness.sweep import confirm, hparams_union, mainguard, migrate, preflight, repair, scheduler
+from harness.sweep import confirm, fusing, hparams_union, mainguard, migrate, preflight, repair, scheduler
 from harness.sweep.progress import SweepProgress
 from harness.sweep.pruners import pruner_for
 from harness.sweep.strategies import Strategy, strategy_for
@@ -180,9 +180,11 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
     paths = Workspace(Path(runs), Path(eventlog)).sweep(planner.config.name)
     strategy = confirm.wrap(strategy_for(planner, paths))  # sweep.confirm: the search, then a race
     strategy.planned()  # every trial it can have validated, before anything is written
+    fuse = fusing.limit(planner.config.sweep.fuse)
     if dry_run:
         plan = plan_sweep(strategy, retry_failed, fix=False)
         say(plan.summary())
+        _say_fusion(plan, fuse, say)
         return SweepOutcome(plan, [r for s in plan.specs if (r := plan.records[s.trial_id]) is not None])
     if (executor or planner.config.sweep.executor) == "local":
         mainguard.check()  # before any worker is spawned to re-import an unguarded script
@@ -194,6 +196,7 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
             raise ConfigError([f"another sweep is running on {paths.run_dir}; wait for it or stop it"], planner.config.name)
         plan = plan_sweep(strategy, retry_failed)
         say(plan.summary())
+        _say_fusion(plan, fuse, say)
         outcome = SweepOutcome(plan)
         cfg = plan.config
         hparams_union.register_sweep(paths.workspace.eventlog, cfg)  # one HParams dashboard over every sweep
@@ -203,7 +206,7 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
                 shutil.rmtree(paths.trial(s.trial_id).run_dir)
                 shutil.rmtree(paths.trial(s.trial_id).log_dir, ignore_errors=True)
         ids = [s.trial_id for s in plan.specs]
-        outcome.interrupted = _execute(plan, ids, workers, executor, ray_address, quiet, say)
+        outcome.interrupted = _execute(plan, ids, workers, executor, ray_address, quiet, say, fuse)
         outcome.records = strategy.order(results.load_records(paths.run_dir, ids))
         results.write_csv(paths.run_dir, outcome.records)  # plots: on demand (python -m harness plot), never waited for
         if cfg.sweep.confirm:
@@ -211,8 +214,16 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
     return outcome
 
 
+
+
+def _say_fusion(plan: SweepPlan, fuse: int, say: Callable[[str], Any]) -> None:
+    line = fusing.plan_line(plan.todo, fuse, plan.strategy.chooses, fusing.keyer(plan.config.sweep.fuse))
+    if line:
+        say(f"  {line}")
+
+
 def _execute(plan: SweepPlan, ids: list[str], workers: int, executor: str | None,
-             ray_address: str | None, quiet: bool, say: Callable[[str], Any]) -> bool:
+             ray_address: str | None, quiet: bool, say: Callable[[str], Any], fuse: int = 1) -> bool:
     """Train the strategy's trials, keeping results.csv (rows `ids`, extended as trials start) and
     the progress display current; True if interrupted."""
     cfg, paths, metric = plan.config, plan.paths, plan.config.sweep.metric
@@ -234,9 +245,10 @@ def _execute(plan: SweepPlan, ids: list[str], workers: int, executor: str | None
     try:
         plan.strategy.start(plan.todo, plan.known)
         pruner = confirm.search_pruner(pruner_for(cfg.sweep, paths, plan.known), cfg.sweep)
-        runner = _executor(executor or cfg.sweep.executor, min(workers, max(1, plan.to_run)),
+        units = plan.to_run if plan.strategy.chooses else sum(fusing.packing(plan.todo, fuse, fusing.keyer(cfg.sweep.fuse)))
+        runner = _executor(executor or cfg.sweep.executor, min(workers, max(1, units)),  # a group: one slot
                            paths.workspace, ray_address or cfg.sweep.ray_address, say)
-        scheduler.run(plan.strategy, pruner, runner, paths.workspace,
+        scheduler.run(fusing.Packer(plan.strategy, fuse, fusing.keyer(cfg.sweep.fuse)), pruner, runner, paths.workspace,
                       scheduler.Callbacks(started=started, finished=finished))
     except KeyboardInterrupt:
         return True

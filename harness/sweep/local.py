@@ -29,6 +29,7 @@ from multiprocessing.connection import Connection, wait
 from harness.config.plan import TrialSpec
 from harness.layout import Workspace
 from harness.quiet import filter_tensorflow_noise
+from harness.sweep.fusing import Unit, members
 from harness.sweep.scheduler import Event, Finished, Lost, Progress
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -86,27 +87,30 @@ def _worker_main(conn: Connection, threads: int, parent: int, workspace: Workspa
 
     worker.configure_tensorflow(threads)
 
-    def on_epoch(epoch: int, logs: dict) -> bool:
-        conn.send(("epoch", (epoch, logs)))
-        return conn.recv()
+    def on_epoch(trial_id: str):
+        def report(epoch: int, logs: dict) -> bool:
+            conn.send(("epoch", (trial_id, epoch, logs)))
+            return conn.recv()
+        return report
 
     while True:
         try:
-            spec = conn.recv()
+            unit = conn.recv()
         except EOFError:
             return
-        if spec is None:
+        if unit is None:
             return
         signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
-            reply = ("done", worker.train(spec, workspace, on_epoch))
+            replies = [("done", record) for record in worker.train(unit, workspace, on_epoch)]
         except KeyboardInterrupt:
-            reply = ("interrupted", None)
+            replies = [("interrupted", None)]
         except Exception as e:  # outside the trial's own try (run_trial records those): e.g. a damaged record
-            reply = ("error", f"{type(e).__name__}: {e}")
+            replies = [("error", f"{type(e).__name__}: {e}")]
         finally:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-        conn.send(reply)
+        for reply in replies:
+            conn.send(reply)
 
 
 def _drop_interrupts(unraisable) -> None:
@@ -122,7 +126,7 @@ class _Worker:
         self.process = ctx.Process(target=_worker_main, args=(child, *args), daemon=True)
         self.process.start()
         child.close()
-        self.spec: TrialSpec | None = None
+        self.specs: dict[str, TrialSpec] = {}  # the trials of the unit it trains, until each is done
 
 
 class LocalExecutor:
@@ -135,38 +139,48 @@ class LocalExecutor:
         self._idle: list[_Worker] = []
         self._busy: dict[str, _Worker] = {}
 
-    def start(self, spec: TrialSpec) -> None:
+    def start(self, unit: Unit) -> None:
         # Every start counts in the record's attempts: run_trial saves it before training.
         w = self._idle.pop() if self._idle else _Worker(self._ctx, self._args)
-        w.conn.send(spec)
-        w.spec = spec
-        self._busy[spec.trial_id] = w
+        w.conn.send(unit)
+        w.specs = {spec.trial_id: spec for spec in members(unit)}
+        self._busy.update({trial_id: w for trial_id in w.specs})
 
     def wait(self, timeout: float | None = None) -> list[Event]:
-        workers = list(self._busy.values())
+        workers = self._running()
         ready = set(wait([w.conn for w in workers] + [w.process.sentinel for w in workers], timeout))
-        return [self._receive(w) for w in workers if w.conn in ready or w.process.sentinel in ready]
+        return [e for w in workers if w.conn in ready or w.process.sentinel in ready for e in self._receive(w)]
 
-    def _receive(self, w: _Worker) -> Event:
-        spec = w.spec
+    def _receive(self, w: _Worker) -> list[Event]:
         try:
             kind, payload = w.conn.recv() if w.conn.poll() else (None, None)
         except (EOFError, OSError):
             kind = None
         if kind == "epoch":
-            return Progress(spec, *payload)
+            trial_id, epoch, logs = payload
+            return [Progress(w.specs[trial_id], epoch, logs)]
+        if kind == "done":  # one trial of the unit: the worker is free once each has said so
+            spec = w.specs.pop(payload.trial_id)
+            self._release(w, [spec.trial_id])
+            return [Finished(spec, payload)]
+        specs, w.specs = list(w.specs.values()), {}
         if kind is None:  # the process died without a word
             w.process.join(timeout=5)
-            del self._busy[spec.trial_id]
-            return Lost(spec, f"its worker process died (exit code {w.process.exitcode})")
-        del self._busy[spec.trial_id]
-        w.spec = None
-        self._idle.append(w)
-        if kind == "done":
-            return Finished(spec, payload)
-        if kind == "error":
-            return Lost(spec, payload)
-        return Lost(spec, "its training was interrupted (SIGINT)")  # recorded as pending: it resumes
+            for spec in specs:
+                del self._busy[spec.trial_id]
+            return [Lost(spec, f"its worker process died (exit code {w.process.exitcode})") for spec in specs]
+        self._release(w, [spec.trial_id for spec in specs])
+        why = payload if kind == "error" else "its training was interrupted (SIGINT)"  # pending: it resumes
+        return [Lost(spec, why) for spec in specs]
+
+    def _running(self) -> list[_Worker]:
+        return list({id(w): w for w in self._busy.values()}.values())
+
+    def _release(self, w: _Worker, trial_ids: list[str]) -> None:
+        for trial_id in trial_ids:
+            del self._busy[trial_id]
+        if not w.specs:
+            self._idle.append(w)
 
     def verdict(self, spec: TrialSpec, stop: bool) -> None:
         self._busy[spec.trial_id].conn.send(stop)
@@ -177,7 +191,7 @@ class LocalExecutor:
         nudged = time.monotonic() + 2.0
         while self._busy and time.monotonic() < deadline:
             if time.monotonic() > nudged:  # Ctrl-C did not reach them (not in our process group)
-                for w in self._busy.values():
+                for w in self._running():
                     os.kill(w.process.pid, signal.SIGINT)
                 nudged = deadline
             try:
@@ -193,7 +207,7 @@ class LocalExecutor:
                 w.conn.send(None)
             except OSError:
                 pass
-        for w in [*self._idle, *self._busy.values()]:
+        for w in [*self._idle, *self._running()]:
             w.process.join(timeout=5)
             if w.process.is_alive():
                 w.process.kill()

@@ -61,6 +61,7 @@ from harness.layout import CHECKPOINT, RECORD, TRIAL_LOCK, TrialPaths, Workspace
 from harness.record import TrialRecord
 from harness.files import file_lock, is_temporary
 from harness.config.validate import ConfigError
+from harness.sweep.fusing import Unit, members
 from harness.sweep.local import cpu_count
 from harness.sweep.scheduler import Event, Finished, Lost, Progress
 
@@ -183,8 +184,9 @@ class _Board:
             waiting.set_result(stop)
 
 
-def _trial_task(spec: TrialSpec, threads: int, run_blob: bytes, log_blob: bytes, board=None) -> dict:
-    """A Ray task: train one trial in a temporary directory and return its record and artifacts.
+def _trial_task(unit: Unit, threads: int, blobs: list[tuple[bytes, bytes]], board=None) -> dict:
+    """A Ray task: train one trial (or a fused group of them) in a temporary directory and return
+    each one's record and artifacts.
 
     A prunable trial sends each epoch's results to the driver through the `board`, whose verdict
     says whether to go on."""
@@ -195,23 +197,27 @@ def _trial_task(spec: TrialSpec, threads: int, run_blob: bytes, log_blob: bytes,
 
     from harness.training import worker
 
-    def on_epoch(epoch: int, logs: dict) -> bool:
-        return ray.get(board.report.remote(spec.trial_id, epoch, logs))
+    def on_epoch(trial_id: str):
+        return lambda epoch, logs: ray.get(board.report.remote(trial_id, epoch, logs))
 
     tmp = Path(tempfile.mkdtemp(prefix="mnist-harness-trial-"))
     try:
         workspace = Workspace(tmp / "runs", tmp / "eventlog")
-        paths = workspace.trial(spec.config.name, spec.trial_id)
-        unpack_tree(run_blob, paths.run_dir)
-        unpack_tree(log_blob, paths.log_dir)
-        record = worker.train(spec, workspace, on_epoch)
-        if record.node is None:
-            record.node = ray.get_runtime_context().get_node_id()
-            record.save(paths.run_dir)
-        return {"record": record,
-                "run": pack_tree(paths.run_dir, skip=(CHECKPOINT,) if record.finished else ()),
-                "log": pack_tree(paths.log_dir),
-                "host": socket.gethostname(), "pid": os.getpid(), "threads": _WORKER["threads"]}
+        specs = members(unit)
+        for spec, (run_blob, log_blob) in zip(specs, blobs):
+            paths = workspace.trial(spec.config.name, spec.trial_id)
+            unpack_tree(run_blob, paths.run_dir)
+            unpack_tree(log_blob, paths.log_dir)
+        results = []
+        for spec, record in zip(specs, worker.train(unit, workspace, on_epoch)):
+            paths = workspace.trial(spec.config.name, spec.trial_id)
+            if record.node is None:
+                record.node = ray.get_runtime_context().get_node_id()
+                record.save(paths.run_dir)
+            results.append({"record": record,
+                            "run": pack_tree(paths.run_dir, skip=(CHECKPOINT,) if record.finished else ()),
+                            "log": pack_tree(paths.log_dir)})
+        return {"results": results, "host": socket.gethostname(), "pid": os.getpid(), "threads": _WORKER["threads"]}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -273,16 +279,17 @@ class RayExecutor:
         self._started = _connect(ray, address)
         self._threads = _threads_per_trial(ray, workers, local=address is None)
         self._task = ray.remote(_trial_task)
-        self._running: dict = {}  # ObjectRef -> TrialSpec
+        self._running: dict = {}  # ObjectRef -> the trial or fused group it trains
         self._board = None  # the actor carrying epoch results and verdicts, made for the first prunable trial
 
-    def start(self, spec: TrialSpec) -> None:
-        paths = self._paths(spec)
-        if spec.prunable and self._board is None:
+    def start(self, unit: Unit) -> None:
+        specs = members(unit)
+        if any(spec.prunable for spec in specs) and self._board is None:
             self._board = self._ray.remote(num_cpus=0)(_Board).remote()
-        ref = self._task.options(num_cpus=self._threads, max_retries=0, name=f"trial {spec.trial_id}").remote(
-            spec, self._threads, pack_tree(paths.run_dir), pack_tree(paths.log_dir), self._board)
-        self._running[ref] = spec
+        blobs = [(pack_tree(self._paths(s).run_dir), pack_tree(self._paths(s).log_dir)) for s in specs]
+        ref = self._task.options(num_cpus=self._threads, max_retries=0, name=f"trial {unit.trial_id}").remote(
+            unit, self._threads, blobs, self._board)
+        self._running[ref] = unit
 
     def wait(self) -> list[Event]:
         events: list[Event] = []
@@ -294,17 +301,17 @@ class RayExecutor:
         ready, _ = self._ray.wait(list(self._running), num_returns=1, timeout=timeout)
         events: list[Event] = []
         if self._board is not None:
-            by_id = {spec.trial_id: spec for spec in self._running.values()}
+            by_id = {spec.trial_id: spec for unit in self._running.values() for spec in members(unit)}
             events += [Progress(by_id[tid], epoch, logs) for tid, epoch, logs in
                        self._ray.get(self._board.drain.remote()) if tid in by_id]
         for ref in ready:
-            spec = self._running.pop(ref)
+            specs = members(self._running.pop(ref))
             try:
-                result = self._ray.get(ref)
+                results = self._ray.get(ref)["results"]
             except self._error as e:  # its worker or node died, or the task could not run there
-                events.append(Lost(spec, f"its Ray task was lost ({type(e).__name__}: {_first_line(e)})"))
+                events += [Lost(s, f"its Ray task was lost ({type(e).__name__}: {_first_line(e)})") for s in specs]
             else:
-                events.append(Finished(spec, _install(spec, result, self._workspace)))
+                events += [Finished(s, _install(s, r, self._workspace)) for s, r in zip(specs, results)]
         return events
 
     def verdict(self, spec: TrialSpec, stop: bool) -> None:

@@ -16,13 +16,14 @@ killed before it, a Ray task whose record died with it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from harness.config.plan import TrialSpec
 from harness.files import file_lock
 from harness.layout import TrialPaths, Workspace
 from harness.record import FAILED, DamagedRecord, TrialRecord, utc_now
+from harness.sweep import fusing
 from harness.sweep.pruners import Pruner
 from harness.sweep.strategies import Strategy
 
@@ -62,8 +63,9 @@ class Executor(Protocol):
 
     slots: int
 
-    def start(self, spec: TrialSpec) -> None:
-        """Start `spec` on a free worker (reporting each epoch when `spec.prunable`)."""
+    def start(self, unit: fusing.Unit) -> None:
+        """Start a trial, or a fused group of them (one slot), on a free worker (reporting each epoch of
+        a trial when `spec.prunable`); each trial of a group has its own events."""
 
     def wait(self) -> list[Event]:
         """Block until something happened to a running trial; never returns an empty list."""
@@ -88,6 +90,8 @@ def run(strategy: Strategy, pruner: Pruner, executor: Executor, workspace: Works
         callbacks: Callbacks) -> None:
     """Run the strategy's trials to the end; KeyboardInterrupt propagates once the executor has cancelled."""
     running: dict[str, TrialSpec] = {}
+    unit_of: dict[str, str] = {}  # a running trial's unit (itself, or its fused group: one slot)
+    left: dict[str, int] = {}  # a running unit's trials still running
     lost: dict[str, int] = {}
     attempts: dict[str, int] = {}  # a trial's recorded attempts when it was last started
 
@@ -96,13 +100,16 @@ def run(strategy: Strategy, pruner: Pruner, executor: Executor, workspace: Works
 
     try:
         while True:
-            while len(running) < executor.slots and (spec := strategy.ask()) is not None:
-                spec = replace(spec, prunable=pruner.active)
-                attempts[spec.trial_id] = _attempts(spec, paths_of(spec))
-                executor.start(spec)
-                running[spec.trial_id] = spec
-                if spec.trial_id not in lost:  # once per trial, however many attempts it takes
-                    callbacks.started(spec)
+            while len(left) < executor.slots and (unit := strategy.ask()) is not None:
+                unit = fusing.prunable(unit, pruner.active)
+                for spec in fusing.members(unit):
+                    attempts[spec.trial_id] = _attempts(spec, paths_of(spec))
+                executor.start(unit)
+                left[unit.trial_id] = len(fusing.members(unit))
+                for spec in fusing.members(unit):
+                    running[spec.trial_id], unit_of[spec.trial_id] = spec, unit.trial_id
+                    if spec.trial_id not in lost:  # once per trial, however many attempts it takes
+                        callbacks.started(spec)
             if not running:
                 return
             for event in executor.wait():
@@ -111,6 +118,10 @@ def run(strategy: Strategy, pruner: Pruner, executor: Executor, workspace: Works
                     executor.verdict(spec, pruner.report(spec, event.epoch, event.metrics))
                     continue
                 del running[spec.trial_id]
+                unit = unit_of.pop(spec.trial_id)
+                left[unit] -= 1
+                if not left[unit]:
+                    del left[unit]
                 if isinstance(event, Lost):
                     lost[spec.trial_id] = lost.get(spec.trial_id, 0) + 1
                     if _attempts(spec, paths_of(spec)) <= attempts[spec.trial_id]:

@@ -46,7 +46,25 @@ class EmaEvaluation(keras.callbacks.Callback):
             var.assign(saved)
 
 
-class TrainingGuard(keras.callbacks.Callback):
+class StepCounter(keras.callbacks.Callback):
+    """Knows the optimizer step at each batch end without asking the device for it every step.
+
+    The step is the epoch's first plus the batches done: with `steps_per_execution`,
+    Keras calls the batch hooks once per execution with the index of its last batch,
+    so counting calls would miscount.
+    """
+
+    def on_train_begin(self, logs=None):
+        self._step = self._epoch_step = global_step(self.model)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_step = global_step(self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step = self._epoch_step + batch + 1
+
+
+class TrainingGuard(StepCounter):
     """Stop on a non-finite loss (the trial diverged) or at an exact step budget."""
 
     def __init__(self, max_steps: int | None = None):
@@ -54,11 +72,8 @@ class TrainingGuard(keras.callbacks.Callback):
         self.max_steps = max_steps
         self.diverged_at: int | None = None
 
-    def on_train_begin(self, logs=None):
-        self._step = global_step(self.model)
-
     def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
+        super().on_train_batch_end(batch, logs)
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
             self.diverged_at = self._step
@@ -98,6 +113,7 @@ class EpochHistory(keras.callbacks.Callback):
         self.batch_size = batch_size
         self.rows: list[dict] = []
         self.start_epoch = 0
+        self.share = 1.0  # of the time measured: a fused group's members split its epochs (fused.py)
 
     def on_train_begin(self, logs=None):
         start = self.start_epoch = initial_epoch(self.model)
@@ -119,8 +135,8 @@ class EpochHistory(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        elapsed = time.perf_counter() - self._t0
-        train_seconds = self._t_train if self._t_train is not None else elapsed
+        elapsed = (time.perf_counter() - self._t0) * self.share
+        train_seconds = self._t_train * self.share if self._t_train is not None else elapsed
         step = global_step(self.model)
         examples = min(self.n_train, (step - self._step0) * self.batch_size)
         self.rows.append({

@@ -34,6 +34,7 @@ import keras
 from harness import layout
 from harness.files import is_temporary, naming
 from harness.quiet import drop_failed_h5_closes
+from harness.training.callbacks import StepCounter
 
 
 @dataclass
@@ -46,7 +47,7 @@ class Restored:
     warnings: list[str] = field(default_factory=list)
 
 
-class Checkpointer(keras.callbacks.Callback):
+class Checkpointer(StepCounter):
     """Saves every `every_steps` optimizer steps (0: never inside an epoch) and at each epoch's end.
 
     Call `restore(model)` before `fit`, and list this callback after the ones
@@ -92,11 +93,11 @@ class Checkpointer(keras.callbacks.Callback):
     # --- saving -------------------------------------------------------------------------
 
     def on_train_begin(self, logs=None):
-        self._step = int(self.model.optimizer.iterations.numpy())
+        super().on_train_begin(logs)
         self._epochs_done = int(self.model._initial_epoch or 0)
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
+        super().on_train_batch_end(batch, logs)
         last_of_epoch = batch + 1 == (self.params or {}).get("steps")  # on_epoch_end saves that one
         if self.every_steps and self._step % self.every_steps == 0 and not last_of_epoch:
             self.save()

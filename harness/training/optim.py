@@ -6,7 +6,7 @@ import math
 
 import keras
 
-from harness.config.schema import TrainConfig
+from harness.config.schema import ExperimentConfig, TrainConfig
 
 
 @keras.saving.register_keras_serializable(package="mnist_harness")
@@ -43,7 +43,7 @@ def optimizer(cfg: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimi
     return keras.optimizers.Adagrad(lr, epsilon=cfg.epsilon, **ema)
 
 
-def compile_model(model: keras.Model, cfg: TrainConfig, n_train: int) -> int:
+def compile_model(model: keras.Model, cfg: TrainConfig, n_train: int, steps_per_execution: int = 1) -> int:
     """Compile for training; returns the steps per epoch."""
     steps_per_epoch = math.ceil(n_train / cfg.batch_size)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True) if cfg.loss == "crossentropy" else mse_on_softmax
@@ -51,8 +51,24 @@ def compile_model(model: keras.Model, cfg: TrainConfig, n_train: int) -> int:
         optimizer=optimizer(cfg, steps_per_epoch),
         loss=loss,
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        steps_per_execution=steps_per_execution,
     )
     return steps_per_epoch
+
+
+MAX_STEPS_PER_EXECUTION = 64  # measured: 1.37-1.43x on small MLPs at 64 (issue 17); more gains little
+
+
+def steps_per_execution(cfg: ExperimentConfig, n_train: int) -> int:
+    """Steps Keras runs per call without returning to Python: the largest (up to 64) that divides
+    the epoch and every step anything acts on (every_steps, checkpoint_steps, the step budget),
+    so what is logged, checkpointed or stopped at stays exactly where it was. A non-finite loss
+    is then seen at the end of its execution, up to that many steps after it appeared."""
+    if cfg.logging.profile_steps:
+        return 1
+    step_grid = math.gcd(math.ceil(n_train / cfg.train.batch_size), cfg.logging.every_steps,
+                         cfg.logging.checkpoint_steps, cfg.train.steps or 0)
+    return max(d for d in range(1, MAX_STEPS_PER_EXECUTION + 1) if step_grid % d == 0)
 
 
 def epochs_to_run(cfg: TrainConfig, steps_per_epoch: int) -> int:

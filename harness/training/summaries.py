@@ -25,7 +25,7 @@ from tensorboard.util import tensor_util
 from harness.metrics import FINAL, PRUNED_EPOCH
 from harness.record import OK, PRUNED
 from harness.training import figures
-from harness.training.callbacks import EpochHistory, current_lr, global_step
+from harness.training.callbacks import EpochHistory, StepCounter, current_lr
 from harness.training.models import probed_layers
 
 # Per-layer statistics go under one group that sorts after every metric group (test, time, train, trial,
@@ -70,7 +70,7 @@ def histogram_value(tag: str, v: np.ndarray, lo: float, hi: float, buckets: int 
                                      tensor=tensor_util.make_tensor_proto(table, dtype=np.float64))
 
 
-class SummaryLogger(keras.callbacks.Callback):
+class SummaryLogger(StepCounter):
     """Scalars every N steps and every epoch; histograms every N epochs; an optional profile."""
 
     def __init__(self, writer, probe_batch: np.ndarray, every_steps: int, histograms_every: int,
@@ -86,7 +86,7 @@ class SummaryLogger(keras.callbacks.Callback):
         self._profiling = False
 
     def on_train_begin(self, logs=None):
-        self._step = global_step(self.model)
+        super().on_train_begin(logs)
         probed = probed_layers(self.model)
         outputs = {}
         for name, layer, act in probed:
@@ -97,12 +97,12 @@ class SummaryLogger(keras.callbacks.Callback):
         self._weighted = [(name, layer) for name, layer, _ in probed]
 
     def on_train_batch_begin(self, batch, logs=None):
-        if self.profile_steps and self._step + 1 == self.profile_steps[0]:
+        if self.profile_steps and self._epoch_step + batch + 1 == self.profile_steps[0]:
             tf.profiler.experimental.start(self.logdir)
             self._profiling = True
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
+        super().on_train_batch_end(batch, logs)
         if self._profiling and self._step >= self.profile_steps[1]:
             self._stop_profiler()
         if self.every_steps and self._step % self.every_steps == 0 and logs:

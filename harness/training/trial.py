@@ -13,6 +13,7 @@ Layout, for experiment E and trial T:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import platform
 import subprocess
@@ -32,8 +33,9 @@ from harness.training import data as data_mod
 from harness.training import keep
 from harness.training import models
 from harness.training import optim
+from harness.training import order
 from harness.training import summaries
-from harness.training.callbacks import EmaEvaluation, EpochHistory, EpochReport, TrainingGuard, global_step
+from harness.training.callbacks import EmaEvaluation, EpochHistory, EpochReport, TrainingGuard, global_step, initial_epoch
 from harness.training.checkpoint import Checkpointer, remove_all
 from harness.config.plan import TrialSpec
 from harness.config.schema import ExperimentConfig
@@ -121,7 +123,8 @@ def prepare(trial: Trial, mnist: data_mod.Mnist | None = None) -> None:
     if cfg.train.deterministic:
         tf.config.experimental.enable_op_determinism()
     trial.model = models.build(cfg.model, cfg.data.scaling)
-    trial.steps_per_epoch = optim.compile_model(trial.model, cfg.train, len(trial.split.x_train))
+    trial.steps_per_epoch = optim.compile_model(trial.model, cfg.train, len(trial.split.x_train),
+                                                optim.steps_per_execution(cfg, len(trial.split.x_train)))
     record.params = int(trial.model.count_params())
     trial.writer = tf.summary.create_file_writer(str(paths.log_dir))
     summaries.write_start(trial.writer, resolved, trial.model, hparams.session_hparams(cfg, record.settings),
@@ -165,9 +168,12 @@ def callbacks(trial: Trial, on_epoch: Callable[[int, dict], bool] | None) -> lis
 def train(trial: Trial, on_epoch: Callable[[int, dict], bool] | None = None) -> None:
     """Fit the model from where the checkpoint left it; `on_epoch(epoch, logs)` True stops it there."""
     cfg, split = trial.cfg, trial.split
-    trial.model.fit(split.x_train, split.y_train, batch_size=cfg.train.batch_size,
-                    epochs=optim.epochs_to_run(cfg.train, trial.steps_per_epoch),
-                    validation_data=(split.x_val, split.y_val), callbacks=callbacks(trial, on_epoch), verbose=0)
+    epochs = optim.epochs_to_run(cfg.train, trial.steps_per_epoch)
+    batches = order.dataset(split.x_train, split.y_train, cfg.train.seed, cfg.train.batch_size,
+                            initial_epoch(trial.model), epochs)
+    trial.model.fit(batches, epochs=epochs, steps_per_epoch=trial.steps_per_epoch, batch_size=cfg.train.batch_size,
+                    validation_data=(split.x_val, split.y_val), callbacks=callbacks(trial, on_epoch), verbose=0,
+                    shuffle=False)
 
 
 def finish(trial: Trial) -> None:
@@ -220,17 +226,30 @@ def run_trial(spec: TrialSpec, workspace: Workspace = Workspace(), mnist: data_m
     trial = begin(spec, workspace)
     if isinstance(trial, TrialRecord):
         return trial
-    try:
+    with recorded([trial]):
         prepare(trial, mnist)
         train(trial, on_epoch)
         finish(trial)
+    return trial.record
+
+
+@contextlib.contextmanager
+def recorded(trials: list[Trial]):
+    """Around the attempts at `trials` (one, or a fused group's): however they end, each is recorded
+    with its share of the CPU time, then closed. Ctrl-C leaves the unfinished ones pending (the next
+    run resumes them; raised again); any other exception fails them, and is not propagated."""
+    cpu = time.process_time()
+    try:
+        yield
     except KeyboardInterrupt:  # not a result: the next run resumes it from its checkpoint
-        trial.record.status, trial.record.test_accuracy, trial.record.test_loss = PENDING, None, None
-        trial.record.eval_seconds = None
+        for r in (t.record for t in trials if t.record.status == RUNNING):
+            r.status, r.test_accuracy, r.test_loss, r.eval_seconds = PENDING, None, None, None
         raise
     except Exception as e:  # a trial's failure is recorded, never propagated
-        trial.record.status, trial.record.error = FAILED, f"{type(e).__name__}: {e}"
-        trial.record.traceback = traceback.format_exc()
+        for r in (t.record for t in trials if t.record.status == RUNNING):
+            r.status, r.error, r.traceback = FAILED, f"{type(e).__name__}: {e}", traceback.format_exc()
     finally:
-        close(trial)
-    return trial.record
+        for t in trials:
+            t.record.cpu_seconds = (time.process_time() - cpu) / len(trials)
+            t.record.fused_size = len(trials)
+            close(t)

@@ -6,6 +6,7 @@ sweep's own workspace (runs/ and eventlog/), a Ray task in a temporary copy.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 from typing import Callable
@@ -68,16 +69,29 @@ def worker_mnist():
     return _MNIST
 
 
-def train(spec: TrialSpec, workspace: Workspace, on_epoch: Callable[[int, dict], bool] | None = None) -> TrialRecord:
-    """Train one planned trial under its lock (see run_trial), then free Keras' global state.
+def train(unit, workspace: Workspace,
+          on_epoch: Callable[[str], Callable[[int, dict], bool]] = lambda trial_id: None) -> list[TrialRecord]:
+    """Train a planned trial, or a fused group of them (sweep/fusing.py), under their locks (see run_trial
+    and fused_trials.run_group), then free Keras' global state; their records, in order.
 
-    `on_epoch` reaches the trial only when `spec.prunable`: its verdict may stop it after an epoch."""
+    `on_epoch(trial_id)` is the epoch callback of a trial, given to it only when `spec.prunable`:
+    its verdict may stop the trial after an epoch."""
     import keras
 
+    from harness.training.fused_trials import run_group
     from harness.training.trial import run_trial
 
+    specs = list(getattr(unit, "members", (unit,)))
     try:
-        with file_lock(workspace.trial(spec.config.name, spec.trial_id).lock):
-            return run_trial(spec, workspace, worker_mnist(), on_epoch if spec.prunable else None)
+        with contextlib.ExitStack() as locks:
+            for spec in specs:
+                locks.enter_context(file_lock(workspace.trial(spec.config.name, spec.trial_id).lock))
+            if len(specs) == 1:
+                return [run_trial(specs[0], workspace, worker_mnist(), _reporter(specs[0], on_epoch))]
+            return run_group(specs, workspace, worker_mnist(), lambda spec: _reporter(spec, on_epoch))
     finally:
         keras.backend.clear_session()
+
+
+def _reporter(spec: TrialSpec, on_epoch):
+    return on_epoch(spec.trial_id) if spec.prunable else None
