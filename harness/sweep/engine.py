@@ -184,10 +184,11 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
         plan = plan_sweep(strategy, retry_failed, fix=False)
         say(plan.summary())
         return SweepOutcome(plan, [r for s in plan.specs if (r := plan.records[s.trial_id]) is not None])
-    if (executor or planner.config.sweep.executor) == "local":
+    executor, ray_address = executor or planner.config.sweep.executor, ray_address or planner.config.sweep.ray_address
+    if executor == "local":
         mainguard.check()  # before any worker is spawned to re-import an unguarded script
     # Before the lock and any write: folders of the wrong kind, a read-only or full disk, an unreachable Ray.
-    preflight.check(paths, executor or planner.config.sweep.executor, ray_address or planner.config.sweep.ray_address)
+    preflight.check(paths, executor, ray_address)
     data.load()  # verify MNIST (and build the cache) once, before any worker starts
     with file_lock(paths.lock, blocking=False) as mine:
         if not mine:
@@ -232,10 +233,11 @@ def _execute(plan: SweepPlan, ids: list[str], workers: int, executor: str | None
         progress.finished(record)
 
     try:
-        plan.strategy.start(plan.todo, plan.known)
-        pruner = confirm.search_pruner(pruner_for(cfg.sweep, paths, plan.known), cfg.sweep)
-        runner = _executor(executor or cfg.sweep.executor, min(workers, max(1, plan.to_run)),
-                           paths.workspace, ray_address or cfg.sweep.ray_address, say)
+        known = plan.known  # read once: the strategy and the pruner are rebuilt from the same records
+        plan.strategy.start(plan.todo, known)
+        pruner = confirm.search_pruner(pruner_for(cfg.sweep, paths, known), cfg.sweep)
+        runner = _executor(executor, min(workers, max(1, plan.to_run)),
+                           paths.workspace, ray_address, say)
         scheduler.run(plan.strategy, pruner, runner, paths.workspace,
                       scheduler.Callbacks(started=started, finished=finished))
     except KeyboardInterrupt:
