@@ -186,10 +186,11 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
         say(plan.summary())
         _say_fusion(plan, fuse, say)
         return SweepOutcome(plan, [r for s in plan.specs if (r := plan.records[s.trial_id]) is not None])
-    if (executor or planner.config.sweep.executor) == "local":
+    executor, ray_address = executor or planner.config.sweep.executor, ray_address or planner.config.sweep.ray_address
+    if executor == "local":
         mainguard.check()  # before any worker is spawned to re-import an unguarded script
     # Before the lock and any write: folders of the wrong kind, a read-only or full disk, an unreachable Ray.
-    preflight.check(paths, executor or planner.config.sweep.executor, ray_address or planner.config.sweep.ray_address)
+    preflight.check(paths, executor, ray_address)
     data.load()  # verify MNIST (and build the cache) once, before any worker starts
     with file_lock(paths.lock, blocking=False) as mine:
         if not mine:
@@ -212,8 +213,6 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
         if cfg.sweep.confirm:
             outcome.verdict = confirm.write_verdict(strategy, outcome.records)
     return outcome
-
-
 
 
 def _say_fusion(plan: SweepPlan, fuse: int, say: Callable[[str], Any]) -> None:
@@ -243,11 +242,12 @@ def _execute(plan: SweepPlan, ids: list[str], workers: int, executor: str | None
         progress.finished(record)
 
     try:
-        plan.strategy.start(plan.todo, plan.known)
-        pruner = confirm.search_pruner(pruner_for(cfg.sweep, paths, plan.known), cfg.sweep)
+        known = plan.known  # read once: the strategy and the pruner are rebuilt from the same records
+        plan.strategy.start(plan.todo, known)
+        pruner = confirm.search_pruner(pruner_for(cfg.sweep, paths, known), cfg.sweep)
         units = plan.to_run if plan.strategy.chooses else sum(fusing.packing(plan.todo, fuse, fusing.keyer(cfg.sweep.fuse)))
-        runner = _executor(executor or cfg.sweep.executor, min(workers, max(1, units)),  # a group: one slot
-                           paths.workspace, ray_address or cfg.sweep.ray_address, say)
+        runner = _executor(executor, min(workers, max(1, units)),  # a group: one slot
+                           paths.workspace, ray_address, say)
         scheduler.run(fusing.Packer(plan.strategy, fuse, fusing.keyer(cfg.sweep.fuse)), pruner, runner, paths.workspace,
                       scheduler.Callbacks(started=started, finished=finished))
     except KeyboardInterrupt:

@@ -32,7 +32,7 @@ from harness.config.plan import TrialSpec
 from harness.config.space import Parameter, SweepConfig, corners
 from harness.record import TrialRecord
 from harness.sweep.pruners import epoch_values, optuna_state
-from harness.sweep.strategies import Strategy, register
+from harness.sweep.strategies import Strategy, pruner_text, register
 
 if TYPE_CHECKING:
     from harness.sweep.engine import SweepPlan
@@ -118,8 +118,7 @@ class TpeSearch(Strategy):
     def summary(self, plan: SweepPlan) -> str:
         sweep, done = self.sweep, len(plan.specs) - len(plan.todo)
         head = (f"{self.planner.config.name}: tpe search of {sweep.trials} settings x {sweep.repeats} repeat(s)"
-                f" over {len(sweep.parameters)} parameters"
-                + (f", pruner {sweep.pruner.kind}" if sweep.pruner.kind != "none" else ""))
+                f" over {len(sweep.parameters)} parameters{pruner_text(sweep)}")
         return head + (f" ({done} trials already finished, up to {plan.to_run} to run)" if plan.specs else "")
 
     def dry_run_lines(self, plan: SweepPlan) -> list[str]:

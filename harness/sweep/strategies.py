@@ -129,7 +129,7 @@ class Strategy:
     def summary(self, plan: SweepPlan) -> str:
         """The one line a run or `--dry-run` starts with."""
         done = len(plan.specs) - len(plan.todo)
-        return (f"{self.planner.config.name}: {len(plan.specs)} trials{_pruner_text(self.sweep)}"
+        return (f"{self.planner.config.name}: {len(plan.specs)} trials{pruner_text(self.sweep)}"
                 + (f" ({done} already finished, {len(plan.todo)} to run)" if done else "")
                 + (f"; {len(plan.strays)} trial(s) of an earlier plan kept out of results.csv" if plan.strays else ""))
 
@@ -162,7 +162,8 @@ class Strategy:
         return self._queue.popleft() if self._queue else None
 
 
-def _pruner_text(sweep: SweepConfig) -> str:
+def pruner_text(sweep: SweepConfig) -> str:
+    """", pruner NAME" for the summary line of a sweep with an active pruner, else nothing."""
     return f", pruner {sweep.pruner.kind}" if sweep.pruner.kind != "none" else ""
 
 
