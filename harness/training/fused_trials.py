@@ -29,12 +29,14 @@ def run_group(specs: list[TrialSpec], workspace: Workspace, mnist: data_mod.Mnis
     begun = [trial_mod.begin(spec, workspace) for spec in specs]
     live = [t for t in begun if isinstance(t, trial_mod.Trial)]
     if live:
-        with trial_mod.recorded(live):
+
+        def attempt() -> None:
             for t in live:
                 trial_mod.prepare(t, mnist)
             fused.train_group([_member(t, on_epoch(t.spec)) for t in live], live[0].split, live[0].cfg.train.batch_size)
             for t in live:
                 trial_mod.finish(t)
+        trial_mod.recorded(live, attempt)
     return [t.record if isinstance(t, trial_mod.Trial) else t for t in begun]
 
 

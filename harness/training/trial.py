@@ -13,7 +13,6 @@ Layout, for experiment E and trial T:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import platform
 import subprocess
@@ -226,21 +225,25 @@ def run_trial(spec: TrialSpec, workspace: Workspace = Workspace(), mnist: data_m
     trial = begin(spec, workspace)
     if isinstance(trial, TrialRecord):
         return trial
-    with recorded([trial]):
+
+    def attempt() -> None:
         prepare(trial, mnist)
         train(trial, on_epoch)
         finish(trial)
+    recorded([trial], attempt)
     return trial.record
 
 
-@contextlib.contextmanager
-def recorded(trials: list[Trial]):
-    """Around the attempts at `trials` (one, or a fused group's): however they end, each is recorded
-    with its share of the CPU time, then closed. Ctrl-C leaves the unfinished ones pending (the next
-    run resumes them; raised again); any other exception fails them, and is not propagated."""
+def recorded(trials: list[Trial], attempt: Callable[[], None]) -> None:
+    """Run `attempt` at `trials` (one, or a fused group's): however it ends, each is recorded with its
+    share of the CPU time, then closed. Ctrl-C leaves the unfinished ones pending (the next run
+    resumes them; raised again); any other exception fails them, and is not propagated.
+
+    A plain function, not a context manager: the failure's traceback (and the half-written files its
+    frames hold open, whose space a full disk needs back for trial.json) is freed before `close`."""
     cpu = time.process_time()
     try:
-        yield
+        attempt()
     except KeyboardInterrupt:  # not a result: the next run resumes it from its checkpoint
         for r in (t.record for t in trials if t.record.status == RUNNING):
             r.status, r.test_accuracy, r.test_loss, r.eval_seconds = PENDING, None, None, None
