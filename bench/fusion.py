@@ -2,20 +2,21 @@
 """Fused trials against unfused ones and against bare Keras: whole processes, wall and CPU time.
 
 Three commands do the same ML work (same models, data, seeds, epochs), run in
-turn (fused, unfused, bare, fused, ...) so drift in machine load hits all three:
-    fused     python sweep.py CONFIG --workers W --fuse 8   (auto for quick; every instrument on: scalars,
-              per-layer histograms every epoch, graph, text, images, HParams, checkpoints, records)
+turn (fused, unfused, bare, fused, ...; bench/paired.py) so drift in machine
+load hits all three:
+    fused     python sweep.py CONFIG --workers W   (the default, `sweep.fuse: auto`; every instrument on:
+              scalars, per-layer histograms every epoch, graph, text, images, HParams, checkpoints, records)
     unfused   python sweep.py CONFIG --workers W --fuse off
     bare      one Python process: per trial build, compile, `fit` with validation, predict, save
 Cases (8 trials each, learning rates differ, 2 epochs on the full 55,000 images):
     mlp128    784-128-10            (goal: fused at most 0.40x bare wall time)
-    mlp512    784-512-10            (goal: at most 0.67x)
-    cnn       the tutorial CNN, 1 trial of 1 epoch on 10,000 images: never fused, so it shows what
-              steps_per_execution alone gives (fused and unfused are the same command there)
-    mlp500x3  784-500-500-500-10, 1 trial (not fusable alone): steps_per_execution alone
-    quick     experiments/quick.yaml with --workers 2: what `make run` does (32 trials, 4 fused groups)
+    mlp512    784-512-10            (goal: at most 0.67x; `auto` trains these alone, measured faster)
+    mlp512x8  784-512-10 with --fuse 8: what fusing them would give
+    cnn       the tutorial CNN, 1 trial of 1 epoch on 10,000 images, and
+    mlp500x3  784-500-500-500-10, 1 trial: never fused; what steps_per_execution alone gives
+    quick     experiments/quick.yaml with --workers 2: what `make run` does
 Each case with --workers 1 and 2 (cnn and mlp500x3: 1). Printed per case: median seconds, the
-ratios to bare (median of the pairs' ratios), the CPU-time ratios, the disk per trial, and the
+ratios to bare (median of the rounds' ratios), the CPU-time ratios, the disk per trial, and the
 share of this machine's matmul peak (a 2048 x 2048 float32 matmul, timed here) that the
 training FLOPs (6 x multiply-adds per example, forward and backward) reach in that wall time.
 
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,18 +40,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sweep_overhead import bare_loop, disk_bytes, timed  # noqa: E402
+from paired import alternate, disk_bytes  # noqa: E402
+from sweep_overhead import bare_loop  # noqa: E402
 
 LRS = [0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.006, 0.008]
+ALONE = ("unfused", "bare")  # never fused: `auto` and `off` are the same command
 CASES = {
     "mlp128": {"model": {"hidden": [128]}, "train": {"epochs": 2}, "lrs": LRS, "goal": 0.40},
     "mlp512": {"model": {"hidden": [512]}, "train": {"epochs": 2}, "lrs": LRS, "goal": 0.67},
+    "mlp512x8": {"model": {"hidden": [512]}, "train": {"epochs": 2}, "lrs": LRS, "goal": None, "fuse": "8"},
     "cnn": {"model": {"family": "cnn"}, "train": {"epochs": 1, "batch_size": 50}, "data": {"limit": 10000},
-            "lrs": None, "goal": None},
+            "lrs": None, "goal": None, "sides": ALONE},
     "mlp500x3": {"model": {"hidden": [500, 500, 500], "dropout": 0.2}, "train": {"epochs": 2, "optimizer": "rmsprop"},
-                 "lrs": None, "goal": None},
-    "quick": {"file": "experiments/quick.yaml", "lrs": None, "trials": 32, "goal": None, "workers": [2],
-              "fuse": "auto"},  # make run
+                 "lrs": None, "goal": None, "sides": ALONE},
+    "quick": {"file": "experiments/quick.yaml", "lrs": None, "goal": None, "workers": [2]},  # make run
 }
 SIDES = ("fused", "unfused", "bare")
 
@@ -73,16 +75,21 @@ def write_config(path: Path, name: str, case: dict, quick: bool) -> Path:
     return path
 
 
+def plan_specs(config: Path) -> list:
+    """The trials the config's sweep plans (its search; a confirmation race adds more)."""
+    from harness.config import plan, schema
+
+    return plan.plan(schema.load_raw(config), str(config))[1]
+
+
 def training_flops(config: Path) -> float:
     """6 x multiply-adds per example x examples seen, over the sweep's trials (dense layers and convolutions)."""
     import numpy as np
 
-    from harness.config import plan, schema
     from harness.training import models
 
-    _, specs = plan.plan(schema.load_raw(config), str(config))
     total = 0.0
-    for spec in specs:
+    for spec in plan_specs(config):
         cfg = spec.config
         model = models.build(cfg.model, cfg.data.scaling)
         macs = 0
@@ -106,37 +113,33 @@ def matmul_peak() -> float:
     return float(out.stdout.split()[-1])
 
 
-def commands(config: Path, work: Path, workers: int, fuse: str) -> dict[str, list[str]]:
+def commands(config: Path, work: Path, workers: int, case: dict) -> dict[str, list[str]]:
     sweep = [sys.executable, str(ROOT / "sweep.py"), str(config), "--workers", str(workers), "--quiet"]
-    return {"fused": [*sweep, "--fuse", fuse, "--runs", str(work / "f-runs"), "--eventlog", str(work / "f-ev")],
-            "unfused": [*sweep, "--fuse", "off", "--runs", str(work / "u-runs"), "--eventlog", str(work / "u-ev")],
-            "bare": [sys.executable, str(ROOT / "bench" / "sweep_overhead.py"), "--bare", str(config), str(work / "bare")]}
+    sides = {"fused": [*sweep, "--fuse", case.get("fuse", "auto"), "--runs", str(work / "f-runs"),
+                       "--eventlog", str(work / "f-ev")],
+             "unfused": [*sweep, "--fuse", "off", "--runs", str(work / "u-runs"), "--eventlog", str(work / "u-ev")],
+             "bare": [sys.executable, str(ROOT / "bench" / "sweep_overhead.py"), "--bare", str(config),
+                      str(work / "bare")]}
+    return {side: cmd for side, cmd in sides.items() if side in case.get("sides", SIDES)}
 
 
 def run_case(name: str, case: dict, workers: int, pairs: int, tmp: Path, quick: bool, peak: float) -> dict:
     config = write_config(tmp / f"{name}-{workers}.yaml", f"fusion-{name}", case, quick)
-    trials = case.get("trials") or len(case["lrs"] or [None])
-    wall = {s: [] for s in SIDES}
-    cpu = {s: [] for s in SIDES}
-    sizes = {}
-    for i in range(pairs):
-        work = tmp / f"{name}-{workers}-{i}"
-        work.mkdir()
-        for side, cmd in commands(config, work, workers, case.get("fuse", "8")).items():
-            w, c = timed(cmd, work)
-            wall[side].append(w)
-            cpu[side].append(c)
-        sizes = {"fused": disk_bytes(work / "f-runs", work / "f-ev") / trials,
-                 "unfused": disk_bytes(work / "u-runs", work / "u-ev") / trials}
-        print(f"  {name} x{workers} round {i + 1}: " + ", ".join(
-            f"{s} {wall[s][-1]:.1f} s ({cpu[s][-1]:.1f} s CPU)" for s in SIDES) + f"; load {os.getloadavg()[0]:.2f}",
-            flush=True)
+    trials = len(plan_specs(config))
+    rounds = alternate(lambda work: commands(config, work, workers, case), pairs, tmp, f"{name} x{workers}")
+    sides = list(rounds.wall)
+    seconds = {s: rounds.median(s) for s in sides}
     flops = training_flops(config)
-    ratio = {s: statistics.median(a / b for a, b in zip(wall[s], wall["bare"])) for s in SIDES}
-    cpu_ratio = {s: statistics.median(a / b for a, b in zip(cpu[s], cpu["bare"])) for s in SIDES}
-    seconds = {s: statistics.median(wall[s]) for s in SIDES}
-    return {"name": name, "workers": workers, "seconds": seconds, "ratio": ratio, "cpu_ratio": cpu_ratio,
-            "peak_share": {s: flops / seconds[s] / 1e9 / peak for s in SIDES}, "sizes": sizes, "goal": case["goal"]}
+    return {"name": name, "workers": workers, "seconds": seconds,
+            "ratio": {s: rounds.ratio(s, "bare") for s in sides},
+            "cpu_ratio": {s: rounds.ratio(s, "bare", cpu=True) for s in sides},
+            "peak_share": {s: flops / seconds[s] / 1e9 / peak for s in sides},
+            "sizes": {s: disk_bytes(rounds.last / f"{s[0]}-runs", rounds.last / f"{s[0]}-ev") / trials
+                      for s in sides if s != "bare"}, "goal": case["goal"]}
+
+
+def cell(table: dict, side: str, fmt: str) -> str:
+    return fmt.format(table[side]) if side in table else "(same)"
 
 
 def main() -> int:
@@ -158,16 +161,16 @@ def main() -> int:
             for workers in CASES[name].get("workers") or (args.workers if CASES[name]["lrs"] else [1]):
                 rows.append(run_case(name, CASES[name], workers, args.pairs, Path(tmp), args.quick, peak))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
-    print(f"| case | workers | fused s | unfused s | bare s | fused / bare (goal) | unfused / bare "
-          f"| CPU fused / bare | CPU unfused / bare | share of matmul peak: fused, unfused, bare | disk per trial |")
+    print("| case | workers | fused s | unfused s | bare s | fused / bare (goal) | unfused / bare "
+          "| CPU fused / bare | CPU unfused / bare | share of matmul peak: fused, unfused, bare | disk per trial |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
     for r in rows:
         s, q, c, share = r["seconds"], r["ratio"], r["cpu_ratio"], r["peak_share"]
         goal = f" (<= {r['goal']:.2f})" if r["goal"] else ""
-        print(f"| {r['name']} | {r['workers']} | {s['fused']:.1f} | {s['unfused']:.1f} | {s['bare']:.1f} "
-              f"| {q['fused']:.2f}{goal} | {q['unfused']:.2f} | {c['fused']:.2f} | {c['unfused']:.2f} "
-              f"| {100 * share['fused']:.0f}%, {100 * share['unfused']:.0f}%, {100 * share['bare']:.0f}% "
-              f"| {r['sizes']['fused'] / 1e6:.2f} MB |")
+        print(f"| {r['name']} | {r['workers']} | {cell(s, 'fused', '{:.1f}')} | {s['unfused']:.1f} | {s['bare']:.1f} "
+              f"| {cell(q, 'fused', '{:.2f}')}{goal} | {q['unfused']:.2f} | {cell(c, 'fused', '{:.2f}')} "
+              f"| {c['unfused']:.2f} | " + ", ".join(f"{100 * share[x]:.0f}%" for x in share)
+              + f" | {r['sizes']['unfused'] / 1e6:.2f} MB |")
     return 0
 
 

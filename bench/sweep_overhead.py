@@ -27,18 +27,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from paired import alternate, disk_bytes  # noqa: E402
 
 LRS = [0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.006, 0.008]
 CASES = {
@@ -77,48 +76,17 @@ def bare_loop(config: Path, out: Path) -> None:
         train_bare(spec.config, mnist, out / f"{spec.trial_id}.keras")
 
 
-def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the command and every process it started and waited for)."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if out.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
-def disk_bytes(*dirs: Path) -> int:
-    return sum(p.stat().st_size for d in dirs for p in d.rglob("*") if p.is_file())
-
-
 def run_case(name: str, case: dict, pairs: int, tmp: Path) -> dict:
     config = write_config(tmp / f"{name}.yaml", f"cost-{name}", case)
     trials = len(case["lrs"] or [None])
-    times: dict[str, list[float]] = {"harness": [], "bare": []}
-    cpu: dict[str, list[float]] = {"harness": [], "bare": []}
-    size = 0
-    for i in range(pairs):
-        work = tmp / f"{name}-{i}"
-        work.mkdir()
-        runs, events = work / "runs", work / "eventlog"
-        for side, cmd in (("harness", [sys.executable, str(ROOT / "sweep.py"), str(config), "--workers", "1",
-                                       "--runs", str(runs), "--eventlog", str(events), "--quiet"]),
-                          ("bare", [sys.executable, __file__, "--bare", str(config), str(work / "bare")])):
-            wall, used = timed(cmd, work)
-            times[side].append(wall)
-            cpu[side].append(used)
-        size = disk_bytes(runs, events)
-        print(f"  {name} pair {i + 1}: harness {times['harness'][-1]:.1f} s ({cpu['harness'][-1]:.1f} s CPU), "
-              f"bare {times['bare'][-1]:.1f} s ({cpu['bare'][-1]:.1f} s CPU), "
-              f"ratio {times['harness'][-1] / times['bare'][-1]:.3f}", flush=True)
-    ratios = [h / b for h, b in zip(times["harness"], times["bare"])]
-    cpu_ratios = [h / b for h, b in zip(cpu["harness"], cpu["bare"])]
-    return {"title": case["title"], "trials": trials, "harness": statistics.median(times["harness"]),
-            "bare": statistics.median(times["bare"]), "ratio": statistics.median(ratios), "ratios": ratios,
-            "cpu_ratio": statistics.median(cpu_ratios), "bytes_per_trial": size / trials}
+    rounds = alternate(lambda work: {
+        "harness": [sys.executable, str(ROOT / "sweep.py"), str(config), "--workers", "1",
+                    "--runs", str(work / "runs"), "--eventlog", str(work / "eventlog"), "--quiet"],
+        "bare": [sys.executable, __file__, "--bare", str(config), str(work / "bare")]}, pairs, tmp, name)
+    return {"title": case["title"], "trials": trials, "harness": rounds.median("harness"),
+            "bare": rounds.median("bare"), "ratio": rounds.ratio("harness", "bare"),
+            "ratios": rounds.ratios("harness", "bare"), "cpu_ratio": rounds.ratio("harness", "bare", cpu=True),
+            "bytes_per_trial": disk_bytes(rounds.last / "runs", rounds.last / "eventlog") / trials}
 
 
 def main() -> int:

@@ -94,7 +94,10 @@ def test_ray_sweep_matches_local_and_survives_a_killed_worker(tmp_path):
     assert on_ray["status"].equals(here["status"]) and on_ray["test_accuracy"].equals(here["test_accuracy"])
     attempts = {t: json.loads((tmp_path / "ray" / "runs" / "grid" / t / "trial.json").read_text())["attempts"]
                 for t in TRIALS}
-    assert sorted(attempts.values()) == [1, 1, 1, 2]  # the killed trial ran again, from the driver's copy
+    # Each width's two trials train as one fused group (one Ray task): the killed group's members ran
+    # again, from the driver's copy, and the other group's once.
+    assert sorted(attempts.values()) == [1, 1, 2, 2]
+    assert attempts[TRIALS[0]] == attempts[TRIALS[1]] and attempts[TRIALS[2]] == attempts[TRIALS[3]]
 
     for tid in TRIALS:
         run_dir = tmp_path / "ray" / "runs" / "grid" / tid
@@ -126,7 +129,8 @@ def test_two_node_cluster_places_trials_on_both_and_survives_losing_one(tmp_path
         # Joining a cluster ships the harness package with the job (runtime_env), as on real machines.
         proc = subprocess.Popen([sys.executable, "sweep.py", str(cfg), "--runs", str(tmp_path / "runs"),
                                  "--eventlog", str(tmp_path / "eventlog"), "--workers", "2", "--quiet",
-                                 "--executor", "ray", "--ray-address", cluster.address], cwd=ROOT, text=True,
+                                 "--executor", "ray", "--ray-address", cluster.address,
+                                 "--fuse", "2"], cwd=ROOT, text=True,  # 3 tasks (groups of 2, 2 and 1), not 1 of 5
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         run_dir = tmp_path / "runs" / "nodes"
 
