@@ -28,9 +28,8 @@ import numpy as np
 from harness.training import order
 from harness.training.callbacks import EpochHistory, initial_epoch
 from harness.training.data import Split
-from harness.training.fused_model import Stacked
+from harness.training.fused_model import CHUNK, Stacked
 
-MAX_CHUNK = 1000  # steps per call at most, so Ctrl-C is answered within seconds
 
 
 @dataclass(eq=False)
@@ -102,45 +101,47 @@ class _Group:
             if self.stacked is not None:
                 self.stacked.store(full=True)
             self.stacked = Stacked([m.model for m in active], self.split.x_train, self.split.y_train,
-                                   [m.seed for m in active])
+                                   [m.seed for m in active], self.batch_size)
         return self.stacked
 
     def _epoch(self, epoch: int) -> None:
         active = self._active()
-        orders = {m.seed: order.permutation(m.seed, epoch, self.n) for m in active}
+        steps, size = self.steps_per_epoch, self.batch_size
+        pad = np.zeros(steps * size - self.n, np.int32)  # the partial last batch, padded (`valid` says so)
+        rows = {m.seed: np.concatenate([order.permutation(m.seed, epoch, self.n), pad]).reshape(steps, size)
+                for m in active}
+        valid = np.full(steps, size, np.int32)
+        valid[-1] = self.n - (steps - 1) * size
         for m in active:
             m._sums[:] = 0
             if m.history is not None:
                 m.history.share = 1 / len(active)
             m.call("on_epoch_begin", epoch, None)
-        full = self.n // self.batch_size
         batch = 0
-        while batch < self.steps_per_epoch and self._active():
+        while batch < steps and self._active():
             stacked = self._stack()
             step = int(stacked.iterations.numpy())
-            if batch < full:
-                size, count = self.batch_size, min(full - batch, self._until_event(step))
-            else:
-                size, count = self.n - full * self.batch_size, 1
-            start = batch * self.batch_size
-            idx = np.stack([orders[seed][start:start + count * size].reshape(count, size)
-                            for seed in dict.fromkeys(m.seed for m in self._active())], 1)
-            losses, correct = (t.numpy() for t in stacked.run(idx))
-            self._after_chunk(epoch, batch, step, size, losses, correct)
+            count = min(steps - batch, self._until_event(step))
+            idx = np.zeros((CHUNK, len(stacked.orders), size), np.int32)
+            idx[:count] = np.stack([rows[seed][batch:batch + count] for seed in stacked.orders], 1)
+            chunk_valid = np.zeros(CHUNK, np.int32)
+            chunk_valid[:count] = valid[batch:batch + count]
+            losses, correct = (t.numpy()[:count] for t in stacked.run(idx, chunk_valid, count))
+            self._after_chunk(epoch, batch, step, chunk_valid[:count], losses, correct)
             batch += count
         if self._active():
             self._end_epoch(epoch, self._active())
 
     def _until_event(self, step: int) -> int:
         """Steps from `step` to the next one at which any active member's callbacks act."""
-        gaps = [MAX_CHUNK]
+        gaps = [CHUNK]
         for m in self._active():
             gaps += [p - step % p for p in (m.every_steps, m.checkpoint_steps) if p]
             if m.max_steps:
                 gaps.append(max(1, m.max_steps - step))
         return min(gaps)
 
-    def _after_chunk(self, epoch, batch, step, size, losses, correct) -> None:
+    def _after_chunk(self, epoch, batch, step, valid, losses, correct) -> None:
         """Replay the chunk's batch hooks per member; end the epoch of those that stopped inside it."""
         active = self._active()
         count = len(losses)
@@ -150,7 +151,8 @@ class _Group:
         for k, m in enumerate(active):
             bad = np.flatnonzero(~np.isfinite(losses[:, k]))
             last = int(bad[0]) if len(bad) else count - 1  # a NaN ends the member's chunk at its exact step
-            m._sums += (losses[:last + 1, k].sum() * size, correct[:last + 1, k].sum(), (last + 1) * size)
+            seen = valid[:last + 1]
+            m._sums += ((losses[:last + 1, k] * seen).sum(), correct[:last + 1, k].sum(), seen.sum())
             m.call("on_train_batch_begin", batch, None)  # once per chunk, as fit calls them per execution
             m.call("on_train_batch_end", batch + last, m.logs())
             if m.model.stop_training:
