@@ -43,8 +43,7 @@ def test_a_choosing_strategy_is_asked_at_most_one_group_ahead():
     assert ids(unit) == ["t0", "t3"] and strategy.asked == 4  # its first, then 3 more (one fits), no further
 
 
-def test_auto_trains_wide_mlps_alone_and_off_fuses_nothing():
+def test_auto_fuses_wide_mlps_too_and_off_fuses_nothing():
     wide = [spec("w1", hidden=[512]), spec("w2", hidden=[512])]
-    assert [ids(u) for u in iter(fusing.Packer(Script(wide), 8, fusing.keyer("auto")).ask, None)] == [["w1"], ["w2"]]
-    assert ids(fusing.Packer(Script(wide), 8, fusing.keyer(8)).ask()) == ["w1", "w2"]
+    assert ids(fusing.Packer(Script(wide), fusing.limit("auto")).ask()) == ["w1", "w2"]
     assert ids(fusing.Packer(Script([spec("a"), spec("b")]), fusing.limit("off")).ask()) == ["a"]

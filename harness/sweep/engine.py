@@ -216,7 +216,7 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
 
 
 def _say_fusion(plan: SweepPlan, fuse: int, say: Callable[[str], Any]) -> None:
-    line = fusing.plan_line(plan.todo, fuse, plan.strategy.chooses, fusing.keyer(plan.config.sweep.fuse))
+    line = fusing.plan_line(plan.todo, fuse, plan.strategy.chooses)
     if line:
         say(f"  {line}")
 
@@ -245,10 +245,10 @@ def _execute(plan: SweepPlan, ids: list[str], workers: int, executor: str | None
         known = plan.known  # read once: the strategy and the pruner are rebuilt from the same records
         plan.strategy.start(plan.todo, known)
         pruner = confirm.search_pruner(pruner_for(cfg.sweep, paths, known), cfg.sweep)
-        units = plan.to_run if plan.strategy.chooses else sum(fusing.packing(plan.todo, fuse, fusing.keyer(cfg.sweep.fuse)))
+        units = plan.to_run if plan.strategy.chooses else sum(fusing.packing(plan.todo, fuse))
         runner = _executor(executor, min(workers, max(1, units)),  # a group: one slot
                            paths.workspace, ray_address, say)
-        scheduler.run(fusing.Packer(plan.strategy, fuse, fusing.keyer(cfg.sweep.fuse)), pruner, runner, paths.workspace,
+        scheduler.run(fusing.Packer(plan.strategy, fuse), pruner, runner, paths.workspace,
                       scheduler.Callbacks(started=started, finished=finished))
     except KeyboardInterrupt:
         return True

@@ -2,8 +2,8 @@
 
 `sweep.fuse` (or `--fuse`): `auto` fuses up to AUTO_MEMBERS trials wherever
 training/fused_rule.py allows it (MLPs and softmax regression: measured faster
-here, bench/fusion.py; never the CNN, for which fusion is not faster on CPU),
-`off` never, N up to N members. The packer sits between the scheduler and the
+here at every width tried, bench/fusion.py; never the CNN), `off` never, N up
+to N members. The packer sits between the scheduler and the
 strategy: it asks the strategy for trials, holds back those that do not fit the
 group it is filling, and hands out a Group (or a lone TrialSpec). A strategy
 that plans every trial up front is asked ahead freely (its plan does not
@@ -21,21 +21,11 @@ from harness.record import TrialRecord
 from harness.training.fused_rule import group_key
 
 AUTO_MEMBERS = 8  # measured on the 2-core machine: 8 stacked 784-128-10 MLPs train 2.75x faster than one (issue 17)
-AUTO_MAX_WIDTH = 256  # measured (bench/fusion.py): 784-128-10 fused 2x faster than alone, 784-512-10 slower
 
 
 def limit(fuse: str | int) -> int:
     """Members per group at most: `auto` -> AUTO_MEMBERS, `off` -> 1, N -> N."""
     return {"auto": AUTO_MEMBERS, "off": 1}.get(fuse, fuse) if isinstance(fuse, str) else int(fuse)
-
-
-def keyer(fuse: str | int):
-    """The group key the packer uses: fused_rule's; with `auto`, only where fusing was measured faster
-    (softmax regression, MLPs no wider than AUTO_MAX_WIDTH); an explicit N fuses whatever the rule allows."""
-    def key(cfg) -> str | None:
-        wide = cfg.model.family == "mlp" and max(cfg.model.hidden) > AUTO_MAX_WIDTH
-        return None if fuse == "auto" and wide else group_key(cfg)
-    return key
 
 
 @dataclass(frozen=True)
@@ -65,8 +55,8 @@ def prunable(unit: Unit, active: bool) -> Unit:
 class Packer:
     """The strategy's interface for the scheduler (ask, retry, tell), asking for units instead of trials."""
 
-    def __init__(self, strategy, most: int, key=group_key):
-        self.strategy, self.most, self.key = strategy, most, key
+    def __init__(self, strategy, most: int):
+        self.strategy, self.most = strategy, most
         self._held: deque[TrialSpec] = deque()
         self._ahead = most if strategy.chooses else None  # None: ask as far ahead as it takes
 
@@ -77,10 +67,10 @@ class Packer:
             self._held.append(first)
         if not self._held:
             return None
-        key = self.key(self._held[0].config)
+        key = group_key(self._held[0].config)
         if key is None:
             return self._held.popleft()
-        group = [s for s in self._held if self.key(s.config) == key][:self.most]
+        group = [s for s in self._held if group_key(s.config) == key][:self.most]
         asked = 0
         while len(group) < self.most and (self._ahead is None or asked < self._ahead):
             spec = self.strategy.ask()
@@ -88,7 +78,7 @@ class Packer:
                 break
             asked += 1
             self._held.append(spec)
-            if self.key(spec.config) == key:
+            if group_key(spec.config) == key:
                 group.append(spec)
         for spec in group:
             self._held.remove(spec)
@@ -101,13 +91,13 @@ class Packer:
         self.strategy.tell(spec, record)
 
 
-def packing(todo: list[TrialSpec], most: int, key=group_key) -> tuple[int, int]:
+def packing(todo: list[TrialSpec], most: int) -> tuple[int, int]:
     """(fused groups, trials alone) a planned sweep's `todo` makes: the packer asks a planning strategy
     as far ahead as it takes, so each key's trials fill groups of `most`."""
     groups: dict[str, int] = {}
     alone = 0
     for spec in todo:
-        k = key(spec.config) if most > 1 else None
+        k = group_key(spec.config) if most > 1 else None
         if k is None:
             alone += 1
         else:
@@ -115,15 +105,15 @@ def packing(todo: list[TrialSpec], most: int, key=group_key) -> tuple[int, int]:
     return sum(-(-n // most) for n in groups.values() if n > 1), alone + sum(n == 1 for n in groups.values())
 
 
-def plan_line(todo: list[TrialSpec], most: int, chooses: bool, key=group_key) -> str | None:
+def plan_line(todo: list[TrialSpec], most: int, chooses: bool) -> str | None:
     """The report's and --dry-run's line about fusion, or None when nothing will be fused."""
     if most <= 1 or not todo:
         return None
     if chooses:
         return f"fusion: up to {most} compatible trials per fused model, as the search asks for them"
-    fused, alone = packing(todo, most, key)
+    fused, alone = packing(todo, most)
     if not fused:
-        return "fusion: none (no two trials can train as one model faster here; see README, Fused trials)"
+        return "fusion: none (no two trials can train as one model; see README, Fused trials)"
     return (f"fusion: {len(todo) - alone} trials in {fused} fused {'group' if fused == 1 else 'groups'} "
             f"(at most {most} each)" + (f", {alone} trained alone" if alone else ""))
 
