@@ -41,7 +41,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from paired import alternate, disk_bytes  # noqa: E402
-from sweep_overhead import bare_loop  # noqa: E402
 
 LRS = [0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.006, 0.008]
 ALONE = ("unfused", "bare")  # never fused: `auto` and `off` are the same command
@@ -143,9 +142,6 @@ def cell(table: dict, side: str, fmt: str) -> str:
 
 
 def main() -> int:
-    if len(sys.argv) == 4 and sys.argv[1] == "--bare":
-        bare_loop(Path(sys.argv[2]), Path(sys.argv[3]))
-        return 0
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--pairs", type=int, default=3, help="rounds of the three commands per case (default 3)")
     p.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
