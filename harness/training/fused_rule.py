@@ -8,8 +8,8 @@ family and layer widths, activation, optimizer kind (and Nesterov or not),
 whether EMA is on, batch size, loss, data, determinism. Only MLPs and softmax
 regression fuse (TensorFlow on CPU has no grouped convolution: a fused CNN
 would be K convolutions in one graph, not built), and a trial that profiles
-does not (its trace would show the group). Where fusing is also faster is
-sweep/fusing.py's `auto` policy, not this rule.
+does not (its trace would show the group). How many members a group takes is
+sweep/fusing.py's (`sweep.fuse`), not this rule's.
 """
 
 from __future__ import annotations
