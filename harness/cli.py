@@ -7,6 +7,7 @@ Exit status: 0 when every trial finished ok, 1 when any diverged or failed,
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -104,7 +105,14 @@ def report(outcome: SweepOutcome, eventlog: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    try:
+        return _main(parse_args(argv))
+    except BrokenPipeError:  # the reader went away (`--dry-run | head`): what it read was all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (no second error at exit's flush)
+        return 0
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         outcome = run_sweep(args.config, overrides=args.overrides, runs=args.runs, eventlog=args.eventlog,
                             workers=args.workers, executor=args.executor, ray_address=args.ray_address,
@@ -112,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise
     except OSError as e:  # the disk refused a write of the sweep itself (full, read-only): finished trials are kept
         print(f"error: {os_problem(e)}", file=sys.stderr)
         return 2

@@ -45,3 +45,12 @@ def test_the_closing_hints_work_where_they_are_printed(finished):
     tensorboard = shlex.split(hints["TensorBoard"].split("   ")[0])
     assert Path(tensorboard[0]).exists() or (tmp / tensorboard[0]).exists()  # the venv's, not a bare name off PATH
     assert tensorboard[1:] == ["--logdir", str(tmp / "eventlog")]
+
+
+def test_a_dry_run_piped_into_head_ends_quietly(tmp_path):
+    cfg = write_config(tmp_path, "piped", sweep={"parameters": {"train.lr": [0.001 * (i + 1) for i in range(400)]}})
+    out = subprocess.run(f"{shlex.quote(sys.executable)} sweep.py {shlex.quote(str(cfg))} --dry-run "
+                         f"--runs {shlex.quote(str(tmp_path / 'runs'))} | head -n 2", shell=True, cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert len(out.stdout.splitlines()) == 2 and out.stdout.startswith("piped: 400 trials"), out.stdout
+    assert out.stderr == "", out.stderr  # no BrokenPipeError traceback, no "Exception ignored" at exit
