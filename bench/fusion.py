@@ -114,11 +114,9 @@ def matmul_peak() -> float:
 
 def commands(config: Path, work: Path, workers: int, case: dict) -> dict[str, list[str]]:
     sweep = [sys.executable, str(ROOT / "sweep.py"), str(config), "--workers", str(workers), "--quiet"]
-    sides = {"fused": [*sweep, "--fuse", case.get("fuse", "auto"), "--runs", str(work / "f-runs"),
-                       "--eventlog", str(work / "f-ev")],
-             "unfused": [*sweep, "--fuse", "off", "--runs", str(work / "u-runs"), "--eventlog", str(work / "u-ev")],
-             "bare": [sys.executable, str(ROOT / "bench" / "sweep_overhead.py"), "--bare", str(config),
-                      str(work / "bare")]}
+    sides = {side: [*sweep, "--fuse", fuse, "--runs", str(work / side / "runs"), "--eventlog", str(work / side / "ev")]
+             for side, fuse in (("fused", case.get("fuse", "auto")), ("unfused", "off"))}
+    sides["bare"] = [sys.executable, str(ROOT / "bench" / "sweep_overhead.py"), "--bare", str(config), str(work / "bare")]
     return {side: cmd for side, cmd in sides.items() if side in case.get("sides", SIDES)}
 
 
@@ -133,8 +131,7 @@ def run_case(name: str, case: dict, workers: int, pairs: int, tmp: Path, quick: 
             "ratio": {s: rounds.ratio(s, "bare") for s in sides},
             "cpu_ratio": {s: rounds.ratio(s, "bare", cpu=True) for s in sides},
             "peak_share": {s: flops / seconds[s] / 1e9 / peak for s in sides},
-            "sizes": {s: disk_bytes(rounds.last / f"{s[0]}-runs", rounds.last / f"{s[0]}-ev") / trials
-                      for s in sides if s != "bare"}, "goal": case["goal"]}
+            "sizes": {s: disk_bytes(rounds.last / s) / trials for s in sides if s != "bare"}, "goal": case["goal"]}
 
 
 def cell(table: dict, side: str, fmt: str) -> str:

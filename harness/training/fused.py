@@ -108,8 +108,8 @@ class _Group:
         active = self._active()
         steps, size = self.steps_per_epoch, self.batch_size
         pad = np.zeros(steps * size - self.n, np.int32)  # the partial last batch, padded (`valid` says so)
-        rows = {m.seed: np.concatenate([order.permutation(m.seed, epoch, self.n), pad]).reshape(steps, size)
-                for m in active}
+        rows = {seed: np.concatenate([order.permutation(seed, epoch, self.n), pad]).reshape(steps, size)
+                for seed in dict.fromkeys(m.seed for m in active)}  # one per data order, not per member
         valid = np.full(steps, size, np.int32)
         valid[-1] = self.n - (steps - 1) * size
         for m in active:

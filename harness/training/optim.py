@@ -7,6 +7,7 @@ import math
 import keras
 
 from harness.config.schema import ExperimentConfig, TrainConfig
+from harness.training.order import steps_per_epoch as epoch_steps
 
 
 @keras.saving.register_keras_serializable(package="mnist_harness")
@@ -45,7 +46,7 @@ def optimizer(cfg: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimi
 
 def compile_model(model: keras.Model, cfg: TrainConfig, n_train: int, steps_per_execution: int = 1) -> int:
     """Compile for training; returns the steps per epoch."""
-    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+    steps_per_epoch = epoch_steps(n_train, cfg.batch_size)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True) if cfg.loss == "crossentropy" else mse_on_softmax
     model.compile(
         optimizer=optimizer(cfg, steps_per_epoch),
@@ -66,7 +67,7 @@ def steps_per_execution(cfg: ExperimentConfig, n_train: int) -> int:
     is then seen at the end of its execution, up to that many steps after it appeared."""
     if cfg.logging.profile_steps:
         return 1
-    step_grid = math.gcd(math.ceil(n_train / cfg.train.batch_size), cfg.logging.every_steps,
+    step_grid = math.gcd(epoch_steps(n_train, cfg.train.batch_size), cfg.logging.every_steps,
                          cfg.logging.checkpoint_steps, cfg.train.steps or 0)
     return max(d for d in range(1, MAX_STEPS_PER_EXECUTION + 1) if step_grid % d == 0)
 
