@@ -17,7 +17,9 @@ For experiment E and trial T:
                               state.json), the newest and the previous whole one
     runs/E/T/curves.png|svg   learning curves
     runs/E/T/.lock            held by the process training T
-    eventlog/E/T/             the trial's TensorBoard events
+    eventlog/E/R/             the trial's TensorBoard events, in its run R = run_name(T): T shortened
+                              for TensorBoard's run selector (hidden=128,dropout=0.2,lr=0.003,rep=0
+                              is h128,drop.2,lr.003,r0)
     eventlog/E/hparams_experiment.pb
                               the sweep's HParams experiment (TensorBoard does not read it)
     eventlog/.hparams/DIGEST/ the one HParams experiment TensorBoard reads: the union of the sweeps'
@@ -25,6 +27,7 @@ For experiment E and trial T:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +50,33 @@ CONFIRM = "confirm.json"  # sweep.confirm: the race's verdict
 DAMAGED = ".damaged"  # damaged trial folders, set aside
 SWEEP_HPARAMS = "hparams_experiment.pb"
 UNION_HPARAMS = ".hparams"
+
+
+# TensorBoard's run selector shows about 26 characters of a run's name, `E/` included (Time Series at
+# 1280 px): a trial's run is its id with the longer parameter names shortened, values' leading zeros
+# dropped and `rep=N` as `rN`. Each short name is one no leaf of the config has, so distinct ids stay distinct.
+RUN_KEYS = {"hidden": "h", "dropout": "drop", "optimizer": "opt", "batch_size": "bs", "epochs": "ep",
+            "momentum": "mom", "epsilon": "eps", "schedule": "sched", "kernel_init": "init", "family": "fam"}
+
+
+def run_name(trial_id: str) -> str:
+    """The TensorBoard run (eventlog/E/<run_name>) of trial `trial_id`; idempotent."""
+    setting, sep, rep = trial_id.rpartition(",rep=")
+    if not sep:
+        setting, rep = trial_id, None
+    parts = [_short_pair(part) for part in setting.split(",")] + ([f"r{rep}"] if rep is not None else [])
+    return ",".join(parts)
+
+
+def _short_pair(part: str) -> str:
+    key, eq, value = part.partition("=")
+    if not eq:
+        return part
+    *path, leaf = key.split(".")
+    key = ".".join([*path, RUN_KEYS.get(leaf, leaf)])
+    value = re.sub(r"^(-?)0\.(?=\d)", r"\1.", value)  # 0.003 -> .003
+    joined = key[-1:].isalpha() and value[:1].isdigit() or value[:1] in ".-" and not key[-1:].isdigit()
+    return f"{key}{value}" if joined else f"{key}={value}"
 
 
 def _in_run_dir(name: str) -> property:
@@ -93,7 +123,7 @@ class SweepPaths:
     workspace: Workspace
 
     def trial(self, trial_id: str) -> TrialPaths:
-        return TrialPaths(self.run_dir / trial_id, self.log_dir / trial_id)
+        return TrialPaths(self.run_dir / trial_id, self.log_dir / run_name(trial_id))
 
     results = _in_run_dir(RESULTS)
     plots = _in_run_dir(PLOTS)

@@ -13,6 +13,7 @@ from tensorboard.backend.event_processing import event_accumulator as ea
 from tensorboard.plugins.hparams import metadata as hp_metadata
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from harness.layout import run_name
 from sweeps import ROOT, record_of, run_sweep, sweep_cmd, wait_for, write_config
 
 SWEEP = {"method": "grid", "repeats": 2, "parameters": {"train.lr": [0.0003, 0.003, 0.03]}}
@@ -60,7 +61,7 @@ def test_a_sweep_with_confirm_ends_with_its_verdict_and_resumes_after_kill_9(tmp
     closing = out.stdout.strip().split("\n\n")[-1]  # the sweep's last words are the answer
     assert closing.startswith("race: ") and verdict["leader"] in closing and "test accuracy" in closing.lower()
     for tid in extra["trial_id"]:  # a race's seed is an ordinary trial: its own run, in its setting's HParams group
-        assert _group(tmp_path / "eventlog" / "race" / tid) == f"race/{tid.split(',rep=')[0]}"
+        assert _group(tmp_path / "eventlog" / "race" / run_name(tid)) == f"race/{tid.split(',rep=')[0]}"
 
     compare = subprocess.run([sys.executable, "-m", "harness", "compare", str(run_dir)], capture_output=True,
                              text=True, cwd=ROOT, timeout=120)

@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from harness.config import schema
-from harness.training import data, fused, fused_rule, models, optim, order
+from harness.training import data, fused, fused_model, fused_rule, models, optim, order
 from harness.training.callbacks import EmaEvaluation, TrainingGuard
 
 B = 32
@@ -115,6 +115,26 @@ def test_nesterov_and_moving_averages_train_exactly_as_unfused(split):
                           config(optimizer="momentum", lr=0.01, nesterov=True, ema=0.99, momentum=0.7, seed=4)], split)
     assert_same_training([config(optimizer="adam", lr=0.003, ema=0.95, seed=5, model={"family": "softmax"}),
                           config(optimizer="adam", lr=0.01, ema=0.8, seed=6, model={"family": "softmax"})], split)
+
+
+def test_a_second_group_of_one_kind_reuses_the_compiled_step_and_trains_exactly(split):
+    """A race's next round: the same settings with new seeds, then other rates and L2. The step is
+    compiled once (its argument carries everything that differs), and each group still trains as unfused."""
+    sgd = {"optimizer": "momentum", "momentum": 0.5}
+    rounds = [[config(**sgd, lr=lr, seed=seed, model={"l2": l2}) for lr, l2 in ((0.02, 0.0), (0.05, 1e-4))]
+              for seed in (20, 21)]
+    rounds.append([config(**sgd, lr=0.01, seed=22, model={"l2": 1e-3}), config(**sgd, lr=0.03, seed=22)])
+    programs = []
+    for cfgs in rounds:
+        programs.append(_program_after(cfgs, split))
+        assert_same_training(cfgs, split)
+    assert programs[0] is programs[1] is programs[2]  # one data order each round: one kind of group
+    assert programs[2].run.experimental_get_tracing_count() == 1
+
+
+def _program_after(cfgs, split) -> fused_model.Program:
+    models_ = [build(c, split) for c in cfgs]
+    return fused_model.Stacked(models_, split.x_train, split.y_train, [c.train.seed for c in cfgs], B).program
 
 
 def test_members_that_diverge_or_end_early_leave_the_rest_exact(split):

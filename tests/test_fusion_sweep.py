@@ -13,6 +13,7 @@ from tensorboard.backend.event_processing import event_accumulator as ea
 
 from harness.training import keep
 from harness.training.summaries import LAYERS
+from harness.layout import run_name
 from sweeps import record_of, run_sweep, sweep_cmd, wait_for, write_config
 
 LRS = [0.001, 0.003, 0.01]
@@ -47,7 +48,7 @@ def test_a_fused_sweep_is_the_unfused_sweep_in_everything_a_user_sees(tmp_path):
         hf, hu = (pd.read_csv(runs[s] / "history.csv") for s in ("f", "u"))
         np.testing.assert_allclose(hf["loss"], hu["loss"], rtol=1e-3)  # round-off grows with lr 0.01 (test_fused.py: exact)
         assert hf["step"].tolist() == hu["step"].tolist()
-        (af, tf_), (au, tu) = (_tags(tmp_path / side / "eventlog" / "fz" / tid) for side in ("f", "u"))
+        (af, tf_), (au, tu) = (_tags(tmp_path / side / "eventlog" / "fz" / run_name(tid)) for side in ("f", "u"))
         assert tf_ == tu and {"train/step_loss", f"{LAYERS}/hidden1/weights", "test/confusion_matrix"} <= tf_
         np.testing.assert_allclose([e.step for e in af.Tensors("train/step_loss")],
                                    [e.step for e in au.Tensors("train/step_loss")])

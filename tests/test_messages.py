@@ -22,5 +22,5 @@ def test_a_bad_swept_value_is_said_once_with_the_settings_it_affects():
     with pytest.raises(ConfigError) as e:
         plan.plan(raw, "quick.yaml")
     assert e.value.problems == [
-        "train.lr = -1.0: must be > 0 (in 8 settings, e.g. hidden=128,dropout=0.0,lr=-1,optimizer=adam)",
-        "model.dropout = 1.5: must be >= 0 and < 1 (in 8 settings, e.g. hidden=128,dropout=1.5,lr=-1,optimizer=adam)"]
+        "train.lr = -1.0: must be > 0 (in 4 settings, e.g. hidden=64,dropout=0.0,lr=-1)",
+        "model.dropout = 1.5: must be >= 0 and < 1 (in 4 settings, e.g. hidden=64,dropout=1.5,lr=-1)"]

@@ -36,7 +36,7 @@ from harness.analysis import results
 from harness.config import plan as plan_mod, schema
 from harness.config.validate import ConfigError, plain
 from harness.files import atomic_write_text
-from harness.layout import SweepPaths
+from harness.layout import SweepPaths, run_name
 from harness.record import TrialRecord
 from harness.sweep import hparams_union
 from harness.sweep.engine import load_config, run_sweep
@@ -299,3 +299,19 @@ def test_what_dry_run_accepts_builds_logs_its_hparams_and_trains_a_step(case, mn
         n = min(cfg.train.batch_size, 64)
         loss, _ = model.train_on_batch(mnist.x_train[:n], mnist.y_train[:n])
         assert isinstance(float(loss), float)
+
+
+@st.composite
+def trial_ids(draw, keys: list[str]) -> str:
+    settings = {k: draw(st.sampled_from(VALUES[k][0] + VALUES[k][1])) for k in keys}
+    return plan_mod.trial_id(plan_mod.setting_id(settings), draw(st.integers(0, 12)), draw(st.sampled_from([1, 2])))
+
+
+@given(data=st.data(), keys=st.lists(st.sampled_from(SWEPT), min_size=0, max_size=5, unique=True))
+@settings(max_examples=300, deadline=None)
+def test_distinct_trials_get_distinct_tensorboard_runs(data, keys):
+    """layout.run_name shortens ids for TensorBoard's run selector: never two trials into one run."""
+    a, b = data.draw(trial_ids(keys)), data.draw(trial_ids(keys))
+    ra, rb = run_name(a), run_name(b)
+    assert (ra == rb) == (a == b), (a, b, ra)
+    assert run_name(ra) == ra and "/" not in ra and ra not in ("", ".", "..")

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from harness.sweep.ray_tasks import install_tree, pack_tree, unpack_tree
+from harness.layout import run_name
 from sweeps import ROOT, descendants, write_config
 
 GRID = {"parameters": {"model.hidden": [[16], [32]], "train.lr": [0.001, 0.01]}}
@@ -103,7 +104,7 @@ def test_ray_sweep_matches_local_and_survives_a_killed_worker(tmp_path):
         run_dir = tmp_path / "ray" / "runs" / "grid" / tid
         assert {"trial.json", "config.yaml", "history.csv", "model.keras"} <= {p.name for p in run_dir.iterdir()}
         assert not (run_dir / "checkpoint").exists()
-        events = list((tmp_path / "ray" / "eventlog" / "grid" / tid).glob("events.out.tfevents.*"))
+        events = list((tmp_path / "ray" / "eventlog" / "grid" / run_name(tid)).glob("events.out.tfevents.*"))
         assert len(events) == 1
         acc = EventAccumulator(str(events[0]), size_guidance={"tensors": 0})
         acc.Reload()

@@ -11,6 +11,7 @@ import json
 
 import pandas as pd
 
+from harness.layout import run_name
 from sweeps import record_of, run_sweep, write_config
 
 
@@ -37,7 +38,8 @@ def test_raising_repeats_keeps_the_finished_trials_and_lowering_it_again_too(tmp
     for t, at in when.items():
         new = runs / f"{t},rep=0"
         assert started(new) == at and record_of(new)["trial_id"] == f"{t},rep=0"  # kept, not trained again
-        assert (events / f"{t},rep=0").is_dir() and not (events / t).exists() and not (runs / t).exists()
+        assert (events / run_name(f"{t},rep=0")).is_dir() and not (events / run_name(t)).exists()
+        assert not (runs / t).exists()
     table = pd.read_csv(runs / "results.csv")
     assert sorted(table.trial_id) == ["dropout=0,rep=0", "dropout=0,rep=1", "dropout=0.2,rep=0", "dropout=0.2,rep=1"]
     assert set(table.status) == {"ok"} and "earlier plan" not in second.stdout

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from fixtures_eventlog import experiment_configs
+from harness.layout import run_name
 from sweeps import record_of, run_sweep, sweep_cmd, wait_for, write_config
 
 GRID = {"parameters": {"model.hidden": [[16], [32]], "train.lr": [0.001, 0.01]}}
@@ -30,7 +31,7 @@ def test_parallel_sweep_end_to_end(tmp_path):
         record = json.loads((tmp_path / "runs" / "grid" / tid / "trial.json").read_text())
         assert record["status"] == "ok" and record["test_accuracy"] == pytest.approx(
             df.set_index("trial_id").loc[tid, "test_accuracy"])
-        assert any((tmp_path / "eventlog" / "grid" / tid).glob("events.out.tfevents.*"))
+        assert any((tmp_path / "eventlog" / "grid" / run_name(tid)).glob("events.out.tfevents.*"))
     assert len(experiment_configs(tmp_path / "eventlog")) == 1  # the HParams config (the union of the sweeps')
     assert "best validation accuracy" in out.stdout and "runs/grid/results.csv" in out.stdout  # ranking, where to look
     assert any(line.split()[:3] == ["hidden", "lr", "val"] for line in out.stdout.splitlines())
@@ -45,9 +46,12 @@ def test_parallel_sweep_end_to_end(tmp_path):
     assert one["test_accuracy"].equals(two["test_accuracy"])
     assert np.allclose(one["test_loss"], two["test_loss"], rtol=1e-5, atol=0)
 
-    # Same command again: nothing to run, same table.
+    # Same command again: nothing to run, same table; runs an earlier version named by the whole id shortened.
+    events = tmp_path / "eventlog" / "grid"
+    (events / run_name("hidden=16,lr=0.01")).rename(events / "hidden=16,lr=0.01")
     again = run_sweep(cfg, tmp_path, "--workers", "2")
     assert again.returncode == 0 and "4 already finished, 0 to run" in again.stdout
+    assert sorted(p.name for p in events.iterdir() if p.is_dir()) == sorted(run_name(t) for t in df["trial_id"])
     assert pd.read_csv(tmp_path / "runs" / "grid" / "results.csv").equals(df)
 
     # A wider sweep keeps the finished trials and adds the new ones.

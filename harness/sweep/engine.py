@@ -131,6 +131,8 @@ def plan_sweep(strategy: Strategy, retry_failed: bool = False, fix: bool = True)
     Damaged trial folders are reported and (`fix`) set aside to run again (harness/sweep/repair.py).
     """
     paths, source = strategy.paths, strategy.planner.source
+    if fix:
+        migrate.short_runs(paths)  # runs named by the whole trial id (before layout.run_name): shortened
     moved = migrate.adopt(strategy.planner, paths, fix)  # named under another sweep.repeats: renamed (a dry run: read so)
     found = {**repair.prepare(paths, strategy.folders(), fix), **{m.new: m.record for m in moved}}
     specs = strategy.trials(found)

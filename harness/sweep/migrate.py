@@ -1,4 +1,5 @@
-"""Trials an earlier `sweep.repeats` named otherwise: kept, under the id the sweep gives them now.
+"""Trials an earlier `sweep.repeats` named otherwise, and TensorBoard runs an earlier version named by
+the whole trial id: kept, under the names the sweep gives them now.
 
 A sweep of one repeat names a trial by its setting (`hidden=128`), a sweep
 of several by setting and repeat (`hidden=128,rep=0`; plan.trial_id). Raising
@@ -20,7 +21,7 @@ from typing import Callable
 from harness.config import schema
 from harness.config.plan import Planner, earlier_ids
 from harness.config.validate import ConfigError
-from harness.layout import SweepPaths
+from harness.layout import SweepPaths, run_name
 from harness.record import DamagedRecord, TrialRecord
 from harness.sweep import repair
 
@@ -83,3 +84,17 @@ def adopt(planner: Planner, paths: SweepPaths, fix: bool = True,
                               "sweep folder") from None
     warn(f"note: kept {len(found)} trial(s) named under another sweep.repeats, renamed (e.g. {example})")
     return []
+
+
+def short_runs(paths: SweepPaths) -> None:
+    """Rename eventlog/E's runs named by their whole trial id (before layout.run_name) to their short
+    name, so a resumed trial's events stay one run; a run that has both names is left as it is."""
+    if not paths.log_dir.is_dir():
+        return
+    for old in sorted(paths.log_dir.iterdir()):
+        new = paths.log_dir / run_name(old.name)
+        if new != old and old.is_dir() and not old.is_symlink() and not old.name.startswith(".") and not new.exists():
+            try:
+                old.rename(new)
+            except OSError as e:
+                raise ConfigError([f"cannot rename {old} to {new}: {e.strerror or e}"], "sweep folder") from None
