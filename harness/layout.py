@@ -13,7 +13,7 @@ For experiment E and trial T:
     runs/E/T/history.csv      one row per epoch
     runs/E/T/model.keras      the trained model (logging.keep_model: final or best)
     runs/E/T/model.weights.h5 its weights only (logging.keep_model: weights)
-    runs/E/T/checkpoint/      resume state while the trial runs: ckpt-NNNNNN/ (weights.weights.h5,
+    runs/E/T/checkpoint/      resume state while the trial runs: ckpt-NNNNNN/ (weights.npz,
                               state.json), the newest and the previous whole one
     runs/E/T/curves.png|svg   learning curves
     runs/E/T/.lock            held by the process training T
@@ -38,7 +38,8 @@ MODEL = "model.keras"
 WEIGHTS = "model.weights.h5"
 CHECKPOINT = "checkpoint"
 CHECKPOINT_SLOT = "ckpt-"  # + a 6-digit number, increasing: one whole checkpoint per directory
-CHECKPOINT_WEIGHTS = "weights.weights.h5"
+CHECKPOINT_WEIGHTS = "weights.npz"  # every variable of the model and its optimizer, in order
+LEGACY_CHECKPOINT_WEIGHTS = "weights.weights.h5"  # what checkpoints held before: still read
 CHECKPOINT_STATE = "state.json"
 CURVES = "curves"  # curves.png, curves.svg
 TRIAL_LOCK = ".lock"

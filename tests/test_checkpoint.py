@@ -19,7 +19,7 @@ from harness import layout
 from harness.config import schema
 from harness.record import TrialRecord
 from harness.training import models, optim
-from harness.training.checkpoint import Checkpointer, checkpoints
+from harness.training.checkpoint import Checkpointer, checkpoints, read_variables, write_variables
 from harness.training.trial import run_trial
 from harness.config.plan import TrialSpec
 from harness.layout import Workspace
@@ -79,7 +79,7 @@ def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous_one(damage, 
     newest, previous = _two_checkpoints(trained, tmp_path)
     reference = _compiled(seed=2)
     reference.optimizer.build(reference.trainable_variables)
-    reference.load_weights(previous / layout.CHECKPOINT_WEIGHTS)
+    read_variables(reference, previous / layout.CHECKPOINT_WEIGHTS)
     DAMAGE[damage](newest)
 
     model = _compiled(seed=3)
@@ -96,10 +96,10 @@ def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous_one(damage, 
 def test_when_no_checkpoint_is_readable_training_starts_over(trained, tmp_path, capsys):
     newest, previous = _two_checkpoints(trained, tmp_path)
     DAMAGE["garbage weights"](newest)
-    # Another model's weights, checksum valid: hidden1 fits and is assigned, then the logits do not.
+    # Another model's weights, checksum valid: refused whole (hidden1 would fit, the logits would not).
     other = _compiled(schema.from_dict({"name": "other", "model": {"hidden": [32, 16]}}), seed=5)
     other.optimizer.build(other.trainable_variables)
-    other.save_weights(previous / layout.CHECKPOINT_WEIGHTS)
+    write_variables(other, previous / layout.CHECKPOINT_WEIGHTS)
     state = json.loads((previous / layout.CHECKPOINT_STATE).read_text())
     data = (previous / layout.CHECKPOINT_WEIGHTS).read_bytes()
     state.update(weights_bytes=len(data), weights_crc32=zlib.crc32(data))
@@ -114,6 +114,25 @@ def test_when_no_checkpoint_is_readable_training_starts_over(trained, tmp_path, 
     assert [str(newest) in restored.warnings[0], str(previous) in restored.warnings[1]] == [True, True]
     assert restored.warnings[1].endswith("resuming from the start instead")
     assert len(capsys.readouterr().err.strip().splitlines()) == 2
+
+
+def test_a_checkpoint_of_the_earlier_format_still_resumes(trained, tmp_path):
+    """Before weights.npz, checkpoints held Keras' weights.weights.h5: a sweep interrupted then resumes."""
+    newest, _ = _two_checkpoints(trained, tmp_path)
+    saved = _compiled(seed=4)
+    saved.optimizer.build(saved.trainable_variables)
+    read_variables(saved, newest / layout.CHECKPOINT_WEIGHTS)
+    (newest / layout.CHECKPOINT_WEIGHTS).unlink()
+    saved.save_weights(newest / layout.LEGACY_CHECKPOINT_WEIGHTS)
+    data = (newest / layout.LEGACY_CHECKPOINT_WEIGHTS).read_bytes()
+    state = json.loads((newest / layout.CHECKPOINT_STATE).read_text())
+    state.update(weights_bytes=len(data), weights_crc32=zlib.crc32(data))
+    (newest / layout.CHECKPOINT_STATE).write_text(json.dumps(state))
+
+    model = _compiled(seed=3)
+    restored = Checkpointer(tmp_path / "ckpt").restore(model)
+    assert (restored.epoch, restored.step, restored.path, restored.warnings) == (2, 10, newest, [])
+    assert _same(_weights(model), _weights(saved))
 
 
 def test_a_trial_with_only_garbage_checkpoints_starts_over_and_ends_ok(tiny_config, mnist, tmp_path):

@@ -1,7 +1,8 @@
 """Crash-safe resume state for a trial: a kill at any instant leaves a whole checkpoint.
 
-Each checkpoint (weights with the optimizer's state, and a small state.json:
-epochs done, optimizer step, size and CRC of the weights) is written into a
+Each checkpoint (every variable of the model and its optimizer, in order, as
+one .npz, and a small state.json: epochs done, optimizer step, size and CRC of
+the weights) is written into a
 fresh temporary directory beside the others, fsynced, then renamed to the next
 numbered name; only then is the one before the previous one removed. A
 numbered directory is therefore always complete, and the last good one stays
@@ -16,6 +17,11 @@ As with BackupAndRestore, a checkpoint taken inside an epoch resumes at the
 start of that epoch, with the weights and optimizer step of the moment it was
 taken; each epoch's end is checkpointed too (after the epoch's history row is
 written, so history.csv always covers the epochs a checkpoint claims).
+
+The variables are written as plain arrays, not with `save_weights`: Keras walks
+its object graph for every save (35-50 ms for 784-128-10 with Adam, measured;
+the .npz takes 7 ms), and a trial saves at every epoch's end. A checkpoint of
+the earlier format (LEGACY_CHECKPOINT_WEIGHTS, Keras' .h5) is still read.
 """
 
 from __future__ import annotations
@@ -30,10 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from harness import layout
 from harness.files import is_temporary, naming
-from harness.quiet import drop_failed_h5_closes
 from harness.training.callbacks import StepCounter
 
 
@@ -112,9 +118,8 @@ class Checkpointer(StepCounter):
         tmp = Path(tempfile.mkdtemp(prefix=".ckpt-", suffix=".tmp", dir=self.directory))
         try:
             weights = tmp / layout.CHECKPOINT_WEIGHTS
-            drop_failed_h5_closes()
             with naming(self.directory):  # (not the temporary file's name)
-                self.model.save_weights(weights)
+                write_variables(self.model, weights)
             data = weights.read_bytes()
             state = {"epoch": self._epochs_done, "step": self._step, "weights_bytes": len(data),
                      "weights_crc32": zlib.crc32(data)}
@@ -149,14 +154,39 @@ def remove_all(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
 
 
+def write_variables(model: keras.Model, path: Path) -> None:
+    """Every variable of `model` and its optimizer, in `_variables` order, as one uncompressed .npz."""
+    with open(path, "wb") as f:
+        np.savez(f, *[np.asarray(v.numpy()) for v in _variables(model)])
+
+
+def read_variables(model: keras.Model, path: Path) -> None:
+    """Assign what `write_variables` wrote; ValueError, assigning nothing, if it is another model's."""
+    with np.load(path, allow_pickle=False) as saved:
+        values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    variables = _variables(model)
+    shapes = [tuple(v.shape) for v in variables]
+    if [tuple(a.shape) for a in values] != shapes:
+        raise ValueError(f"{path.name} holds {len(values)} arrays of other shapes than this model's {len(shapes)} "
+                         "variables (another model's checkpoint)")
+    for var, value in zip(variables, values):
+        var.assign(value)
+
+
 def _load(model: keras.Model, path: Path) -> dict:
     state = json.loads((path / layout.CHECKPOINT_STATE).read_text())
-    data = (path / layout.CHECKPOINT_WEIGHTS).read_bytes()
+    legacy = path / layout.LEGACY_CHECKPOINT_WEIGHTS
+    weights = legacy if legacy.exists() and not (path / layout.CHECKPOINT_WEIGHTS).exists() else \
+        path / layout.CHECKPOINT_WEIGHTS
+    data = weights.read_bytes()
     crc = zlib.crc32(data)
     if (len(data), crc) != (state["weights_bytes"], state["weights_crc32"]):
-        raise ValueError(f"{layout.CHECKPOINT_WEIGHTS} has {len(data)} bytes, crc32 {crc:08x}; "
+        raise ValueError(f"{weights.name} has {len(data)} bytes, crc32 {crc:08x}; "
                          f"{state['weights_bytes']} bytes, crc32 {state['weights_crc32']:08x} were written")
-    model.load_weights(path / layout.CHECKPOINT_WEIGHTS)
+    if weights == legacy:
+        model.load_weights(weights)
+    else:
+        read_variables(model, weights)
     return {"epoch": int(state["epoch"]), "step": int(state["step"])}
 
 
