@@ -6,6 +6,7 @@ accuracy and loss. On failure the page is kept as test-artifacts/tag-groups-*.pn
 """
 
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -42,27 +43,37 @@ def eventlog(tmp_path_factory, mnist):
     return tmp / "eventlog"
 
 
-@pytest.mark.parametrize("tab,selector", [("timeseries", ".group-title"), ("scalars", ".category-name")])
-def test_metrics_open_before_the_layer_statistics(eventlog, tab, selector):
+@contextmanager
+def opened(eventlog, tab: str, viewport: dict, shot: str):
+    """TensorBoard's `tab` over `eventlog` in Chromium; on failure the page is kept as test-artifacts/`shot`.png."""
     with tensorboard(eventlog) as base, sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport=viewport)
         try:
             page.goto(f"{base}/#{tab}")
-            deadline = time.time() + 60
-            while True:  # the tab lists its groups once it has asked the server for the tags
-                groups = [g for g in page.evaluate(TEXTS, selector) if g and g != "Pinned"]
-                if len(groups) >= 5 or time.time() > deadline:
-                    break
-                time.sleep(0.5)
-            assert groups == [*METRIC_GROUPS, "z_layers"]  # one group of layer statistics, last
+            yield page
         except Exception:
-            shot = ROOT / "test-artifacts" / f"tag-groups-{tab}.png"
-            shot.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(shot), full_page=True)
+            (ROOT / "test-artifacts").mkdir(exist_ok=True)
+            page.screenshot(path=str(ROOT / "test-artifacts" / f"{shot}.png"), full_page=True)
             raise
         finally:
             browser.close()
+
+
+def polled(read, enough):
+    """`read()` once `enough` of it is on the page (the tab fills in after asking the server), or after 60 s."""
+    deadline = time.time() + 60
+    while not enough(got := read()) and time.time() < deadline:
+        time.sleep(0.5)
+    return got
+
+
+@pytest.mark.parametrize("tab,selector", [("timeseries", ".group-title"), ("scalars", ".category-name")])
+def test_metrics_open_before_the_layer_statistics(eventlog, tab, selector):
+    with opened(eventlog, tab, {"width": 1400, "height": 1000}, f"tag-groups-{tab}") as page:
+        groups = polled(lambda: [g for g in page.evaluate(TEXTS, selector) if g and g != "Pinned"],
+                        lambda groups: len(groups) >= 5)
+        assert groups == [*METRIC_GROUPS, "z_layers"]  # one group of layer statistics, last
 
 
 # Each run's name in the sidebar: its text, and whether the text lies whole inside the sidebar.
@@ -75,24 +86,8 @@ RUN_NAMES = """() => { const side = document.querySelector('nav.sidebar');
 
 def test_the_run_selector_shows_each_trials_setting_whole(eventlog):
     """At 1280 px, Time Series' run selector shows about 26 characters: quick's runs must fit in them."""
-    with tensorboard(eventlog) as base, sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        try:
-            page.goto(f"{base}/#timeseries")
-            deadline = time.time() + 60
-            while True:
-                shown = dict(page.evaluate(RUN_NAMES))
-                if len(shown) >= len(TRIALS) or time.time() > deadline:
-                    break
-                time.sleep(0.5)
-            assert sorted(shown) == sorted(f"quick/{run_name(t)}" for t in TRIALS)
-            assert all(shown.values()), shown  # none cut off at the sidebar's edge
-            assert f"quick/{run_name(TRIALS[0])}" == "quick/h128,drop.2,lr.003,r1"
-        except Exception:
-            shot = ROOT / "test-artifacts" / "run-names.png"
-            shot.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(shot), full_page=True)
-            raise
-        finally:
-            browser.close()
+    with opened(eventlog, "timeseries", {"width": 1280, "height": 800}, "run-names") as page:
+        shown = polled(lambda: dict(page.evaluate(RUN_NAMES)), lambda shown: len(shown) >= len(TRIALS))
+        assert sorted(shown) == sorted(f"quick/{run_name(t)}" for t in TRIALS)
+        assert all(shown.values()), shown  # none cut off at the sidebar's edge
+        assert f"quick/{run_name(TRIALS[0])}" == "quick/h128,drop.2,lr.003,r1"
