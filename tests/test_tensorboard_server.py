@@ -14,6 +14,7 @@ import pytest
 from fixtures_eventlog import (COLUMNS, SETTINGS, SWEEPS, TRIALS, experiment, experiment_configs, loaded, post,
                                session_groups, tensorboards, wait_for)
 from harness.config import plan
+from harness.layout import run_name
 from harness.metrics import METRICS, PRUNED_EPOCH
 from harness.sweep.hparams_union import register_sweep
 from sweeps import ROOT
@@ -52,7 +53,7 @@ def test_each_session_has_its_sweep_and_groups_never_mix_two(tb_eventlog, three_
     assert len(sessions) == sum(TRIALS.values())
     for name in SWEEPS:
         for _, row in pd.read_csv(three_sweeps / "runs" / name / "results.csv").iterrows():
-            session = sessions[f"{name}/{row['trial_id']}"]
+            session = sessions[f"{name}/{run_name(row['trial_id'])}"]
             assert session["status"] == "STATUS_SUCCESS"
             value = {m["name"]["tag"]: m["value"] for m in session["metricValues"]}["test/accuracy"]
             assert value == pytest.approx(row["test_accuracy"], rel=1e-6)
