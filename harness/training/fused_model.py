@@ -182,8 +182,7 @@ class Program:
         return _PROGRAMS[key]
 
     def __init__(self, key: tuple, loss):
-        self.kind, self.nesterov, self.momentum_on, self.use_ema, self.scaling, names, _, self.runs, \
-            self.dropout_on, batch_size = key
+        self.kind, self.nesterov, _, self.use_ema, self.scaling, names, _, self.runs, self.dropout_on, _ = key
         self.activations = [keras.activations.get(a) if a is not None else None for a in names]
         self.loss_fn = loss
         self.members = self.runs[-1][2]
