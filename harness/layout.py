@@ -76,7 +76,7 @@ def _short_pair(part: str) -> str:
     *path, leaf = key.split(".")
     key = ".".join([*path, RUN_KEYS.get(leaf, leaf)])
     value = re.sub(r"^(-?)0\.(?=\d)", r"\1.", value)  # 0.003 -> .003
-    joined = key[-1:].isalpha() and value[:1].isdigit() or value[:1] in ".-" and not key[-1:].isdigit()
+    joined = key[-1:].isalpha() and (value[:1].isdigit() or value[:1] in (".", "-"))  # h128, lr.003; not l2=.01
     return f"{key}{value}" if joined else f"{key}={value}"
 
 

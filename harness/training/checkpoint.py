@@ -157,7 +157,7 @@ def remove_all(directory: Path) -> None:
 def write_variables(model: keras.Model, path: Path) -> None:
     """Every variable of `model` and its optimizer, in `_variables` order, as one uncompressed .npz."""
     with open(path, "wb") as f:
-        np.savez(f, *[np.asarray(v.numpy()) for v in _variables(model)])
+        np.savez(f, *[v.numpy() for v in _variables(model)])
 
 
 def read_variables(model: keras.Model, path: Path) -> None:
@@ -175,9 +175,9 @@ def read_variables(model: keras.Model, path: Path) -> None:
 
 def _load(model: keras.Model, path: Path) -> dict:
     state = json.loads((path / layout.CHECKPOINT_STATE).read_text())
-    legacy = path / layout.LEGACY_CHECKPOINT_WEIGHTS
-    weights = legacy if legacy.exists() and not (path / layout.CHECKPOINT_WEIGHTS).exists() else \
-        path / layout.CHECKPOINT_WEIGHTS
+    weights, legacy = path / layout.CHECKPOINT_WEIGHTS, path / layout.LEGACY_CHECKPOINT_WEIGHTS
+    if not weights.exists() and legacy.exists():
+        weights = legacy
     data = weights.read_bytes()
     crc = zlib.crc32(data)
     if (len(data), crc) != (state["weights_bytes"], state["weights_crc32"]):

@@ -31,7 +31,6 @@ from harness.training.data import Split
 from harness.training.fused_model import CHUNK, Stacked
 
 
-
 @dataclass(eq=False)
 class Member:
     """One trial of a group: its model (compiled, restored), its callbacks, and when it acts."""
@@ -145,7 +144,10 @@ class _Group:
         """Replay the chunk's batch hooks per member; end the epoch of those that stopped inside it."""
         active = self._active()
         count = len(losses)
-        checkpoint = any(m.checkpoint_steps and (step + count) % m.checkpoint_steps == 0 for m in active)
+        # A checkpoint due at this step needs every variable back in the members' models; at the epoch's
+        # last step _end_epoch writes them back anyway (and the Checkpointer saves there, not here).
+        checkpoint = batch + count < self.steps_per_epoch and any(
+            m.checkpoint_steps and (step + count) % m.checkpoint_steps == 0 for m in active)
         self.stacked.store(full=checkpoint)
         stopped = []
         for k, m in enumerate(active):

@@ -6,9 +6,10 @@ matmuls (`einsum`) instead of K Python round trips. Everything the step needs
 is read from the members' own compiled Keras models (their layers, optimizer,
 schedule, regulariser, dropout rate), never from their configs a second time,
 and the update rules are Keras 3's own formulas with each hyperparameter a
-(K, 1, 1) tensor. `load` stacks the members' variables (weights, optimizer
+(K, 1, 1) tensor. `Stacked` stacks the members' variables (weights, optimizer
 slots, moving averages, step) and `store` writes each member's slice back,
-so the members' models stay the single source of truth between steps.
+so the members' models stay the single source of truth between steps. The
+compiled step itself is a `Program`, shared by every group of its kind.
 """
 
 from __future__ import annotations
@@ -175,8 +176,8 @@ class Program:
                             for _, _, act in probed_layers(model))
         loss = model.loss
         loss_key = type(loss).__name__ if isinstance(loss, keras.losses.Loss) else getattr(loss, "__qualname__", repr(loss))
-        key = (type(opt).__name__, bool(getattr(opt, "nesterov", False)), bool(getattr(opt, "momentum", True)),
-               bool(opt.use_ema), scaling, activations, loss_key, runs, dropout_on, batch_size)
+        key = (type(opt).__name__, bool(getattr(opt, "nesterov", False)), _slots(opt), bool(opt.use_ema), scaling,
+               activations, loss_key, runs, dropout_on, batch_size)
         if key not in _PROGRAMS:
             _PROGRAMS[key] = cls(key, loss)
         return _PROGRAMS[key]
