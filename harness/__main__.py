@@ -9,10 +9,10 @@ import sys
 from harness.quiet import filter_tensorflow_noise
 from harness.venv import ensure_dependencies
 
-# command -> (module with a `main(argv) -> int`, one-line help)
+# command -> ("module" or "module:function", one-line help); the function (default `main`) takes argv, returns the exit status
 COMMANDS = {
     "sweep": ("harness.cli", "run a sweep (same as: python sweep.py CONFIG)"),
-    "confirm": ("harness.confirm_cli", "race the top settings of a finished sweep with more seeds until the winner is clear"),
+    "confirm": ("harness.cli:confirm_main", "race the top settings of a finished sweep with more seeds until the winner is clear"),
     "compare": ("harness.analysis.compare", "results tables: ranking, groups with confidence intervals, pivots, diffs"),
     "predict": ("harness.serving.predict", "predict digits in image files with a trained trial"),
     "serve": ("harness.serving.server", "a web page to draw digits and watch a trained trial predict them"),
@@ -35,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     ensure_dependencies(["-m", "harness", *argv], ".venv/bin/python -m harness ...")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
     filter_tensorflow_noise()
-    module = importlib.import_module(COMMANDS[argv[0]][0])
+    module, _, function = COMMANDS[argv[0]][0].partition(":")
     try:
-        return module.main(argv[1:])
+        return getattr(importlib.import_module(module), function or "main")(argv[1:])
     except OSError as e:  # a file or disk fault no command foresaw: one line naming the path, not a traceback
         from harness.files import os_problem
 

@@ -68,7 +68,7 @@ class TrialRecord:
     seconds_per_epoch: float | None = column()
     examples_per_second: float | None = column()
     cpu_seconds: float | None = column()  # the process's CPU time for the trial (a fused group's, shared)
-    fused_size: int = column(1)  # trials trained together as one fused model (1: alone); see training/fused.py
+    fused_size: int = column(1)  # trials trained together as one fused model (1: alone); see training/fusion/loop.py
     params: int | None = column()
     seed: int = column(0)
     repeat: int = column(0)

@@ -13,7 +13,10 @@ from harness.training import data  # noqa: E402
 from tiny import TINY, merge  # noqa: E402
 
 
-pytest_plugins = ["fixtures_model", "fixtures_eventlog"]  # a trained trial and its server; three sweeps
+pytest_plugins = ["fixtures_model", "fixtures_eventlog", "fixtures_faults"]  # a trained trial and its server; three
+# sweeps; a finished sweep to damage. (A test module imports none of their fixtures: an imported fixture
+# is the module's own, trained again for each module that imports it.)
+
 
 @pytest.fixture(scope="session")
 def mnist() -> data.Mnist:

@@ -1,6 +1,6 @@
 """A finished real sweep to damage, the ways a file gets damaged, and small disks that fill or refuse writes.
 
-Imported by tests/test_file_faults.py and tests/test_disk_faults.py.
+A plugin of tests/conftest.py: its fixtures are shared by every test that names them (each trained once a run).
 """
 
 from __future__ import annotations

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tiny import QUIET, TINY, merge
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Both executors; Ray's runs are the slow tier (make test-all), skipped where Ray is not installed.
+EXECUTORS = ["local", pytest.param("ray", marks=[pytest.mark.slow, pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None, reason="Ray is not installed (optional): pip install -r requirements-ray.txt")])]
 
 
 def write_config(tmp_path: Path, name: str, **sections) -> Path:

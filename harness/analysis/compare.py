@@ -258,7 +258,7 @@ def verdict(df: pd.DataFrame, by: list[str], metric: str, goal: str, alpha: floa
 def confirmed(sweep: Path) -> str | None:
     """The race's verdict (runs/E/confirm.json, written by sweep.confirm or `python -m harness confirm`) in
     words; None when the sweep has none. A damaged file is said, never fatal: the tables above still hold."""
-    from harness.analysis.verdict import sentences
+    from harness.racing.verdict import sentences
 
     path = (sweep if sweep.is_dir() else sweep.parent) / CONFIRM
     if not path.exists():

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.config import schema as config_mod
+from harness.config.methods import strategy_class
 from harness.config.schema import ConfigError, ExperimentConfig
 from harness.config.validate import plain
 
@@ -161,7 +162,5 @@ def plan(raw: dict, source: str = "config") -> tuple[ExperimentConfig, list[Tria
     A strategy that chooses its settings as it goes (tpe) plans none, but checks
     every value and bound of every parameter now.
     """
-    from harness.sweep.strategies import strategy_for  # the registry (it imports this module)
-
     planner = Planner(raw, source)
-    return planner.config, strategy_for(planner).planned()
+    return planner.config, strategy_class(planner.config.sweep.method)(planner).planned()

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal
 
 from harness.metrics import FINAL
+from harness.config.methods import names, strategy_class
 from harness.config.validate import build, suggestion, unknown_key
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform")
@@ -112,7 +113,7 @@ class PrunerConfig:
 
 @dataclass(frozen=True)
 class ConfirmConfig:
-    """After the search, race the top settings with more seeds until the winner is clear (harness/sweep/race.py)."""
+    """After the search, race the top settings with more seeds until the winner is clear (harness/racing/rounds.py)."""
 
     top: int = field(default=3, metadata={"lo": 2, "hi": 1000})  # settings raced, best first by the sweep's metric
     max_repeats: int = field(default=10, metadata={"lo": 2, "hi": 1000})  # seeds each at most, the search's included
@@ -126,7 +127,7 @@ class _SweepScalars:
 
     SIBLING_KEYS = ("metric", "pruner", "parameters", "settings")  # the section's other keys, for suggestions
 
-    method: str = "grid"  # a registered search strategy (harness/sweep/strategies.py)
+    method: str = "grid"  # a registered search strategy (harness/search/strategies.py)
     samples: int = field(default=10, metadata={"lo": 1})  # random: settings to draw
     trials: int = field(default=20, metadata={"lo": 1})  # tpe: settings to try (each `repeats` times)
     seed: int = field(default=0, metadata={"lo": 0})
@@ -142,13 +143,11 @@ class SweepConfig(_SweepScalars):
     parameters: tuple[Parameter, ...] = ()
     settings: tuple[dict, ...] = ()  # method list: the settings themselves
     confirm: ConfirmConfig | None = None  # race the top settings after the search (None: no race)
-    fuse: str | int = "auto"  # auto, off or N: trials trained together as one fused model (sweep/fusing.py)
+    fuse: str | int = "auto"  # auto, off or N: trials trained together as one fused model (training/fusion/packing.py)
 
     @classmethod
     def from_dict(cls, raw: Any, path: str, problems: list[str]) -> "SweepConfig | None":
         """Validate the section (the config loader calls this for `sweep`)."""
-        from harness.sweep.strategies import names, strategy_class  # the registry (it imports this module)
-
         if not isinstance(raw, dict):
             problems.append(f"{path} = {raw!r}: must be a mapping")
             return None
@@ -319,16 +318,12 @@ def _key(setting: dict) -> str:
 
 def count(sweep: SweepConfig) -> int:
     """How many settings `expand` gives at most (duplicates not yet dropped), without expanding."""
-    from harness.sweep.strategies import strategy_class
-
     return strategy_class(sweep.method).count(sweep) if sweep.parameters else 1
 
 
 def iter_settings(sweep: SweepConfig) -> Iterator[dict[str, Any]]:
     """The distinct settings of a sweep whose strategy plans them up front, each a dict {dotted path:
-    value}, one at a time, in the strategy's order (harness/sweep/strategies.py). Duplicates appear once."""
-    from harness.sweep.strategies import strategy_class
-
+    value}, one at a time, in the strategy's order (harness/search/strategies.py). Duplicates appear once."""
     if not sweep.parameters:
         yield {}
         return

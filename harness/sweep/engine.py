@@ -29,54 +29,15 @@ from harness.config.validate import ConfigError
 from harness.files import atomic_write_text, file_lock
 from harness.layout import SweepPaths, Workspace
 from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
-from harness.sweep import confirm, fusing, hparams_union, mainguard, migrate, preflight, repair, scheduler
+from harness.racing import confirm
+from harness.sweep import hparams_union, mainguard, migrate, preflight, repair, scheduler
+from harness.training.fusion import packing
 from harness.sweep.progress import SweepProgress
-from harness.sweep.pruners import pruner_for
-from harness.sweep.strategies import Strategy, strategy_for
+from harness.search.pruners import pruner_for
+from harness.search.strategies import Strategy, SweepPlan, strategy_for
 from harness.training import data
 
 RETRIED = (FAILED, DIVERGED)  # what --retry-failed trains again (never a pruned trial)
-
-
-@dataclass
-class SweepPlan:
-    """A validated sweep and where each of its trials stands; its strategy says what the numbers mean."""
-
-    strategy: Strategy
-    specs: list[TrialSpec]  # the sweep's trials so far (for a strategy that plans them all, every one)
-    records: dict[str, TrialRecord | None]  # trial id -> record on disk, before this run
-    todo: list[TrialSpec]
-    strays: list[str]  # trials on disk that the plan no longer has
-
-    @property
-    def config(self) -> schema.ExperimentConfig:
-        return self.strategy.planner.config
-
-    @property
-    def paths(self) -> SweepPaths:
-        return self.strategy.paths
-
-    @property
-    def size(self) -> int:
-        """Trials in the whole sweep (or its budget)."""
-        return self.strategy.size(self.specs)
-
-    @property
-    def to_run(self) -> int:
-        """Trials this run will start, at most."""
-        return self.strategy.to_run(self.specs, self.todo)
-
-    @property
-    def known(self) -> list[tuple[TrialSpec, TrialRecord]]:
-        """The trials on disk that this run does not train, with their records."""
-        return [(s, r) for s in self.specs if (r := self.records[s.trial_id]) is not None and s not in self.todo]
-
-    def summary(self) -> str:
-        return self.strategy.summary(self)
-
-    def dry_run_lines(self) -> list[str]:
-        return ([f"  {'done ' if s not in self.todo else 'to run'}  {s.trial_id}" for s in self.specs]
-                + self.strategy.dry_run_lines(self))
 
 
 @dataclass
@@ -182,7 +143,7 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
     paths = Workspace(Path(runs), Path(eventlog)).sweep(planner.config.name)
     strategy = confirm.wrap(strategy_for(planner, paths))  # sweep.confirm: the search, then a race
     strategy.planned()  # every trial it can have validated, before anything is written
-    fuse = fusing.limit(planner.config.sweep.fuse)
+    fuse = packing.limit(planner.config.sweep.fuse)
     if dry_run:
         plan = plan_sweep(strategy, retry_failed, fix=False)
         say(plan.summary())
@@ -218,7 +179,7 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
 
 
 def _say_fusion(plan: SweepPlan, fuse: int, say: Callable[[str], Any]) -> None:
-    line = fusing.plan_line(plan.todo, fuse, plan.strategy.chooses)
+    line = packing.plan_line(plan.todo, fuse, plan.strategy.chooses)
     if line:
         say(f"  {line}")
 
@@ -247,10 +208,10 @@ def _execute(plan: SweepPlan, ids: list[str], workers: int, executor: str | None
         known = plan.known  # read once: the strategy and the pruner are rebuilt from the same records
         plan.strategy.start(plan.todo, known)
         pruner = confirm.search_pruner(pruner_for(cfg.sweep, paths, known), cfg.sweep)
-        units = plan.to_run if plan.strategy.chooses else sum(fusing.packing(plan.todo, fuse))
+        units = plan.to_run if plan.strategy.chooses else sum(packing.packing(plan.todo, fuse))
         runner = _executor(executor, min(workers, max(1, units)),  # a group: one slot
                            paths.workspace, ray_address, say)
-        scheduler.run(fusing.Packer(plan.strategy, fuse), pruner, runner, paths.workspace,
+        scheduler.run(packing.Packer(plan.strategy, fuse), pruner, runner, paths.workspace,
                       scheduler.Callbacks(started=started, finished=finished))
     except KeyboardInterrupt:
         return True

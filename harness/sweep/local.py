@@ -29,7 +29,7 @@ from multiprocessing.connection import Connection, wait
 from harness.config.plan import TrialSpec
 from harness.layout import Workspace
 from harness.quiet import filter_tensorflow_noise
-from harness.sweep.fusing import Unit, members
+from harness.training.fusion.packing import Unit, members
 from harness.sweep.scheduler import Event, Finished, Lost, Progress
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h

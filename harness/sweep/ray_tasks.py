@@ -61,7 +61,7 @@ from harness.layout import CHECKPOINT, RECORD, TRIAL_LOCK, TrialPaths, Workspace
 from harness.record import TrialRecord
 from harness.files import file_lock, is_temporary
 from harness.config.validate import ConfigError
-from harness.sweep.fusing import Unit, members
+from harness.training.fusion.packing import Unit, members
 from harness.sweep.local import cpu_count
 from harness.sweep.scheduler import Event, Finished, Lost, Progress
 

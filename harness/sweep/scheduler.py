@@ -23,9 +23,9 @@ from harness.config.plan import TrialSpec
 from harness.files import file_lock
 from harness.layout import TrialPaths, Workspace
 from harness.record import FAILED, DamagedRecord, TrialRecord, utc_now
-from harness.sweep import fusing
-from harness.sweep.pruners import Pruner
-from harness.sweep.strategies import Strategy
+from harness.training.fusion import packing
+from harness.search.pruners import Pruner
+from harness.search.strategies import Strategy
 
 MAX_ATTEMPTS = 3  # lost workers per trial and sweep before the trial is recorded as failed
 
@@ -63,7 +63,7 @@ class Executor(Protocol):
 
     slots: int
 
-    def start(self, unit: fusing.Unit) -> None:
+    def start(self, unit: packing.Unit) -> None:
         """Start a trial, or a fused group of them (one slot), on a free worker (reporting each epoch of
         a trial when `spec.prunable`); each trial of a group has its own events."""
 
@@ -101,12 +101,12 @@ def run(strategy: Strategy, pruner: Pruner, executor: Executor, workspace: Works
     try:
         while True:
             while len(left) < executor.slots and (unit := strategy.ask()) is not None:
-                unit = fusing.prunable(unit, pruner.active)
-                for spec in fusing.members(unit):
+                unit = packing.prunable(unit, pruner.active)
+                for spec in packing.members(unit):
                     attempts[spec.trial_id] = _attempts(spec, paths_of(spec))
                 executor.start(unit)
-                left[unit.trial_id] = len(fusing.members(unit))
-                for spec in fusing.members(unit):
+                left[unit.trial_id] = len(packing.members(unit))
+                for spec in packing.members(unit):
                     running[spec.trial_id], unit_of[spec.trial_id] = spec, unit.trial_id
                     if spec.trial_id not in lost:  # once per trial, however many attempts it takes
                         callbacks.started(spec)

@@ -113,7 +113,7 @@ class EpochHistory(keras.callbacks.Callback):
         self.batch_size = batch_size
         self.rows: list[dict] = []
         self.start_epoch = 0
-        self.share = 1.0  # of the time measured: a fused group's members split its epochs (fused.py)
+        self.share = 1.0  # of the time measured: a fused group's members split its epochs (fusion/loop.py)
 
     def on_train_begin(self, logs=None):
         start = self.start_epoch = initial_epoch(self.model)

@@ -2,7 +2,7 @@
 
 Keras' `fit(shuffle=True)` draws each epoch's order from TensorFlow's global
 random state, which nothing outside Keras can reproduce. A fused trial
-(fused.py) must see exactly the batches its unfused twin would, so both paths
+(fusion/loop.py) must see exactly the batches its unfused twin would, so both paths
 take each epoch's order from here: a permutation drawn from (seed, epoch)
 alone, the same whether the trial runs alone or fused, resumed or not.
 """

@@ -15,6 +15,7 @@ from harness.config.plan import TrialSpec
 from harness.files import file_lock
 from harness.layout import Workspace
 from harness.record import TrialRecord
+from harness.training.fusion.packing import Unit, members
 
 _MNIST = None
 
@@ -69,26 +70,26 @@ def worker_mnist():
     return _MNIST
 
 
-def train(unit, workspace: Workspace,
+def train(unit: Unit, workspace: Workspace,
           on_epoch: Callable[[str], Callable[[int, dict], bool]] = lambda trial_id: None) -> list[TrialRecord]:
-    """Train a planned trial, or a fused group of them (sweep/fusing.py), under their locks (see run_trial
-    and fused_trials.run_group), then free Keras' global state; their records, in order.
+    """Train a planned trial, or a fused group of them (fusion.packing.Group), under their locks (see run_trial
+    and fusion.trials.run_group), then free Keras' global state; their records, in order.
 
     `on_epoch(trial_id)` is the epoch callback of a trial, given to it only when `spec.prunable`:
     its verdict may stop the trial after an epoch."""
     import keras
 
-    from harness.training.fused_trials import run_group
+    from harness.training.fusion.trials import run_group
     from harness.training.trial import run_trial
 
-    specs = list(getattr(unit, "members", (unit,)))
+    specs = members(unit)
     try:
         with contextlib.ExitStack() as locks:
             for spec in specs:
                 locks.enter_context(file_lock(workspace.trial(spec.config.name, spec.trial_id).lock))
             if len(specs) == 1:
                 return [run_trial(specs[0], workspace, worker_mnist(), _reporter(specs[0], on_epoch))]
-            return run_group(specs, workspace, worker_mnist(), lambda spec: _reporter(spec, on_epoch))
+            return run_group(list(specs), workspace, worker_mnist(), lambda spec: _reporter(spec, on_epoch))
     finally:
         keras.backend.clear_session()
 
