@@ -21,7 +21,6 @@ import ctypes.util
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 import time
 from multiprocessing.connection import Connection, wait
@@ -75,17 +74,18 @@ def _worker_main(conn: Connection, threads: int, parent: int, workspace: Workspa
     """A worker process: train each trial it is sent; reply ("done", record) or ("interrupted", None).
 
     Ctrl-C reaches every process of the terminal: an idle worker ignores it, a
-    training one stops its trial (recorded as pending, to resume) and says so.
+    training one stops its trial at the next batch (callbacks.Interruption; recorded
+    as pending, to resume) and says so.
     For a prunable trial, each epoch's logs go to the sweep, which answers
     whether to stop the trial there.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.unraisablehook = _drop_interrupts
     _die_with_parent(parent)
     filter_tensorflow_noise()
     from harness.training import worker
 
     worker.configure_tensorflow(threads)
+    from harness.training.callbacks import Interruption
 
     def on_epoch(trial_id: str):
         def report(epoch: int, logs: dict) -> bool:
@@ -100,7 +100,8 @@ def _worker_main(conn: Connection, threads: int, parent: int, workspace: Workspa
             return
         if unit is None:
             return
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        Interruption.requested = False
+        signal.signal(signal.SIGINT, Interruption.request)  # raised between batches: never inside TensorFlow
         try:
             replies = [("done", record) for record in worker.train(unit, workspace, on_epoch)]
         except KeyboardInterrupt:
@@ -111,13 +112,6 @@ def _worker_main(conn: Connection, threads: int, parent: int, workspace: Workspa
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         for reply in replies:
             conn.send(reply)
-
-
-def _drop_interrupts(unraisable) -> None:
-    """Ctrl-C that lands in a garbage-collection callback is swallowed there (Python prints it, and
-    the trial goes on): print nothing; the sweep interrupts that worker again (LocalExecutor.cancel)."""
-    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
-        sys.__unraisablehook__(unraisable)
 
 
 class _Worker:

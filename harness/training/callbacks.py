@@ -82,6 +82,42 @@ class TrainingGuard(StepCounter):
             self.model.stop_training = True
 
 
+class Interruption(keras.callbacks.Callback):
+    """Ctrl-C, raised as KeyboardInterrupt only here: between batches, where TensorFlow is not in the middle of anything.
+
+    Raised wherever the signal lands (Python's default SIGINT handler), it can stop TensorFlow
+    half-way: in a tf.function's tracing, a graph pushed on the default-graph stack but not yet
+    in the try that pops it, or a C++ callback half done. The interrupt then comes out of `fit`
+    as "AssertionError: Nesting violated for default stack of FuncGraph objects", a SystemError
+    or a TypeError, and its trial is recorded failed (finished, never resumed) instead of pending.
+    A training worker's SIGINT handler is `request`, which only notes it (harness.sweep.local).
+    """
+
+    requested = False
+
+    @classmethod
+    def request(cls, signum=None, frame=None) -> None:
+        cls.requested = True
+
+    @classmethod
+    def check(cls) -> None:
+        if cls.requested:
+            cls.requested = False
+            raise KeyboardInterrupt
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.check()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.check()
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.check()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.check()
+
+
 class EpochReport(keras.callbacks.Callback):
     """Tell the sweep each epoch's results; stop training when it answers so (pruning)."""
 
@@ -91,7 +127,9 @@ class EpochReport(keras.callbacks.Callback):
         self.stopped_at: int | None = None
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.on_epoch(epoch + 1, {k: float(v) for k, v in (logs or {}).items()}):
+        stop = self.on_epoch(epoch + 1, {k: float(v) for k, v in (logs or {}).items()})
+        Interruption.check()  # Ctrl-C while the sweep answered: its "stop" is the interrupt's, not a pruner's
+        if stop:
             self.stopped_at = epoch + 1
             self.model.stop_training = True
 

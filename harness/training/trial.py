@@ -34,7 +34,8 @@ from harness.training import models
 from harness.training import optim
 from harness.training import order
 from harness.training import summaries
-from harness.training.callbacks import EmaEvaluation, EpochHistory, EpochReport, TrainingGuard, global_step, initial_epoch
+from harness.training.callbacks import (EmaEvaluation, EpochHistory, EpochReport, Interruption, TrainingGuard,
+                                        global_step, initial_epoch)
 from harness.training.checkpoint import Checkpointer, remove_all
 from harness.config.plan import TrialSpec
 from harness.config.schema import ExperimentConfig
@@ -136,6 +137,7 @@ def prepare(trial: Trial, mnist: data_mod.Mnist | None = None) -> None:
 def callbacks(trial: Trial, on_epoch: Callable[[int, dict], bool] | None) -> list[keras.callbacks.Callback]:
     """Training's callbacks, in the one order that works (Keras calls them in list order):
 
+    0. Ctrl-C, taken at a batch's or an epoch's end, before anything records it (callbacks.Interruption);
     1. EMA evaluation: validation sees the averaged weights, so every later reader of the epoch does too;
     2. the guard: a NaN loss or the step budget stops training before the epoch is recorded as good;
     3. the history: the epoch's row, which keeping, reporting and summaries read;
@@ -150,6 +152,7 @@ def callbacks(trial: Trial, on_epoch: Callable[[int, dict], bool] | None) -> lis
     trial.report = EpochReport(on_epoch) if on_epoch else None
     stopping = cfg.train.early_stopping
     return [
+        Interruption(),
         *([EmaEvaluation()] if cfg.train.ema else []),
         trial.guard,
         trial.history,

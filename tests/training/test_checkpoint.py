@@ -19,6 +19,7 @@ from harness import layout
 from harness.config import schema
 from harness.record import TrialRecord
 from harness.training import checkpoint, models, optim
+from harness.training.callbacks import Interruption
 from harness.training.checkpoint import Checkpointer, checkpoints, read_variables, write_variables
 from harness.training.trial import run_trial
 from harness.config.plan import TrialSpec
@@ -159,9 +160,11 @@ KILL_CONFIG = {"name": "kill", "data": {"limit": 2000, "test_limit": 300},
 def _trial_process(runs, eventlog, hold_at_fsync=None):
     """A worker's life: one run_trial (TensorFlow is imported before the fork, by the fork server).
 
+    Ctrl-C is taken as a sweep's worker takes it (callbacks.Interruption: at the next batch boundary).
     `hold_at_fsync`: the run's n-th fsync of a checkpoint write holds there (a marker file says so)
     until the test's signal lands: a kill inside a write, by an event, not by a clock."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    signal.signal(signal.SIGINT, Interruption.request)
     if hold_at_fsync:
         real, calls = checkpoint._fsync, iter(range(1, 10**6))
 
@@ -169,7 +172,8 @@ def _trial_process(runs, eventlog, hold_at_fsync=None):
             real(path)
             if next(calls) == hold_at_fsync:
                 (runs.parent / HELD).touch()
-                time.sleep(600)
+                while not Interruption.requested:  # (SIGKILL ends it here)
+                    time.sleep(0.001)
 
         checkpoint._fsync = held
     record = run_trial(TrialSpec.single(schema.from_dict(KILL_CONFIG)), Workspace(runs, eventlog))
