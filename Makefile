@@ -11,8 +11,9 @@ ARGS   ?=
 run: data
 	$(PY) sweep.py experiments/quick.yaml --workers 2 $(ARGS)
 
-# Both suites run on 2 workers (pytest-xdist), a test file to a worker: a module's trained fixtures are built once.
-TESTS := $(PY) -m pytest -q -n 2 --dist loadfile
+# Both suites run on 2 workers (pytest-xdist), a test file to a worker (a module's trained fixtures are built once),
+# and end with their 15 slowest tests.
+TESTS := $(PY) -m pytest -q -n 2 --dist loadfile --durations=15
 
 test: data browser
 	$(TESTS) -m "not slow" $(ARGS)
