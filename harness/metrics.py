@@ -41,3 +41,8 @@ def goal_of(column: str) -> Goal:
     if column in FINAL:
         return FINAL[column].goal
     return "minimize" if re.search(r"loss|seconds|params", column) else "maximize"
+
+
+def percent(metric: str) -> bool:
+    """An accuracy, shown in percent (its differences in points)."""
+    return metric.endswith("accuracy")

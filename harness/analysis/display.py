@@ -12,7 +12,7 @@ import textwrap
 
 import pandas as pd
 
-from harness.metrics import FINAL
+from harness.metrics import FINAL, percent
 
 SPLIT = {"best_val_accuracy": "the validation split", "test_accuracy": "the test split", "test_loss": "the test split"}
 SHORT = {"best_val_accuracy": "val acc", "test_accuracy": "test acc", "test_loss": "test loss",
@@ -26,10 +26,6 @@ def width() -> int:
 
 def wrap(text: str) -> str:
     return "\n".join(textwrap.fill(p, width(), break_on_hyphens=False) for p in text.split("\n"))
-
-
-def percent(metric: str) -> bool:
-    return metric.endswith("accuracy")
 
 
 def describe(metric: str, goal: str) -> str:
