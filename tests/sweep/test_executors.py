@@ -94,13 +94,28 @@ def test_a_killed_worker_costs_one_attempt_and_the_others_go_on(tmp_path, execut
     assert attempts == [1, 1, 2], attempts  # only the killed worker's trial ran again
 
 
+def _mid_training(run_dir: Path) -> bool:
+    """The trial is running and has an epoch in its history.csv: far from its end when it has many."""
+    try:
+        lines = (run_dir / "history.csv").read_text().splitlines()
+    except OSError:
+        return False
+    return record_of(run_dir).get("status") == "running" and len(lines) >= 2
+
+
 @pytest.mark.parametrize("executor", EXECUTORS)
 def test_ctrl_c_records_every_started_trial_and_the_rerun_completes(tmp_path, executor):
-    cfg = write_config(tmp_path, "intr", data={"limit": 3000}, train={"epochs": 2},
-                       sweep={"parameters": {"train.lr": [0.001, 0.002, 0.003, 0.004]}})
+    # Two trials of 1 epoch end first; the signal lands while a 15-epoch trial is past its first epoch:
+    # an event, not a clock, so the sweep is certainly mid-training (a sweep that had finished would
+    # rightly say done).
+    settings = [{"train.lr": lr, "train.epochs": epochs} for lr, epochs in
+                ((0.001, 1), (0.002, 1), (0.003, 15), (0.004, 15))]
+    cfg = write_config(tmp_path, "intr", data={"limit": 3000}, sweep={"method": "list", "settings": settings})
     proc = _start(cfg, tmp_path, executor, "--workers", "2", "--fuse", "off")  # trials that end one by one
+    run_dirs = lambda: list((tmp_path / "runs" / "intr").glob("lr=*"))  # noqa: E731
     try:
-        assert wait_for(lambda: any(record_of(d).get("status") == "ok" for d in (tmp_path / "runs" / "intr").glob("lr=*")), 180)
+        assert wait_for(lambda: any(record_of(d).get("status") == "ok" for d in run_dirs())
+                        and any(_mid_training(d) for d in run_dirs()), 180)
         workers = trial_workers(proc.pid, executor)
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
         out, err = proc.communicate(timeout=60)
