@@ -197,7 +197,8 @@ def test_serve_command_picks_a_free_port_and_stops_on_ctrl_c(trained_trial):
         try:  # communicate, not wait: both pipes drained, so a full stderr pipe cannot block the server
             out, err = proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
+            status = [line for line in open(f"/proc/{proc.pid}/status").read().splitlines() if line.startswith("Sig")]
             proc.send_signal(signal.SIGABRT)
             out, err = proc.communicate(timeout=30)
-            raise AssertionError(f"serve did not stop within 60 s of Ctrl-C; its stacks:\n{err}") from None
+            raise AssertionError(f"serve did not stop within 60 s of Ctrl-C ({status}); its stacks:\n{err}") from None
     assert proc.returncode == 0, out + err
