@@ -180,8 +180,9 @@ def config_of(sweep: Path, args: argparse.Namespace) -> dict:
     path = sweep / SWEEP_CONFIG
     try:
         raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as e:
-        why = getattr(e, "strerror", None) or str(e).split("\n")[0]
+    except (OSError, ValueError, RecursionError, yaml.YAMLError) as e:  # ValueError: not UTF-8
+        why = getattr(e, "strerror", None) or (type(e).__name__ if isinstance(e, (ValueError, RecursionError))
+                                               else str(e).split("\n")[0])
         raise ConfigError([f"{path}: cannot read the sweep's config ({why}); run the sweep first"], str(sweep)) from None
     if not isinstance(raw, dict) or not isinstance(raw.get("sweep"), dict):
         raise ConfigError([f"{path}: not a sweep's config (no sweep section)"], str(sweep))

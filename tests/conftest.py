@@ -31,3 +31,25 @@ def tiny_config():
         return config.from_dict(merge({"name": "tiny"}, TINY, sections))
 
     return make
+
+
+def _signal_state() -> tuple:
+    """Ctrl-C as this test process would pass it on: SIGINT's handler and whether this thread blocks it."""
+    import signal
+
+    return signal.getsignal(signal.SIGINT), signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_reaches_children():
+    """A test that leaves SIGINT ignored or blocked in the test process fails here, and is undone: every
+    command a later test starts would inherit it and never see a Ctrl-C."""
+    import signal
+
+    before = _signal_state()
+    yield
+    after = _signal_state()
+    if after != before:
+        signal.signal(signal.SIGINT, before[0])
+        signal.pthread_sigmask(signal.SIG_UNBLOCK if not before[1] else signal.SIG_BLOCK, [signal.SIGINT])
+        pytest.fail(f"this test changed SIGINT in the test process: {before} -> {after}")

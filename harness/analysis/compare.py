@@ -266,7 +266,7 @@ def confirmed(sweep: Path) -> str | None:
     try:
         data = json.loads(path.read_text())
         lines = sentences(data)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
         return f"Race: {path} cannot be read ({type(e).__name__}); `python -m harness confirm {path.parent}` rewrites it."
     return "Confirmed by racing" + (" (still running)" if data.get("state") == "running" else "") + ": " + "\n  ".join(lines)
 

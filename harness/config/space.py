@@ -214,6 +214,7 @@ class SweepConfig(_SweepScalars):
             raw["parameters"] = {p.path: p.to_raw() for p in self.parameters}
         if self.confirm is not None:
             raw["confirm"] = dataclasses.asdict(self.confirm)
+        raw["fuse"] = self.fuse
         return raw
 
 

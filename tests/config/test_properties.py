@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from hypothesis import HealthCheck, event, example, given, settings, strategies as st
 from tensorboard.plugins.hparams import summary_v2
@@ -315,3 +316,12 @@ def test_distinct_trials_get_distinct_tensorboard_runs(data, keys):
     ra, rb = run_name(a), run_name(b)
     assert (ra == rb) == (a == b), (a, b, ra)
     assert run_name(ra) == ra and "/" not in ra and ra not in ("", ".", "..")
+
+
+@pytest.mark.parametrize("fuse", ["off", 2, "auto"])
+def test_sweep_fuse_survives_the_stored_sweep_yaml(fuse):
+    """`--fuse off` once dropped out of runs/E/sweep.yaml, so `confirm runs/E` then raced fused (issue 29.1)."""
+    raw = {"name": "f", "data": {"limit": 100}, "sweep": {"fuse": fuse, "parameters": {"train.lr": [0.001, 0.01]}}}
+    cfg = plan_mod.Planner(raw).config
+    stored = yaml.safe_load(yaml.safe_dump(load_config(cfg)[0], sort_keys=False))
+    assert stored["sweep"]["fuse"] == fuse and plan_mod.Planner(stored, "sweep.yaml").config == cfg

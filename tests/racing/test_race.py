@@ -172,3 +172,22 @@ def test_compare_says_a_damaged_verdict_file_without_failing(tmp_path):
     assert confirmed(tmp_path) is None
     (tmp_path / "confirm.json").write_text("{not json")
     assert "cannot be read" in confirmed(tmp_path) and "python -m harness confirm" in confirmed(tmp_path)
+
+
+def test_compare_says_a_deeply_nested_verdict_file_without_failing(tmp_path):
+    from harness.analysis.compare import confirmed
+
+    (tmp_path / "confirm.json").write_text("[" * 100000 + "]" * 100000)  # issue 29.6: a RecursionError before
+    assert "cannot be read (RecursionError)" in confirmed(tmp_path)
+
+
+@pytest.mark.parametrize("damage", [b"sweep: " + b"[" * 100000 + b"]" * 100000, b"name: \xff\xfe sweep\n"])
+def test_confirm_on_a_damaged_sweep_yaml_says_so_in_one_line(tmp_path, damage, capsys):
+    from harness.cli import confirm_main
+
+    run_dir = tmp_path / "runs" / "e"  # issue 29.11: a RecursionError and a UnicodeDecodeError traceback before
+    run_dir.mkdir(parents=True)
+    (run_dir / "sweep.yaml").write_bytes(damage)
+    assert confirm_main([str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "sweep.yaml: cannot read the sweep's config" in err and "Traceback" not in err

@@ -4,6 +4,7 @@ import base64
 import http.client
 import io
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -184,7 +185,8 @@ def test_concurrent_requests_all_succeed(server_url, mnist, expected):
 
 def test_serve_command_picks_a_free_port_and_stops_on_ctrl_c(trained_trial):
     command = [sys.executable, "-m", "harness", "serve", "--sweep", str(trained_trial.parent), "--port", "0"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {**os.environ, "PYTHONFAULTHANDLER": "1"}  # SIGABRT dumps every thread's stack: a hang says where
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = proc.stdout.readline()
         assert line.startswith(f"serving trial {trained_trial} on http://127.0.0.1:"), line + proc.stderr.read()
@@ -192,4 +194,11 @@ def test_serve_command_picks_a_free_port_and_stops_on_ctrl_c(trained_trial):
         assert json.loads(get(url + "info")[2])["trial_id"] == "t0"
     finally:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(30) == 0
+        try:  # communicate, not wait: both pipes drained, so a full stderr pipe cannot block the server
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            status = [line for line in open(f"/proc/{proc.pid}/status").read().splitlines() if line.startswith("Sig")]
+            proc.send_signal(signal.SIGABRT)
+            out, err = proc.communicate(timeout=30)
+            raise AssertionError(f"serve did not stop within 60 s of Ctrl-C ({status}); its stacks:\n{err}") from None
+    assert proc.returncode == 0, out + err

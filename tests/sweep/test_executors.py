@@ -94,13 +94,36 @@ def test_a_killed_worker_costs_one_attempt_and_the_others_go_on(tmp_path, execut
     assert attempts == [1, 1, 2], attempts  # only the killed worker's trial ran again
 
 
+def _mid_training(run_dir: Path, most: int) -> bool:
+    """The trial is running with 1 to `most` epochs in its history.csv."""
+    try:
+        rows = len((run_dir / "history.csv").read_text().splitlines()) - 1
+    except OSError:
+        return False
+    return record_of(run_dir).get("status") == "running" and 1 <= rows <= most
+
+
+def _training_now(proc, executor: str, run_dirs) -> bool:
+    """A trial is being trained: locally, one with 1 to 15 of its epochs in its run directory; on Ray,
+    whose tasks train in their own temporary directories, a worker process running a `trial` task."""
+    if executor == "local":
+        return any(_mid_training(d, 15) for d in run_dirs())
+    return bool(trial_workers(proc.pid, executor))
+
+
 @pytest.mark.parametrize("executor", EXECUTORS)
 def test_ctrl_c_records_every_started_trial_and_the_rerun_completes(tmp_path, executor):
-    cfg = write_config(tmp_path, "intr", data={"limit": 3000}, train={"epochs": 2},
-                       sweep={"parameters": {"train.lr": [0.001, 0.002, 0.003, 0.004]}})
+    # The signal lands once a trial is ok and a 40-epoch one is being trained, in whichever order the
+    # executor starts them: an event, not a clock, so the sweep is certainly mid-training (a sweep that
+    # had finished would rightly say done).
+    settings = [{"train.lr": lr, "train.epochs": epochs} for lr, epochs in
+                ((0.001, 1), (0.002, 40), (0.003, 40), (0.004, 40))]
+    cfg = write_config(tmp_path, "intr", data={"limit": 3000}, sweep={"method": "list", "settings": settings})
     proc = _start(cfg, tmp_path, executor, "--workers", "2", "--fuse", "off")  # trials that end one by one
+    run_dirs = lambda: list((tmp_path / "runs" / "intr").glob("lr=*"))  # noqa: E731
     try:
-        assert wait_for(lambda: any(record_of(d).get("status") == "ok" for d in (tmp_path / "runs" / "intr").glob("lr=*")), 180)
+        assert wait_for(lambda: any(record_of(d).get("status") == "ok" for d in run_dirs())
+                        and _training_now(proc, executor, run_dirs), 180)
         workers = trial_workers(proc.pid, executor)
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
         out, err = proc.communicate(timeout=60)
