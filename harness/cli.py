@@ -25,7 +25,7 @@ from harness.layout import SWEEP_CONFIG
 from harness.training.fusion import packing
 from harness.files import os_problem
 from harness.sweep.engine import SweepOutcome, run_sweep
-from harness.record import PRUNED
+from harness.record import OK, PRUNED
 from harness.sweep.progress import trial_line
 from harness.training.data import DataError
 
@@ -80,15 +80,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def report(outcome: SweepOutcome, eventlog: Path) -> None:
     """The end-of-sweep summary: ranking, failures, where to look."""
     from harness.analysis import compare, display
+    from harness.analysis.results import param_columns
     from harness.venv import harness_command, tool
 
     records, paths, metric = outcome.records, outcome.paths, outcome.plan.config.sweep.metric
     finished = [r for r in records if r.finished]
     print()
     if finished:
-        best = compare.ranked(outcome.table(), metric.name, metric.goal, top=10)
-        print(display.ranking_header(metric.name, metric.goal) + "\n")
-        print(display.aligned(display.ranking_table(best, metric.name)))
+        df = outcome.table()
+        if (df[df["status"] == OK].groupby("group").size() > 1).any():  # settings with seeds: their means, not a lucky seed
+            by = param_columns(df) or ["group"]
+            every = compare.grouped(df, by, metric.name, metric.goal)
+            print(display.groups_header(every.head(10), metric.name, metric.goal, len(every)) + "\n")
+            print(display.aligned(display.groups_table(every.head(10), by, metric.name)))
+        else:
+            best = compare.ranked(df, metric.name, metric.goal, top=10)
+            print(display.ranking_header(metric.name, metric.goal) + "\n")
+            print(display.aligned(display.ranking_table(best, metric.name)))
         print()
     for r in outcome.bad:
         print(trial_line(r))
@@ -109,9 +117,9 @@ def report(outcome: SweepOutcome, eventlog: Path) -> None:
     if outcome.interrupted:
         print("  resume:      run the same command again")
     if outcome.verdict:  # sweep.confirm: the answer to "which setting is best" closes the report
-        from harness.racing.verdict import sentences
+        from harness.racing.verdict import block
 
-        print(f"\n{name}: " + "\n  ".join(sentences(outcome.verdict) + [f"(details: {paths.confirm})"]))
+        print("\n" + block(outcome.verdict, name, display.width()) + f"\n(details: {paths.confirm})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,7 +170,8 @@ def parse_confirm_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--top", type=int, help="settings raced (default 3, or the sweep's sweep.confirm)")
     p.add_argument("--max-repeats", type=int, help="seeds per setting at most, the search's included (default 10)")
     p.add_argument("--alpha", type=float, help="the race's chance of dropping a setting that is not worse (default 0.05)")
-    p.add_argument("--min-delta", type=float, help="settings closer than this count as tied (default 0: never)")
+    p.add_argument("--min-delta", type=float, help="settings closer than this count as tied, in the metric's "
+                   "units (default 0.002, 0.2 points, for an accuracy; 0 for any other metric; 0: never tied)")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="trials trained at once (default 1)")
     p.add_argument("--eventlog", type=Path, default=Path("eventlog"), help="TensorBoard root (default eventlog/)")
     p.add_argument("--executor", choices=("local", "ray"), default=None, help="default: the sweep's")

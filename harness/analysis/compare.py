@@ -222,9 +222,9 @@ def side_by_side(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> pd.DataFrame:
     return out.reset_index()
 
 
-def verdict(df: pd.DataFrame, by: list[str], metric: str, goal: str, alpha: float = 0.05) -> str | None:
+def verdict(df: pd.DataFrame, by: list[str], metric: str, goal: str, sweep: Path, alpha: float = 0.05) -> str | None:
     """Whether the best group beats the runner-up beyond noise (Welch's t-test), or None
-    when the top two groups do not both have repeats."""
+    when the top two groups do not both have repeats. (Once the sweep has raced, the race answers instead.)"""
     table = grouped(df, by, metric, goal)
     if len(table) < 2 or table["n"].iloc[:2].min() < 2:
         return None
@@ -251,24 +251,25 @@ def verdict(df: pd.DataFrame, by: list[str], metric: str, goal: str, alpha: floa
     test = f"Welch's t-test p = {p:.2g}, {len(a)} and {len(b)} repeats"
     if p < alpha:
         return f"{head}: significant at the {alpha:.0%} level ({test})."
+    where = sweep.parent if sweep.suffix == ".csv" else sweep
     return (f"{head}: within noise at the {alpha:.0%} level ({test}); more repeats would tell "
-            "(python -m harness confirm SWEEP races the top settings until they do).")
+            f"(python -m harness confirm {where} races the top settings until they do).")
 
 
 def confirmed(sweep: Path) -> str | None:
-    """The race's verdict (runs/E/confirm.json, written by sweep.confirm or `python -m harness confirm`) in
-    words; None when the sweep has none. A damaged file is said, never fatal: the tables above still hold."""
-    from harness.racing.verdict import sentences
+    """The race's answer (runs/E/confirm.json, written by sweep.confirm or `python -m harness confirm`), the
+    block the sweep ended with; None when the sweep has none. A damaged file is said, never fatal: the tables
+    above still hold."""
+    from harness.racing.verdict import block
 
     path = (sweep if sweep.is_dir() else sweep.parent) / CONFIRM
     if not path.exists():
         return None
     try:
         data = json.loads(path.read_text())
-        lines = sentences(data)
+        return block(data, path.parent.name, display.width())
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
         return f"Race: {path} cannot be read ({type(e).__name__}); `python -m harness confirm {path.parent}` rewrites it."
-    return "Confirmed by racing" + (" (still running)" if data.get("state") == "running" else "") + ": " + "\n  ".join(lines)
 
 
 def render(df: pd.DataFrame, fmt: str) -> str:
@@ -349,6 +350,13 @@ def _show(raw: pd.DataFrame, shown: pd.DataFrame, header: str, fmt: str, df: pd.
     return 0
 
 
+def raced(args: argparse.Namespace, metric: str, raced_on: str) -> str | None:
+    """The race's block, where it answers the question asked: the metric it raced on, unfiltered, as a table."""
+    if args.format == "csv" or args.where or metric != raced_on:
+        return None
+    return confirmed(Path(args.sweeps[0]))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sweep_metric, sweep_goal = metric_of(Path(args.sweeps[0]))
@@ -383,17 +391,17 @@ def main(argv: list[str] | None = None) -> int:
             table = every.head(args.top or None)
             _show(table, display.groups_table(table, by, metric),
                   display.groups_header(table, metric, goal, len(every)), args.format, df)
-            note = verdict(df, by, metric, goal)
+            race = raced(args, metric, sweep_metric)
+            note = race or verdict(df, by, metric, goal, Path(args.sweeps[0]))
             if note and args.format != "csv":
-                print("\n" + display.wrap(note))
+                print("\n" + (note if race else display.wrap(note)))
         else:
             sort = column(df, args.sort) if args.sort else metric
             sort_goal = goal_of(sort) if args.sort else goal
             table = ranked(df, sort, sort_goal, args.top)
             _show(table, display.ranking_table(table, sort), display.ranking_header(sort, sort_goal), args.format, df)
-        race = confirmed(Path(args.sweeps[0])) if args.format != "csv" and not args.where else None
-        if race:
-            print("\n" + race)
+            if race := raced(args, metric, sweep_metric):
+                print("\n" + race)
     except (FileNotFoundError, KeyError, ValueError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2

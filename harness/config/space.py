@@ -118,7 +118,7 @@ class ConfirmConfig:
     top: int = field(default=3, metadata={"lo": 2, "hi": 1000})  # settings raced, best first by the sweep's metric
     max_repeats: int = field(default=10, metadata={"lo": 2, "hi": 1000})  # seeds each at most, the search's included
     alpha: float = field(default=0.05, metadata={"lo": 0, "lo_open": True, "hi": 0.5, "hi_open": True})  # the race's error
-    min_delta: float = field(default=0.0, metadata={"lo": 0})  # settings closer than this count as tied
+    min_delta: float | None = field(default=None, metadata={"lo": 0})  # settings closer count as tied (None: 0.002 for an accuracy, else 0)
 
 
 @dataclass(frozen=True)

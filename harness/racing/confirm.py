@@ -29,7 +29,7 @@ from harness.search.strategies import Strategy, SweepPlan
 def rules(planner: Planner) -> rounds.Rules:
     sweep = planner.config.sweep
     c = sweep.confirm
-    return rounds.Rules(c.top, c.max_repeats, c.alpha, c.min_delta, sweep.metric.goal)
+    return rounds.Rules(c.top, c.max_repeats, c.alpha, rounds.margin(sweep.metric.name, c.min_delta), sweep.metric.goal)
 
 
 def value(record: TrialRecord | None, metric: str) -> float | None:
@@ -144,11 +144,13 @@ class Confirm(Strategy):
         return self.search.to_run(self._split(specs), self._split(todo)) + self.trials_left(self._found.values())
 
     def summary(self, plan: SweepPlan) -> str:
-        c, left = self.sweep.confirm, self.trials_left(plan.records.values())
+        c, left, r = self.sweep.confirm, self.trials_left(plan.records.values()), rules(self.planner)
+        looks = r.looks(self.sweep.repeats)
+        tie = f", ties within {r.min_delta:g}" if r.min_delta else ""
         return (self.search.summary(self._search_view(plan))
-                + f"; then a race of the top {c.top} settings, one more seed each per round until one is significantly "
-                f"best (alpha {c.alpha}{f', ties within {c.min_delta}' if c.min_delta else ''}) or each has "
-                f"{c.max_repeats} seeds: " + (f"up to {left} more trials" if left else "the race is over"))
+                + f"; then a race of the top {c.top} settings, looking at {', '.join(map(str, looks))} seeds each, "
+                f"until one is best (alpha {c.alpha}{tie}) or the survivors are tied: "
+                + (f"up to {left} more trials" if left else "the race is over"))
 
     def dry_run_lines(self, plan: SweepPlan) -> list[str]:
         left = self.trials_left(plan.records.values())

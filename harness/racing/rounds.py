@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from harness.metrics import percent
-from harness.racing.stats import Decision, Goal, decide, pair_alpha
+from harness.racing.stats import Decision, Goal, decide, p_best, pair_alpha
 
 ONE_LEFT, TIED, MAX_REPEATS = "one left", "tied", "max_repeats"
 MARGIN = 0.002  # the default min_delta of an accuracy metric: settings within 0.2 points are tied
@@ -56,9 +56,9 @@ class Rules:
                 out.append(n)
         return out + [self.max_repeats]
 
-    def level(self, start: int) -> float:
-        """The one-sided level of every comparison of a race from `start` seeds each."""
-        return pair_alpha(self.alpha, self.top, len(self.looks(start)))
+    def level(self, start: int, contenders: int) -> float:
+        """The one-sided level of every comparison of a race of `contenders` from `start` seeds each."""
+        return pair_alpha(self.alpha, contenders, len(self.looks(start)))
 
 
 @dataclass
@@ -82,7 +82,14 @@ class Race:
 
     @property
     def level(self) -> float:
-        return self.rules.level(self.start)
+        return self.rules.level(self.start, len(self.contenders))
+
+    def p_best(self) -> dict[str, float]:
+        """Each contender's probability of the best true mean, from the survivors' values (those dropped
+        were shown worse, at the race's level: 0)."""
+        alive = {s: self.values[s] for s in self.survivors if s in self.values}
+        chances = p_best(alive, self.rules.goal) if alive else {}
+        return {s: chances.get(s, 0.0) for s in self.contenders}
 
     def wanted(self) -> list[tuple[str, int]]:
         """(contender, repeat) pairs the current round needs, whether or not they already ran."""

@@ -7,6 +7,7 @@ import sys
 
 from tqdm import tqdm
 
+from harness.layout import run_name
 from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
 
 
@@ -18,7 +19,7 @@ def trial_line(record: TrialRecord) -> str:
     """One line per finished trial, like the TensorBoard tutorial's end-of-run print."""
     mark = {DIVERGED: "DIVERGED", FAILED: "FAILED"}.get(record.status, record.status)
     secs = f"{record.train_seconds:.1f}s" if record.train_seconds is not None else "-"
-    line = (f"{mark:<8} {record.trial_id}  steps {record.steps}  test acc {_pct(record.test_accuracy)}"
+    line = (f"{mark:<8} {run_name(record.trial_id)}  steps {record.steps}  test acc {_pct(record.test_accuracy)}"
             f"  best val {_pct(record.best_val_accuracy)} (epoch {record.best_epoch or '-'})  {secs}")
     if record.status != OK and record.error:
         line += f"\n         {record.error.splitlines()[0][:200]}"

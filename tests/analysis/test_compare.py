@@ -61,17 +61,18 @@ def test_pivot_and_filters():
 
 def test_verdict_significant_and_within_noise():
     df = constructed()
-    clear = compare.verdict(df, ["train.optimizer"], "test_accuracy", "maximize")
+    clear = compare.verdict(df, ["train.optimizer"], "test_accuracy", "maximize", Path("runs/t"))
     assert "leader (optimizer=adam)" in clear and "significant at the 5% level" in clear
     close = compare.verdict(compare.apply_filters(df, ["optimizer=adam"]), ["model.dropout"], "test_accuracy",
-                            "maximize")
+                            "maximize", Path("runs/t"))
     assert "leader (dropout=0.0)" in close and "significant" in close  # 0.980 vs 0.977, tiny spread
     noisy = results([{"trial_id": f"{g}{i}", "g": g, "test_accuracy": a}
                      for g, accs in [("a", [0.95, 0.97, 0.99]), ("b", [0.96, 0.94, 0.98])]
                      for i, a in enumerate(accs)])
-    assert "within noise" in compare.verdict(noisy, ["g"], "test_accuracy", "maximize")
+    noise = compare.verdict(noisy, ["g"], "test_accuracy", "maximize", Path("runs/t"))
+    assert "within noise" in noise and "python -m harness confirm runs/t races" in noise  # the command, no placeholder
     single = results([{"trial_id": "x", "g": "a", "test_accuracy": 0.9}, {"trial_id": "y", "g": "b", "test_accuracy": 0.8}])
-    assert compare.verdict(single, ["g"], "test_accuracy", "maximize") is None  # no repeats, no verdict
+    assert compare.verdict(single, ["g"], "test_accuracy", "maximize", Path("runs/t")) is None  # no repeats, no verdict
 
 
 def test_two_sweeps_side_by_side():

@@ -15,6 +15,7 @@ from tensorboard.plugins.hparams import metadata as hp_metadata
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from harness.layout import run_name
+from harness.racing.verdict import block
 from sweeps import ROOT, record_of, run_sweep, sweep_cmd, wait_for, write_config
 
 SWEEP = {"method": "grid", "repeats": 2, "parameters": {"train.lr": [0.0003, 0.003, 0.03]}}
@@ -59,15 +60,17 @@ def test_a_sweep_with_confirm_ends_with_its_verdict_and_resumes_after_kill_9(tmp
     assert len(extra) >= 2 and set(extra["seed"]) <= {2, 3} and (extra["trial_id"].str.contains(",rep=")).all()
     verdict = json.loads((run_dir / "confirm.json").read_text())
     assert verdict["state"] == "done" and verdict["confirmation_trials"] == len(extra)
-    assert verdict["leader"] in set(df["group"]) and verdict["verdict"].split(":")[0] in out.stdout
-    closing = out.stdout.strip().split("\n\n")[-1]  # the sweep's last words are the answer
-    assert closing.startswith("race: ") and verdict["leader"] in closing and "test accuracy" in closing.lower()
+    answer = block(verdict, "race")  # the same block, from the same numbers, at the sweep's end and in compare
+    assert verdict["leader"] in set(df["group"]) and out.stdout.rstrip().endswith(answer + f"\n(details: {run_dir / 'confirm.json'})")
+    assert answer.startswith("race: ") and run_name(verdict["leader"]) in answer and "Test accuracy, %" in answer
+    assert all(len(line) <= 80 for line in answer.split("\n"))
     for tid in extra["trial_id"]:  # a race's seed is an ordinary trial: its own run, in its setting's HParams group
         assert _group(tmp_path / "eventlog" / "race" / run_name(tid)) == f"race/{tid.split(',rep=')[0]}"
 
     compare = subprocess.run([sys.executable, "-m", "harness", "compare", str(run_dir)], capture_output=True,
                              text=True, cwd=ROOT, timeout=120)
-    assert compare.returncode == 0 and "Confirmed by racing: " in compare.stdout, compare.stdout + compare.stderr
+    assert compare.returncode == 0 and compare.stdout.rstrip().endswith(answer), compare.stdout + compare.stderr
+    assert "Verdict:" not in compare.stdout and "Welch" not in compare.stdout  # one answer: the race's
 
 
 @pytest.mark.slow

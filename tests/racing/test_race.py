@@ -10,7 +10,8 @@ from harness.racing import confirm, rounds
 from harness.search.pruners import Pruner
 from harness.search.strategies import strategy_for
 
-RULES = rounds.Rules(top=3, max_repeats=6, alpha=0.05)
+RULES = rounds.Rules(top=3, max_repeats=6, alpha=0.05)  # min_delta 0.2 points
+RULES0 = rounds.Rules(top=3, max_repeats=6, alpha=0.05, min_delta=0.0)
 GOOD = [0.98, 0.981, 0.979, 0.9805, 0.9795, 0.98]
 BAD = [0.90, 0.901, 0.899, 0.9005, 0.8995, 0.90]
 CLOSE = [0.9801, 0.9799, 0.9800, 0.9802, 0.9798, 0.9800]
@@ -21,32 +22,40 @@ def by_rep(values, upto):
 
 
 def test_a_clearly_worse_setting_is_dropped_and_the_rest_race_to_max_repeats():
-    r = rounds.replay(["a", "b", "c"], {"a": by_rep(GOOD, 6), "b": by_rep(BAD, 6), "c": by_rep(CLOSE, 6)}, 2, RULES)
+    r = rounds.replay(["a", "b", "c"], {"a": by_rep(GOOD, 6), "b": by_rep(BAD, 6), "c": by_rep(CLOSE, 6)}, 2, RULES0)
     assert r.ended == rounds.MAX_REPEATS and r.seeds == 6 and set(r.survivors) == {"a", "c"}
-    assert r.eliminated["b"] < 6 and r.wanted() == []
+    assert r.eliminated == {"b": 4} and r.wanted() == [] and [seeds for seeds, _ in r.rounds] == [4, 6]
 
 
-def test_the_race_waits_for_its_round_and_asks_for_the_next_seed():
+def test_the_race_waits_for_its_round_and_asks_for_the_seeds_up_to_the_next_look():
     r = rounds.replay(["a", "c"], {"a": by_rep(GOOD, 3), "c": by_rep(CLOSE, 2)}, 2, RULES)
-    assert r.ended is None and r.seeds == 3 and ("c", 2) in r.wanted() and ("a", 2) in r.wanted()
+    assert r.ended is None and r.seeds == 4 and {("c", 2), ("c", 3), ("a", 3)} <= set(r.wanted())
 
 
 def test_one_left_and_tied_end_the_race():
     one = rounds.replay(["a", "b"], {"a": by_rep(GOOD, 6), "b": by_rep(BAD, 6)}, 2, RULES)
-    assert one.ended == rounds.ONE_LEFT and one.survivors == ["a"] and one.seeds == one.eliminated["b"]
-    tie_rules = rounds.Rules(top=2, max_repeats=6, alpha=0.05, min_delta=0.005)
-    tie = rounds.replay(["a", "c"], {"a": by_rep(GOOD, 6), "c": by_rep(CLOSE, 6)}, 2, tie_rules)
-    assert tie.ended == rounds.TIED and tie.seeds < 6
+    assert one.ended == rounds.ONE_LEFT and one.survivors == ["a"] and one.seeds == one.eliminated["b"] == 4
+    tie = rounds.replay(["a", "c"], {"a": by_rep(GOOD, 6), "c": by_rep(CLOSE, 6)}, 2, rounds.Rules(2, 6, 0.05, 0.005))
+    assert tie.ended == rounds.TIED and tie.seeds == 4
+    never = rounds.replay(["a", "c"], {"a": by_rep(GOOD, 6), "c": by_rep(CLOSE, 6)}, 2, rounds.Rules(2, 6, 0.05, 0.0))
+    assert never.ended == rounds.MAX_REPEATS  # min_delta 0: never tied
 
 
 def test_a_contender_whose_trials_all_failed_leaves_the_race():
-    r = rounds.replay(["a", "b"], {"a": by_rep(GOOD, 2), "b": {0: None, 1: None}}, 2, RULES)
+    r = rounds.replay(["a", "b"], {"a": by_rep(GOOD, 4), "b": dict.fromkeys(range(4))}, 2, RULES)
     assert r.failed == ["b"] and r.ended == rounds.ONE_LEFT
 
 
-def test_each_round_spends_a_share_of_alpha():
-    assert RULES.round_alpha(2) == pytest.approx(0.05 / 5)
-    assert rounds.Rules(max_repeats=3).round_alpha(1) == pytest.approx(0.05 / 2)
+@pytest.mark.parametrize("most, looks", [(3, [3]), (5, [5]), (6, [4, 6]), (10, [4, 10]), (16, [4, 8, 16])])
+def test_the_looks_double_the_seeds_and_share_alpha(most, looks):
+    rules = rounds.Rules(top=3, max_repeats=most)
+    assert rules.looks(2) == looks
+    assert rules.level(2, 3) == pytest.approx(0.05 / (len(looks) * 3 * 2))
+
+
+def test_the_default_margin_is_a_fifth_of_a_point_for_accuracies_only():
+    assert rounds.margin("best_val_accuracy", None) == 0.002 and rounds.margin("test_loss", None) == 0.0
+    assert rounds.margin("best_val_accuracy", 0.0) == 0.0
 
 
 def raw(**confirm_section):
@@ -93,70 +102,81 @@ class Ruthless(Pruner):
         return True
 
 
-def test_confirm_runs_the_search_then_the_race_round_by_round():
-    planner = Planner(raw(top=2, max_repeats=4))
+def _tell(strategy, planner, spec, values):
+    strategy.tell(spec, finished(planner, spec.settings, spec.repeat, values[spec.settings["train.lr"]][spec.repeat])[1])
+
+
+VALUES = {0.001: GOOD, 0.01: CLOSE, 0.1: BAD}
+
+
+def test_confirm_runs_the_search_then_the_race_a_look_at_a_time():
+    planner = Planner(raw(top=2, max_repeats=6, min_delta=0))  # looks at 4 and 6 seeds each
     strategy = confirm.wrap(strategy_for(planner))
     search = strategy.planned()
     strategy.start(search, [])
     started = [strategy.ask() for _ in range(len(search))]
     assert started == search and strategy.ask() is None  # the search runs; the race waits for all of it
-    values = {0.001: GOOD, 0.01: CLOSE, 0.1: BAD}
     for spec in started[:-1]:
-        strategy.tell(spec, finished(planner, spec.settings, spec.repeat, values[spec.settings["train.lr"]][spec.repeat])[1])
+        _tell(strategy, planner, spec, VALUES)
     assert strategy.ask() is None
-    last = started[-1]
-    strategy.tell(last, finished(planner, last.settings, last.repeat, values[last.settings["train.lr"]][last.repeat])[1])
-    round_one = [strategy.ask(), strategy.ask()]
-    assert strategy.ask() is None  # the round is running
-    assert {(s.group, s.repeat, s.trial_id.endswith(",rep=2")) for s in round_one} == {("lr=0.001", 2, True), ("lr=0.01", 2, True)}
-    assert {s.config.train.seed for s in round_one} == {2}
+    _tell(strategy, planner, started[-1], VALUES)
+    round_one = [strategy.ask() for _ in range(4)]
+    assert strategy.ask() is None  # the round (both seeds of both contenders, at once: one fused group) is running
+    assert {(s.group, s.repeat) for s in round_one} == {(g, r) for g in ("lr=0.001", "lr=0.01") for r in (2, 3)}
+    assert {s.config.train.seed for s in round_one} == {2, 3} and all(s.trial_id.endswith(f",rep={s.repeat}") for s in round_one)
     pruner = confirm.search_pruner(Ruthless(), planner.config.sweep)
     assert pruner.active and pruner.report(search[0], 1, {}) and not pruner.report(round_one[0], 1, {})
     strategy.retry(round_one[0])  # a lost worker: the same trial again, first
     assert strategy.ask() == round_one[0]
     for spec in round_one:
-        strategy.tell(spec, finished(planner, spec.settings, 2, values[spec.settings["train.lr"]][2])[1])
-    round_two = [strategy.ask(), strategy.ask()]
-    assert {s.repeat for s in round_two} == {3} and strategy.ask() is None
+        _tell(strategy, planner, spec, VALUES)
+    round_two = [strategy.ask() for _ in range(4)]
+    assert {s.repeat for s in round_two} == {4, 5} and strategy.ask() is None
 
 
 def test_the_race_resumes_from_records_without_training_a_finished_trial_again():
-    planner = Planner(raw(top=2, max_repeats=4))
-    values = {0.001: GOOD, 0.01: CLOSE, 0.1: BAD}
+    planner = Planner(raw(top=2, max_repeats=6, min_delta=0))
     strategy = confirm.wrap(strategy_for(planner))
-    known = [finished(planner, s.settings, s.repeat, values[s.settings["train.lr"]][s.repeat])
+    known = [finished(planner, s.settings, s.repeat, VALUES[s.settings["train.lr"]][s.repeat])
              for s in strategy.planned()]
-    known.append(finished(planner, {"train.lr": 0.001}, 2, GOOD[2]))  # the round half done when the sweep was killed
+    known += [finished(planner, {"train.lr": 0.001}, r, GOOD[r]) for r in (2, 3)]  # the round half done when killed
+    known.append(finished(planner, {"train.lr": 0.01}, 2, CLOSE[2]))
     strategy.start([], known)
     spec = strategy.ask()
-    assert (spec.group, spec.repeat) == ("lr=0.01", 2) and strategy.ask() is None
-    failed = finished(planner, spec.settings, 2, None, FAILED)[1]
-    strategy.tell(spec, failed)  # a failed seed counts as spent, without a value
-    assert {s.repeat for s in (strategy.ask(), strategy.ask())} == {3}
+    assert (spec.group, spec.repeat) == ("lr=0.01", 3) and strategy.ask() is None
+    strategy.tell(spec, finished(planner, spec.settings, 3, None, FAILED)[1])  # a failed seed counts as spent, without a value
+    assert {s.repeat for s in (strategy.ask() for _ in range(4))} == {4, 5}
+
+
+def _records(planner, lrs, seconds):
+    records = []
+    for lr in lrs:
+        for rep in range(6):
+            record = finished(planner, {"train.lr": lr}, rep, VALUES[lr][rep])[1]
+            record.train_seconds, record.test_accuracy, record.epochs_run = seconds[lr], 0.5 + lr, 1
+            records.append(record)
+    return records
 
 
 def test_the_verdict_says_a_tie_and_its_cost_or_the_winner_and_by_how_much():
     planner = Planner(raw(top=2, max_repeats=6, min_delta=0.005))
-    values, seconds = {0.001: GOOD, 0.01: CLOSE, 0.1: BAD}, {0.001: 10.0, 0.01: 6.0, 0.1: 5.0}
-    records = []
-    for lr in values:
-        for rep in range(6):
-            record = finished(planner, {"train.lr": lr}, rep, values[lr][rep])[1]
-            record.train_seconds, record.test_accuracy, record.epochs_run = seconds[lr], 0.5, 1
-            records.append(record)
+    records = _records(planner, VALUES, {0.001: 10.0, 0.01: 6.0, 0.1: 5.0})
     tie = verdict.build(confirm.replay(planner, records), records, "best_val_accuracy")
-    assert tie["ended"] == rounds.TIED and tie["state"] == "done"
-    assert tie["verdict"].startswith(f"lr=0.001 and lr=0.01 are tied within 0.005 at {tie['seeds_each']} seeds each; "
-                                     "lr=0.01 costs 40% less training time.")
-    assert "for information (never used to decide): lr=0.001 0.5000, lr=0.01 0.5000" in tie["verdict"]
-    assert tie["confirmation_trials"] == 2 * (tie["seeds_each"] - 2)
+    assert tie["ended"] == rounds.TIED and tie["state"] == "done" and tie["seeds_each"] == 4
+    assert tie["verdict"] == ("tie within 0.5 points. lr.001 and lr.01 are equivalent at 4 seeds each; lr.01 costs "
+                              "40% less training time.")
+    assert tie["confirmation_trials"] == 2 * 2 and tie["min_delta_points"] == pytest.approx(0.5)
+    text = verdict.block(tie, "t")
+    assert text.startswith("t: tie within 0.5 points.") and all(len(line) <= 80 for line in text.split("\n"))
+    assert "Test accuracy, %, never used to decide: 50.10, 51.00 (kept)." in text  # leader first
 
     won = verdict.build(rounds.replay(["lr=0.001", "lr=0.1"], confirm.results(records, "best_val_accuracy"), 2,
-                                    rounds.Rules(2, 6)), records, "best_val_accuracy")
-    assert won["ended"] == rounds.ONE_LEFT and won["verdict"].startswith("Winner lr=0.001: best_val_accuracy 0.9805 at 2 seeds")
+                                      rounds.Rules(2, 6)), records, "best_val_accuracy")
+    assert won["ended"] == rounds.ONE_LEFT and won["verdict"] == "lr.001 is best at 4 seeds each. lr.1 is worse by more than 0.2 points."
     loser = won["contenders"][1]
-    assert loser["leader_better_by"] == pytest.approx(0.08) and loser["ci95"][0] > 0 and loser["eliminated_after_seeds"]
-    assert f"dropped after {loser['eliminated_after_seeds']} seeds" in won["verdict"]
+    assert loser["gap_points"] == pytest.approx(-8.0, abs=0.01) and loser["gap_high_points"] < -0.2
+    assert loser["state"] == "dropped" and loser["dropped_at_seeds"] == 4 and loser["p_best"] == 0.0
+    assert "dropped, 4 seeds" in verdict.block(won, "t")
 
 
 def test_no_verdict_and_the_whole_race_ahead_while_the_search_is_unfinished():
