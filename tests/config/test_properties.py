@@ -206,7 +206,7 @@ def command_status(raw: dict, overrides: list[str], root: Path) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "prop.yaml"
         try:
-            path.write_text(yaml.safe_dump(plain(raw), allow_unicode=True))
+            path.write_text(yaml.safe_dump(plain(raw), allow_unicode=True, sort_keys=False))  # the same order: a random draw follows it
         except UnicodeEncodeError:  # (text a file cannot hold: the dict's own refusal covers it)
             return 2
         args = [str(path), "--runs", str(root / "runs"), "--eventlog", str(root / "eventlog"), "--dry-run", "--quiet"]
