@@ -267,9 +267,24 @@ def confirmed(sweep: Path) -> str | None:
         return None
     try:
         data = json.loads(path.read_text())
+        if stale(data, path.parent):
+            return (f"Race: {path} is from an earlier plan of this sweep (its settings changed since); "
+                    f"`python -m harness confirm {path.parent}` races the top settings again.")
         return block(data, path.parent.name, display.width())
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
         return f"Race: {path} cannot be read ({type(e).__name__}); `python -m harness confirm {path.parent}` rewrites it."
+
+
+def stale(data: dict, sweep: Path) -> bool:
+    """The race saw other settings than the sweep's results now hold (a setting added or removed since)."""
+    seen = data.get("search_settings")
+    if seen is None:  # a verdict written before it said what it saw
+        return False
+    try:
+        now = set(pd.read_csv(sweep / RESULTS, usecols=["group"])["group"])
+    except (OSError, ValueError):
+        return False
+    return now != set(seen)
 
 
 def render(df: pd.DataFrame, fmt: str) -> str:

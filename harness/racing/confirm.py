@@ -86,6 +86,7 @@ class Confirm(Strategy):
     def __init__(self, search: Strategy):
         super().__init__(search.planner, search.paths)
         self.search = search
+        self._search_over = False  # the search said it has nothing more (it may end short of its size: tpe on a small space)
         self.method, self.chooses, self.takes_settings = search.method, search.chooses, search.takes_settings
         self._found: dict[str, TrialRecord | None] = {}
 
@@ -99,7 +100,7 @@ class Confirm(Strategy):
         """The race as `records` say it stands; None while the search has trials to finish."""
         records = [r for r in records if r is not None]
         search = [r for r in records if r.repeat < self.sweep.repeats and r.finished]
-        if not search or len(search) < self.search.size(self.planned()):
+        if not search or (len(search) < self.search.size(self.planned()) and not self._search_over):
             return None
         return replay(self.planner, records)
 
@@ -180,6 +181,7 @@ class Confirm(Strategy):
             return spec
         if any(self._running.values()):
             return None  # the search's last trials are still running (and may lead it to more)
+        self._search_over = True
         for group, rep in replay(self.planner, list(self._records.values())).wanted():
             spec = self.planner.spec(self._settings[group], rep)
             done = self._records.get(spec.trial_id)

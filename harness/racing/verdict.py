@@ -84,6 +84,7 @@ def build(race, records: list[TrialRecord], metric: str) -> dict[str, Any]:
         "confirmation_trials": len(extra), "confirmation_epochs": sum(r.epochs_run for r in extra),
         "confirmation_train_seconds": sum(r.train_seconds or 0 for r in extra),
         "contenders": rows,
+        "search_settings": sorted({r.group for r in records if r.repeat < race.start}),
     }
     data["verdict"] = headline(data)
     return data

@@ -208,9 +208,7 @@ def _execute(plan: SweepPlan, ids: list[str], workers: int, executor: str | None
         known = plan.known  # read once: the strategy and the pruner are rebuilt from the same records
         plan.strategy.start(plan.todo, known)
         pruner = confirm.search_pruner(pruner_for(cfg.sweep, paths, known), cfg.sweep)
-        units = plan.to_run if plan.strategy.chooses else sum(packing.packing(plan.todo, fuse))
-        runner = _executor(executor, min(workers, max(1, units)),  # a group: one slot
-                           paths.workspace, ray_address, say)
+        runner = _executor(executor, min(workers, slots(plan, fuse)), paths.workspace, ray_address, say)
         scheduler.run(packing.Packer(plan.strategy, fuse), pruner, runner, paths.workspace,
                       scheduler.Callbacks(started=started, finished=finished))
     except KeyboardInterrupt:
@@ -218,6 +216,14 @@ def _execute(plan: SweepPlan, ids: list[str], workers: int, executor: str | None
     finally:
         progress.close()
     return False
+
+
+def slots(plan: SweepPlan, fuse) -> int:
+    """The workers the sweep can keep busy: a fused group takes one; a race's trials count too (a race on a
+    finished search has no search trials to do, and its rounds are all it trains)."""
+    if plan.strategy.chooses:
+        return max(1, plan.to_run)
+    return max(1, sum(packing.packing(plan.todo, fuse)) + max(0, plan.to_run - len(plan.todo)))
 
 
 def _executor(kind: str, workers: int, workspace: Workspace, ray_address: str | None,

@@ -4,6 +4,7 @@ import pytest
 
 from harness.racing import verdict
 from harness.config.plan import Planner
+from harness.layout import Workspace
 from harness.config.validate import ConfigError
 from harness.record import FAILED, OK, TrialRecord
 from harness.racing import confirm, rounds
@@ -211,3 +212,63 @@ def test_confirm_on_a_damaged_sweep_yaml_says_so_in_one_line(tmp_path, damage, c
     assert confirm_main([str(run_dir)]) == 2
     err = capsys.readouterr().err
     assert "sweep.yaml: cannot read the sweep's config" in err and "Traceback" not in err
+
+
+def _drive(strategy, planner, value):
+    """Run `strategy` to its end in-process: every trial it hands out finishes at once with `value(spec)`."""
+    strategy.start(strategy.planned(), [])
+    told = []
+    while (spec := strategy.ask()) is not None:
+        record = finished(planner, spec.settings, spec.repeat, value(spec))[1]
+        strategy.tell(spec, record)
+        told.append(record)
+    return told
+
+
+def test_a_search_that_ends_short_of_its_size_still_gets_its_race_and_verdict(tmp_path):
+    # issue 29.8: tpe asked for 4 settings of a space of 2 stops at 2; the race waited for 4 forever
+    section = raw(top=2, max_repeats=3)
+    section["sweep"].update(method="tpe", trials=4, parameters={"train.lr": [0.001, 0.01]})
+    planner = Planner(section)
+    strategy = confirm.wrap(strategy_for(planner, Workspace(tmp_path / "runs", tmp_path / "eventlog").sweep("t")))
+    told = _drive(strategy, planner, lambda s: VALUES[s.settings["train.lr"]][s.repeat])
+    assert sorted({(r.group, r.repeat) for r in told if r.repeat >= 2}) == [("lr=0.001", 2), ("lr=0.01", 2)]
+    race = strategy.race(told)
+    assert race is not None and race.ended and confirm.write_verdict(strategy, told)["state"] == "done"
+
+
+def test_a_race_of_one_setting_says_so():
+    # issue 29.4: 'Winner lr=0.003: ... at 2 seeds, ; better than .'
+    planner = Planner(raw(top=2, max_repeats=3))
+    records = _records(planner, [0.001], {0.001: 3.0})
+    data = verdict.build(confirm.replay(planner, records), records, "best_val_accuracy")
+    text = verdict.block(data, "t")
+    assert data["verdict"] == "lr.001 is the only contender with a result." and ", ;" not in text and " ." not in text
+
+
+def test_compare_marks_a_verdict_from_an_earlier_plan(tmp_path):
+    # issue 29.5: a setting added since the race (and no race run) was followed by the old race's winner
+    from harness.analysis.compare import confirmed
+    from harness.analysis.results import write_csv
+
+    planner = Planner(raw(top=2, max_repeats=3))
+    records = _records(planner, VALUES, {0.001: 3.0, 0.01: 3.0, 0.1: 3.0})
+    data = verdict.build(confirm.replay(planner, records), records, "best_val_accuracy")
+    (tmp_path / "confirm.json").write_text(__import__("json").dumps(data))
+    write_csv(tmp_path, records)
+    assert "cannot be told" in confirmed(tmp_path)
+    write_csv(tmp_path, records + [finished(planner, {"train.lr": 0.05}, 0, 0.99)[1]])
+    assert "from an earlier plan of this sweep" in confirmed(tmp_path)
+
+
+def test_confirm_on_a_finished_search_fills_its_workers(tmp_path):
+    # issue 29.2: `confirm --workers 2` raced on one worker (the pool was sized from the search's own trials)
+    from harness.sweep.engine import run_sweep, slots
+
+    section = raw(top=2, max_repeats=4)
+    planner = Planner(section)
+    run_dir = tmp_path / "runs" / "t"
+    for spec in strategy_for(planner).planned():
+        finished(planner, spec.settings, spec.repeat, 0.9 + spec.repeat / 100)[1].save(run_dir / spec.trial_id)
+    outcome = run_sweep(section, runs=tmp_path / "runs", eventlog=tmp_path / "eventlog", dry_run=True, overrides=["sweep.fuse=off"])
+    assert len(outcome.plan.todo) == 0 and slots(outcome.plan, 1) == 4  # the race's round: 2 settings x 2 seeds
