@@ -27,6 +27,7 @@ from harness.files import os_problem
 from harness.sweep.engine import SweepOutcome, run_sweep
 from harness.record import OK, PRUNED
 from harness.sweep.progress import trial_line
+from harness.sweep.scheduler import StrategyError
 from harness.training.data import DataError
 
 SWEEP_EPILOG = """\
@@ -138,6 +139,9 @@ def _main(args: argparse.Namespace) -> int:
     except (ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except StrategyError as e:  # a custom strategy's bug: said plainly, the trials it did finish are kept
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         raise
     except OSError as e:  # the disk refused a write of the sweep itself (full, read-only): finished trials are kept

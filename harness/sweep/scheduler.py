@@ -94,6 +94,7 @@ def run(strategy: Strategy, pruner: Pruner, executor: Executor, workspace: Works
     left: dict[str, int] = {}  # a running unit's trials still running
     lost: dict[str, int] = {}
     attempts: dict[str, int] = {}  # a trial's recorded attempts when it was last started
+    told: set[str] = set()  # trials finished in this run
 
     def paths_of(spec: TrialSpec) -> TrialPaths:
         return workspace.trial(spec.config.name, spec.trial_id)
@@ -102,6 +103,7 @@ def run(strategy: Strategy, pruner: Pruner, executor: Executor, workspace: Works
         while True:
             while len(left) < executor.slots and (unit := strategy.ask()) is not None:
                 unit = packing.prunable(unit, pruner.active)
+                _handed_once(unit, running, told)
                 for spec in packing.members(unit):
                     attempts[spec.trial_id] = _attempts(spec, paths_of(spec))
                 executor.start(unit)
@@ -133,6 +135,7 @@ def run(strategy: Strategy, pruner: Pruner, executor: Executor, workspace: Works
                                      f"its worker was lost in {lost[spec.trial_id]} attempts (last: {event.why})")
                 else:
                     record = event.record
+                told.add(spec.trial_id)
                 strategy.tell(spec, record)
                 pruner.tell(spec, record)
                 callbacks.finished(spec, record)
@@ -141,6 +144,21 @@ def run(strategy: Strategy, pruner: Pruner, executor: Executor, workspace: Works
         raise
     finally:
         executor.close()
+
+
+class StrategyError(RuntimeError):
+    """A strategy broke its contract: each trial is handed out once (a retry once it is lost)."""
+
+
+def _handed_once(unit, running: dict[str, TrialSpec], told: set[str]) -> None:
+    """Refuse a trial handed out while it runs, after it finished, or twice in one fused group: trained
+    twice at once it would wait on its own lock forever."""
+    ids = [spec.trial_id for spec in packing.members(unit)]
+    for tid in ids:
+        if tid in running or tid in told or ids.count(tid) > 1:
+            where = "is running" if tid in running else "has finished" if tid in told else "is twice in one group"
+            raise StrategyError(f"the sweep's strategy handed out trial {tid} again while it {where}: "
+                                "a strategy must hand out each trial once (see harness/search/strategies.py)")
 
 
 def give_up(spec: TrialSpec, paths: TrialPaths, why: str) -> TrialRecord:

@@ -209,3 +209,37 @@ def test_a_strategy_that_waits_is_asked_again_after_each_outcome(tmp_path):
     executor = ScriptedExecutor(4, workspace, {})
     done, _ = _run(rounds, executor, workspace)
     assert sorted(done) == sorted(ids) and executor.starts == ids and executor.most_at_once == 2
+
+
+class Twice(Grid):
+    """Breaks the contract: hands out its first trial a second time, right after or once it finished."""
+
+    def __init__(self, *args, after: bool):
+        super().__init__(*args)
+        self.after, self.again = after, None
+
+    def _next(self):
+        spec = super()._next()
+        if spec is None and self.again is not None and self.after:
+            spec, self.again = self.again, None
+        elif spec is not None and self.again is None and not hasattr(self, "_done"):
+            self._done = True
+            self.again = spec
+            if not self.after:
+                self._queue.appendleft(spec)  # at once: into the same fused group, or while it runs
+        return spec
+
+
+@pytest.mark.parametrize("after, fuse, where", [(False, 8, "is twice in one group"), (False, 1, "is running"),
+                                                (True, 1, "has finished")])
+def test_a_trial_handed_out_twice_is_refused_by_name_never_trained_twice(tmp_path, after, fuse, where):
+    # issue 29.3: with fusion, the trial was packed twice into one group and its worker waited on its own lock
+    from harness.training.fusion.packing import Packer
+
+    workspace, strategy, ids = _sweep(tmp_path, 3)
+    twice = Twice(strategy.planner, strategy.paths, after=after)
+    twice.start(twice.planned(), [])
+    executor = ScriptedExecutor(2, workspace, {})
+    with pytest.raises(scheduler.StrategyError, match=f"handed out trial {ids[0]} again while it {where}"):
+        scheduler.run(Packer(twice, fuse), Pruner(), executor, workspace, scheduler.Callbacks())
+    assert executor.closed and executor.starts.count(ids[0]) <= 1
