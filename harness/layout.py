@@ -69,15 +69,29 @@ def run_name(trial_id: str) -> str:
     return ",".join(parts)
 
 
+def shared_runs(trial_ids) -> list[tuple[str, str, str]]:
+    """(id, id, run) for trial ids that would write into one TensorBoard run: none, by construction;
+    checked all the same before a sweep writes anything, so a case run_name missed is refused, not mixed."""
+    seen: dict[str, str] = {}
+    out = []
+    for tid in trial_ids:
+        name = run_name(tid)
+        if seen.setdefault(name, tid) != tid:
+            out.append((seen[name], tid, name))
+    return out
+
+
 def _short_pair(part: str) -> str:
     key, eq, value = part.partition("=")
     if not eq:
         return part
     *path, leaf = key.split(".")
     key = ".".join([*path, RUN_KEYS.get(leaf, leaf)])
-    value = re.sub(r"^(-?)0\.(?=\d)", r"\1.", value)  # 0.003 -> .003
-    joined = key[-1:].isalpha() and (value[:1].isdigit() or value[:1] in (".", "-"))  # h128, lr.003; not l2=.01
-    return f"{key}{value}" if joined else f"{key}={value}"
+    short = re.sub(r"^(-?)0\.(?=\d)", r"\1.", value)  # 0.003 -> .003
+    # h128, lr.003, lr-5; not l2=.01. A value that was written '.5' keeps its '=' (lr=.5): joined, it
+    # would read as '0.5' shortened, and two trials would share one run.
+    joined = key[-1:].isalpha() and (short != value or re.match(r"-?\d", value) is not None)
+    return f"{key}{short}" if joined else f"{key}={short}"
 
 
 def _in_run_dir(name: str) -> property:

@@ -27,7 +27,7 @@ from harness.config import schema
 from harness.config.plan import TrialSpec
 from harness.config.validate import ConfigError
 from harness.files import atomic_write_text, file_lock
-from harness.layout import SweepPaths, Workspace
+from harness.layout import SweepPaths, Workspace, shared_runs
 from harness.record import DIVERGED, FAILED, OK, PRUNED, TrialRecord
 from harness.racing import confirm
 from harness.sweep import hparams_union, mainguard, migrate, preflight, repair, scheduler
@@ -92,6 +92,10 @@ def plan_sweep(strategy: Strategy, retry_failed: bool = False, fix: bool = True)
     Damaged trial folders are reported and (`fix`) set aside to run again (harness/sweep/repair.py).
     """
     paths, source = strategy.paths, strategy.planner.source
+    if shared := shared_runs(s.trial_id for s in strategy.planned()):
+        a, b, run = shared[0]
+        raise ConfigError([f"trials {a} and {b} would share the TensorBoard run {paths.log_dir / run}: "
+                           "make the swept values differ by more than a leading 0"], source)
     if fix:
         migrate.short_runs(paths)  # runs named by the whole trial id (before layout.run_name): shortened
     moved = migrate.adopt(strategy.planner, paths, fix)  # named under another sweep.repeats: renamed (a dry run: read so)

@@ -325,3 +325,30 @@ def test_sweep_fuse_survives_the_stored_sweep_yaml(fuse):
     cfg = plan_mod.Planner(raw).config
     stored = yaml.safe_load(yaml.safe_dump(load_config(cfg)[0], sort_keys=False))
     assert stored["sweep"]["fuse"] == fuse and plan_mod.Planner(stored, "sweep.yaml").config == cfg
+
+
+NUMBERS = ["0.5", ".5", "-0.5", "-.5", "5", "05", "5.0", "+.5", "+0.5", "1e-3", "0.001", ".001", "1E-3", "-5", "0", "00"]
+
+
+@given(st.dictionaries(st.sampled_from(SWEPT + ["description"]),
+                       st.sampled_from(NUMBERS) | st.text(min_size=0, max_size=6) | st.integers(-10, 1000)
+                       | st.floats(-10, 10, allow_nan=False), min_size=1, max_size=3),
+       st.dictionaries(st.sampled_from(SWEPT + ["description"]),
+                       st.sampled_from(NUMBERS) | st.text(min_size=0, max_size=6) | st.integers(-10, 1000)
+                       | st.floats(-10, 10, allow_nan=False), min_size=1, max_size=3),
+       st.integers(0, 3))
+@settings(max_examples=400, deadline=None)
+@example({"description": "0.5"}, {"description": ".5"}, 0).via("issue 29.7")
+def test_run_names_of_distinct_ids_are_distinct_for_any_values(a, b, rep):
+    """Numbers in every spelling and arbitrary strings: two settings' ids differ, so do their runs."""
+    ia = plan_mod.trial_id(plan_mod.setting_id(a), rep, 2)
+    ib = plan_mod.trial_id(plan_mod.setting_id(b), rep, 2)
+    assert (run_name(ia) == run_name(ib)) == (ia == ib), (ia, ib, run_name(ia))
+
+
+def test_a_sweep_whose_trials_would_share_a_run_is_refused_before_it_writes(tmp_path):
+    raw = {"name": "desc", "data": {"limit": 100}, "sweep": {"parameters": {"description": ["0.5", ".5"]}}}
+    assert not isinstance(dry_run(raw, [], tmp_path), ConfigError)  # distinct runs now: description.5, description=.5
+    from harness.layout import shared_runs
+
+    assert shared_runs(["a=1", "b=2", "a=1"]) == [] and shared_runs(["lr.5", "lr=0.5"]) == [("lr.5", "lr=0.5", "lr.5")]
