@@ -86,9 +86,10 @@ def adopt(planner: Planner, paths: SweepPaths, fix: bool = True,
     return []
 
 
-def short_runs(paths: SweepPaths) -> None:
+def short_runs(paths: SweepPaths, warn: Callable[[str], None] = _stderr) -> None:
     """Rename eventlog/E's runs named by their whole trial id (before layout.run_name) to their short
-    name, so a resumed trial's events stay one run; a run that has both names is left as it is."""
+    name, so a resumed trial's events stay one run; a run that has both names is left as it is. A
+    convenience: a run that cannot be renamed is said and left (its trial writes the short run anew)."""
     if not paths.log_dir.is_dir():
         return
     for old in sorted(paths.log_dir.iterdir()):
@@ -97,4 +98,4 @@ def short_runs(paths: SweepPaths) -> None:
             try:
                 old.rename(new)
             except OSError as e:
-                raise ConfigError([f"cannot rename {old} to {new}: {e.strerror or e}"], "sweep folder") from None
+                warn(f"note: cannot rename the TensorBoard run {old} to {new} ({e.strerror or e}): left as it is")

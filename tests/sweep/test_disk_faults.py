@@ -56,3 +56,15 @@ def test_plot_on_a_read_only_disk_says_so_and_plot_out_elsewhere_draws(finished_
     elsewhere = on_disk([*plot, "--out", str(tmp_path / "plots")], READ_ONLY, runs, ROOT)
     assert elsewhere.returncode == 0 and (tmp_path / "plots" / "pareto.png").is_file(), elsewhere.stderr
     assert results_kept(finished_sweep) == kept
+
+
+def test_an_old_run_that_cannot_be_renamed_is_said_and_the_sweep_goes_on(tmp_path):
+    # issue 29.12: an old long-named run (eventlog/E/lr=0.2) that cannot be renamed to lr.2 (here a mount
+    # point: EBUSY) ended the sweep with exit 2 before any trial trained
+    cfg = write_config(tmp_path, NAME, sweep={"parameters": {"train.lr": [0.2]}})
+    old = tmp_path / "eventlog" / NAME / "lr=0.2"
+    old.mkdir(parents=True)
+    out = on_disk(sweep_cmd(cfg, tmp_path), 'mount --bind "$0" "$0"', old, tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"note: cannot rename the TensorBoard run {old} to {old.parent / 'lr.2'}" in out.stderr
+    assert json.loads((tmp_path / "runs" / NAME / "lr=0.2" / "trial.json").read_text())["status"] == "ok"
