@@ -18,7 +18,7 @@ import json
 from typing import Iterable
 
 from harness.racing import verdict
-from harness.config.plan import Planner, TrialSpec
+from harness.config.plan import Planner, TrialSpec, trial_id
 from harness.files import atomic_write_text
 from harness.record import OK, TrialRecord
 from harness.racing import rounds
@@ -124,19 +124,22 @@ class Confirm(Strategy):
 
     def folders(self) -> list[str]:
         """The search's folders and those of its planned settings' further repeats that exist."""
-        race = [t.trial_id for t in self._further(self.planned()) if self.paths.trial(t.trial_id).run_dir.is_dir()]
+        run_dir = self.paths.run_dir
+        on_disk = {p.name for p in run_dir.iterdir() if p.is_dir()} if run_dir.is_dir() else set()
+        race = [tid for _, _, tid in self._further(self.planned()) if tid in on_disk]
         return list(dict.fromkeys(self.search.folders() + race))
 
-    def _further(self, specs: list[TrialSpec]) -> list[TrialSpec]:
-        """The race's possible trials of `specs`' settings: repeats sweep.repeats .. max_repeats - 1."""
-        return [self.planner.spec(s.settings, rep) for s in specs if s.repeat == 0
-                for rep in range(self.sweep.repeats, self.sweep.confirm.max_repeats)]
+    def _further(self, specs: list[TrialSpec]) -> Iterable[tuple[TrialSpec, int, str]]:
+        """The race's possible trials of `specs`' settings (repeats sweep.repeats .. max_repeats - 1), by id
+        alone: a config is built only for those that exist, so planning stays linear in what will run."""
+        return ((s, rep, trial_id(s.group, rep, self.sweep.repeats)) for s in specs if s.repeat == 0
+                for rep in range(self.sweep.repeats, self.sweep.confirm.max_repeats))
 
     def trials(self, found: dict[str, TrialRecord | None]) -> list[TrialSpec]:
         """The search's trials so far, then the race's: the further repeats of their settings on disk."""
         self._found = found
         search = self.search.trials(found)
-        return search + [t for t in self._further(search) if t.trial_id in found]
+        return search + [self.planner.spec(s.settings, rep) for s, rep, tid in self._further(search) if tid in found]
 
     def size(self, specs: list[TrialSpec]) -> int:
         return self.search.size(self._split(specs)) + most(self.planner)

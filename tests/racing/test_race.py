@@ -272,3 +272,16 @@ def test_confirm_on_a_finished_search_fills_its_workers(tmp_path):
         finished(planner, spec.settings, spec.repeat, 0.9 + spec.repeat / 100)[1].save(run_dir / spec.trial_id)
     outcome = run_sweep(section, runs=tmp_path / "runs", eventlog=tmp_path / "eventlog", dry_run=True, overrides=["sweep.fuse=off"])
     assert len(outcome.plan.todo) == 0 and slots(outcome.plan, 1) == 4  # the race's round: 2 settings x 2 seeds
+
+
+def test_planning_builds_configs_for_what_can_run_not_for_every_seed_a_race_could_take(tmp_path, monkeypatch):
+    # issue 29.10: a dry run of 10 settings with max_repeats 1000 took 40 s (a config per possible race seed)
+    from harness.sweep.engine import run_sweep
+
+    built = []
+    real = Planner.specs
+    monkeypatch.setattr(Planner, "specs", lambda self, settings: built.append(1) or real(self, settings))
+    section = raw(max_repeats=1000)
+    section["sweep"]["parameters"] = {"train.lr": [0.001 * (i + 1) for i in range(50)]}
+    outcome = run_sweep(section, runs=tmp_path / "runs", eventlog=tmp_path / "eventlog", dry_run=True)
+    assert len(outcome.plan.todo) == 100 and len(built) <= 2 * 50  # each setting validated once (or twice), not 1000 times
