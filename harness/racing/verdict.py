@@ -43,7 +43,7 @@ def build(race, records: list[TrialRecord], metric: str) -> dict[str, Any]:
     sign = 1.0 if race.rules.goal == "maximize" else -1.0
     decision = race.decision
     leader = decision.leader if decision else (race.survivors[0] if race.survivors else None)
-    dropped_by = {r.name: (seeds, d.leader) for seeds, d in race.rounds for r in d.rivals if r.dropped}
+    dropped_by = {r.name: d.leader for _, d in race.rounds for r in d.rivals if r.dropped}  # the leader then
     chances = race.p_best() if race.values else {}
     by_group: dict[str, list[TrialRecord]] = {}
     for r in records:
@@ -61,11 +61,11 @@ def build(race, records: list[TrialRecord], metric: str) -> dict[str, Any]:
             "state": ("failed" if name in race.failed else "leader" if name == leader else
                       "dropped" if name in race.eliminated else "kept"),
             "dropped_at_seeds": race.eliminated.get(name), "p_best": chances.get(name),
-            f"test_accuracy_pct": _pct(_mean([r.test_accuracy for r in ok if r.test_accuracy is not None])),
+            "test_accuracy_pct": _pct(_mean([r.test_accuracy for r in ok if r.test_accuracy is not None])),
             "train_seconds": _mean([r.train_seconds for r in mine if r.train_seconds is not None]),
         }
-        if name in dropped_by and dropped_by[name][1] != leader:
-            row["dropped_by"] = run_name(dropped_by[name][1])
+        if dropped_by.get(name, leader) != leader:
+            row["dropped_by"] = run_name(dropped_by[name])
         if name != leader and values and lead:
             g = gap(values, lead, race.level, sign)  # how much better this one is than the leader: <= 0 mostly
             row.update({f"gap{pts}": sign * scale * g.difference, "paired_seeds": g.pairs,
@@ -172,7 +172,7 @@ def _ordered(data: dict[str, Any]) -> list[dict]:
 
 def table(data: dict[str, Any], names: dict[str, str]) -> list[str]:
     """The contenders, leader first: mean, gap to the leader and its interval, P(best), what the race did."""
-    scale, val, pts = _units(data["metric"])
+    _, val, pts = _units(data["metric"])
     margin = data.get(f"min_delta{pts}", 0.0)
     rows = _ordered(data)
     cells = []
@@ -216,9 +216,8 @@ def _fit_names(data: dict[str, Any], width: int) -> dict[str, str]:
 
 def block(data: dict[str, Any], sweep: str, width: int = 80) -> str:
     """The whole answer as printed: headline, table, what it cost, test accuracy beside."""
-    scale, val, pts = _units(data["metric"])
-    wrap = lambda text, indent="": textwrap.fill(text, width, subsequent_indent=indent,  # noqa: E731
-                                                 break_on_hyphens=False, break_long_words=False)
+    pts = _units(data["metric"])[2]
+    wrap = lambda text: textwrap.fill(text, width, break_on_hyphens=False, break_long_words=False)  # noqa: E731
     if data["leader"] is None:
         return wrap(f"{sweep}: no contender finished a trial: nothing to confirm.")
     names = _fit_names(data, width)
