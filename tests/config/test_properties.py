@@ -150,6 +150,12 @@ def sweep_section(draw, valid_only: bool, max_values: int = 3):
         section["parameters"] = {k: draw(parameter(k, method, valid_only)) for k in keys}
     if draw(st.integers(0, 4)) == 0:
         section["pruner"] = {"kind": draw(st.sampled_from(["asha", "median"]))}
+    if draw(st.booleans()):  # every key of the section, so every one is seen to survive sweep.yaml (issue 29.1)
+        section["fuse"] = draw(st.sampled_from(["off", "auto", 1, 2, 8] + ([] if valid_only else ["x", 0])))
+    if draw(st.integers(0, 3)) == 0:
+        section["confirm"] = draw(st.sampled_from([True, {"top": 2, "max_repeats": 3}, {"min_delta": 0},
+                                                   {"min_delta": 0.001, "alpha": 0.1}]
+                                                  + ([] if valid_only else [{"top": 1}, "yes"])))
     if not valid_only and draw(st.integers(0, 9)) == 0:
         section["metric"] = {"name": "test_accuracy"}
     return section
@@ -259,6 +265,9 @@ def test_dry_run_refuses_writing_nothing_or_accepts_what_a_sweep_then_writes(cas
         atomic_write_text(paths.config, yaml.safe_dump(load_config(cfg)[0], sort_keys=False))
         again = plan_mod.Planner(yaml.safe_load(paths.config.read_text()), "sweep.yaml")
         assert again.config == cfg
+        with tempfile.TemporaryDirectory() as other:  # the Python API with the ExperimentConfig: the same plan
+            same = dry_run(cfg, [], Path(other))
+            assert not isinstance(same, ConfigError) and same[0].config == cfg
         records = []
         for spec in tried(planner, paths):
             assert schema.from_dict(yaml.safe_load(schema.trial_yaml(spec.config))) == spec.config
