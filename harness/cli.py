@@ -157,7 +157,7 @@ def _main(args: argparse.Namespace) -> int:
 
 CONFIRM_EPILOG = """\
 examples:
-  python -m harness confirm runs/quick                       # the top 3 settings, up to 10 seeds each
+  python -m harness confirm runs/quick                       # its sweep.confirm, else the top 3 up to 10 seeds
   python -m harness confirm runs/quick --top 4 --max-repeats 6 --min-delta 0.001
   python -m harness confirm runs/quick --dry-run             # what it would train, at most
 

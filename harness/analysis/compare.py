@@ -31,9 +31,9 @@ from harness.metrics import goal_of
 EPILOG = """\
 examples:
   python -m harness compare runs/quick                      # ranking, or groups if there are repeats
-  python -m harness compare runs/quick --group-by optimizer dropout
+  python -m harness compare runs/quick --group-by hidden dropout
   python -m harness compare runs/quick --pivot hidden lr
-  python -m harness compare runs/quick --where optimizer=adam --where "dropout<0.5"
+  python -m harness compare runs/quick --where hidden=128 --where "dropout<0.5"
   python -m harness compare runs/quick runs/quick-v2       # two sweeps side by side, with the difference
   python -m harness compare runs/quick --format markdown > results.md
 
@@ -310,7 +310,7 @@ def parse_args(argv):
     p.add_argument("--metric", help="column to rank and aggregate (default: the sweep's metric, best_val_accuracy "
                    "unless its config says otherwise)")
     p.add_argument("--importance", action="store_true",
-                   help="which swept parameters mattered for the metric (Optuna), as a table and plots/importance.png")
+                   help="which swept parameters mattered for the metric (Optuna), as a table and plots/importance_METRIC.png")
     p.add_argument("--goal", choices=["maximize", "minimize"], help="default: minimize for loss/seconds, else maximize")
     p.add_argument("--top", type=_positive, help="show only the best N rows (N >= 1)")
     p.add_argument("--sort", help="rank trials by this column instead of the metric")

@@ -29,6 +29,9 @@ def trial_dir_of(trial: Path | None, sweep: Path | None) -> Path:
     """The trial to use: `trial` itself, or the best finished trial of `sweep` by the sweep's own
     metric (validation accuracy unless its config says otherwise), never by the test set."""
     if trial is not None:
+        if not Path(trial).is_dir():
+            raise FileNotFoundError(f"--trial {trial}: no such trial folder (trial folders are runs/NAME/<trial id>, "
+                                    "as `python -m harness compare runs/NAME` lists them)")
         return Path(trial)
     from harness.analysis.compare import metric_of
 
@@ -165,7 +168,7 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=description,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--trial", type=Path, metavar="DIR", help="a trial directory, e.g. runs/quick/t0003")
+    which.add_argument("--trial", type=Path, metavar="DIR", help="a trial directory, e.g. runs/quick/hidden=128,dropout=0.0,lr=0.003,rep=0")
     which.add_argument("--sweep", type=Path, metavar="DIR",
                        help="a sweep directory, e.g. runs/quick: use its best finished trial by the sweep's metric "
                        "(the best repeat of the setting compare ranks first)")
@@ -176,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     p = parser("python -m harness predict", __doc__ + """
 examples:
   python -m harness predict --sweep runs/quick photo.jpg scan.png
-  python -m harness predict --trial runs/quick/t0003 --json digits/*.png""")
+  python -m harness predict --trial runs/quick/hidden=128,dropout=0.0,lr=0.003,rep=0 --json digits/*.png""")
     p.add_argument("files", nargs="+", type=Path, metavar="IMAGE", help="image files (PNG, JPEG, ... any size)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON list: per file digit, probabilities (10), top3, or error")

@@ -129,14 +129,14 @@ def _config_changes(spec: TrialSpec, paths: SweepPaths) -> list[str]:
 def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides: list[str] = (),
               runs: str | Path = "runs", eventlog: str | Path = "eventlog", workers: int = 1,
               executor: str | None = None, ray_address: str | None = None, retry_failed: bool = False,
-              dry_run: bool = False, quiet: bool = True, echo: Callable[[str], Any] | None = None) -> SweepOutcome:
+              dry_run: bool = False, quiet: bool = False, echo: Callable[[str], Any] | None = print) -> SweepOutcome:
     """Run (or resume) the sweep `config` describes and return its outcome.
 
     `config` is a YAML path, a mapping shaped like the YAML, or an
     ExperimentConfig; `overrides` are `key.path=value` strings as for `--set`.
     `executor` is "local" (worker processes) or "ray" (default: the config's
-    sweep.executor). `quiet=False` shows a progress bar and a line per trial;
-    `echo` receives the plan's one-line summary (and warnings). Raises
+    sweep.executor). As `sweep.py` does, it shows a progress bar and a line per trial (`quiet=True`: not)
+    and prints the plan's one-line summary and warnings (`echo` receives them instead; None: silent). Raises
     ConfigError (nothing trained) for a bad config, MissingMainGuard when called from a script's
     top level without `if __name__ == "__main__":` (workers would re-run it); KeyboardInterrupt is caught
     and reported as `outcome.interrupted`.
