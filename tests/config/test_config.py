@@ -42,13 +42,7 @@ def test_unknown_key_suggests_the_closest(tmp_path):
     ("train: {nesterov: 'yes'}", r"train\.nesterov = 'yes': must be true or false"),
     ("model: {hidden: [128, big]}", r"model\.hidden\[1\] = 'big': must be an integer"),
     ("model: cnn", r"model = 'cnn': must be a mapping"),
-])
-def test_wrong_types_are_named(tmp_path, text, message):
-    with pytest.raises(ConfigError, match=message):
-        config.load(write(tmp_path, text))
-
-
-@pytest.mark.parametrize("text, message", [
+    # out of range: what is allowed
     ("model: {dropout: 1.0}", r"model\.dropout = 1\.0: must be >= 0 and < 1"),
     ("model: {dropout: -0.1}", r"model\.dropout = -0\.1: must be >= 0 and < 1"),
     ("train: {lr: 0}", r"train\.lr = 0\.0: must be > 0"),
@@ -59,7 +53,7 @@ def test_wrong_types_are_named(tmp_path, text, message):
     ("train: {schedule: {kind: exponential}}", r"exponential decay needs decay_steps or decay_epochs"),
     ("logging: {profile_steps: [20, 10]}", r"profile_steps = \[20, 10\]: must be \[start, stop\]"),
 ])
-def test_out_of_range_values_say_what_is_allowed(tmp_path, text, message):
+def test_wrong_types_and_out_of_range_values_are_named_with_what_is_allowed(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
         config.load(write(tmp_path, text))
 
