@@ -1,30 +1,34 @@
 #!/usr/bin/env python3
-"""Racing on ground truth: does the race name the best setting, at what cost in seeds?
+"""Racing graded on seeds it never sees: is the race right, how often does it drop a setting it must not,
+is its P(best) calibrated, and what does it spend, against fixed numbers of seeds?
 
-Trains (once; cached in bench/results/racing_seeds.csv) a few settings whose
-true means differ by about one seed standard deviation or less, each with
-many seeds, through the harness's own sweep (real trainings, tiny ones). The
-mean over all seeds is the ground truth. Then replays strategies over
-resamples of those seeds, each strategy seeing only the seeds it asks for:
+Ground truth (bench/racing_seeds.csv, committed): 6 near-equal settings (dropout 0.0 to 0.5 of one
+784-128-10 MLP, Adam 0.002, 2 epochs on 2,000 training images, the usual 5,000 validation images) with
+48 seeds each, trained by the harness's own sweep (fused, as a sweep trains them), so seed r is shared
+by every setting as in any sweep. Made by
 
-  (a) best mean of 2 seeds (what a sweep with repeats: 2 answers today);
-  (b) a fixed 10 seeds of each of the top K (by their first 2 seeds), best mean (and 5, for contrast);
-  (c) the race (harness/racing/stats.py) over the same top K, from their first 2 seeds.
+    .venv/bin/python bench/racing.py --retrain      # 288 trials; minutes on 2 cores (the time is printed)
 
-For each: how often it names the true best or a setting within min_delta of
-it ("right"), how often it claims a significant winner that is not the best
-("false claims"), and the seeds it spends.
+Each resample splits the 48 seeds at random, the same way for every setting: 24 the strategies may draw
+(in a random order; the sweep has seen the first 2 of each setting) and 24 held out, whose mean is the
+truth. "Right" names the true best or a setting within min_delta (0.2 points) of it; a false claim is a
+race ending "one left" (or a fixed allocation separating one winner) on a setting that is not. Strategies:
 
-    .venv/bin/python bench/racing.py [--settings 6] [--seeds 16] [--resamples 2000] [--retrain]
+  (a) the best mean of 2 seeds (a sweep with repeats: 2);
+  (b) n seeds for each of the top K by their 2 seeds (10 for the top 6 is the reference for seeds spent);
+  (c) races (harness/racing/rounds.py) of several designs, the default among them.
 
-Goal (issue 18): the race is right at least 90% of the time with false claims
-at most alpha, at no more than half the seeds of (b).
+Beside: the null case (K equal settings, seeds sharing the ground truth's share of the variance, and none:
+the chance the race drops any), P(best) calibration (5 bins of 20 points, the default design), and the
+wall time with fusion (a round's seeds of one width train as fused groups of 8: one group's time each).
+
+    .venv/bin/python bench/racing.py --summary      # from the CSV; ends with the one-line figures
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import math
 import sys
 import tempfile
 import time
@@ -33,128 +37,198 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.racing.stats import decide  # noqa: E402
 from harness.racing import rounds  # noqa: E402
+from harness.racing.stats import decide, pair_alpha  # noqa: E402
 
-CACHE = ROOT / "bench" / "results" / "racing_seeds.csv"
+CSV = ROOT / "bench" / "racing_seeds.csv"
 METRIC = "best_val_accuracy"
 DROPOUTS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+MARGIN = 0.002
+GROUP = 8  # fused group size (sweep.fuse: auto)
 
 
-def ground_truth_config(settings: int, seeds: int, limit: int, epochs: int) -> dict:
-    """Near-equal settings (dropout of one small MLP on a data subset), `seeds` repeats each."""
+def ground_truth_config(seeds: int) -> dict:
     return {
         "name": "racing-ground-truth",
-        "data": {"limit": limit, "test_limit": 1000},
+        "data": {"limit": 2000, "test_limit": 2000},
         "model": {"family": "mlp", "hidden": [128]},
-        "train": {"epochs": epochs, "batch_size": 64, "optimizer": "adam", "lr": 0.002},
+        "train": {"epochs": 2, "batch_size": 64, "optimizer": "adam", "lr": 0.002},
         "logging": {"histograms_every": 0, "images": False, "every_steps": 0, "keep_model": "none"},
         "sweep": {"method": "grid", "repeats": seeds, "metric": {"name": METRIC, "goal": "maximize"},
-                  "parameters": {"model.dropout": DROPOUTS[:settings]}},
+                  "parameters": {"model.dropout": DROPOUTS}},
     }
 
 
-def train(args) -> pd.DataFrame:
-    """The per-seed results of the ground-truth sweep (trained now, or read from the cache)."""
-    if CACHE.exists() and not args.retrain:
-        return pd.read_csv(CACHE)
+def train(seeds: int, workers: int) -> pd.DataFrame:
     from harness import run_sweep
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="racing-") as tmp:
-        outcome = run_sweep(ground_truth_config(args.settings, args.seeds, args.limit, args.epochs),
-                            runs=Path(tmp) / "runs", eventlog=Path(tmp) / "eventlog", workers=args.workers)
+        outcome = run_sweep(ground_truth_config(seeds), runs=Path(tmp) / "runs", eventlog=Path(tmp) / "eventlog",
+                            workers=workers, quiet=True, echo=None)
     df = outcome.table()
-    df = df[df["status"] == "ok"][["group", "seed", METRIC, "test_accuracy", "train_seconds"]]
-    CACHE.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(CACHE, index=False)
-    print(f"trained {len(df)} trials in {time.perf_counter() - t0:.0f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+    df = df[df["status"] == "ok"][["group", "repeat", "seed", METRIC, "test_accuracy", "train_seconds"]]
+    df.to_csv(CSV, index=False, float_format="%.6g")
+    print(f"trained {len(df)} trials in {time.perf_counter() - t0:.0f} s -> {CSV.relative_to(ROOT)}", flush=True)
     return df
 
 
-def best_of(means: dict[str, float]) -> str:
-    return max(means, key=means.get)
+def seed_share(v: np.ndarray) -> float:
+    """The share of a trial's variance that its seed brings to every setting (two-way layout, settings x seeds)."""
+    resid = v - v.mean(axis=1, keepdims=True)
+    s = v.shape[0]
+    total = resid.var(axis=1, ddof=1).mean()
+    seed_means = resid.mean(axis=0)
+    shared = max(0.0, (seed_means.var(ddof=1) - total / s) * s / (s - 1))
+    return float(min(1.0, shared / total)) if total > 0 else 0.0
 
 
-def mean(values) -> float:
-    return float(np.mean(values))
+# --- the strategies, on one resample ----------------------------------------------------------------
+
+def designs() -> dict[str, rounds.Rules]:
+    d = rounds.Rules()
+    return {
+        f"(c) race top {d.top}, max {d.max_repeats} (default)": d,
+        "(c) race top 3, max 8": rounds.Rules(top=3, max_repeats=8),
+        "(c) race top 3, max 16": rounds.Rules(top=3, max_repeats=16),
+        "(c) race top 2, max 16": rounds.Rules(top=2, max_repeats=16),
+        "(c) race top 6, max 10": rounds.Rules(top=6, max_repeats=10),
+    }
 
 
-def replay(pool: dict[str, np.ndarray], truth: dict[str, float], args, rng: np.random.Generator) -> list[dict]:
-    """One resample: each setting's seeds in a random order (the sweep saw the first 2), then (a), (b), (c)."""
-    order = {s: rng.permutation(v) for s, v in pool.items()}
-    best = best_of(truth)
-    close = {s for s, m in truth.items() if truth[best] - m <= args.min_delta}
-    sweep = {s: v[:2] for s, v in order.items()}
-    top = sorted(sweep, key=lambda s: -mean(sweep[s]))[:args.top]
-    out = []
+FIXED = [(6, 10), (6, 5), (3, 10), (3, 16)]  # (top K, seeds each); the first is the reference
 
-    def row(strategy: str, named: str, claims: bool, seeds: int) -> None:
-        out.append({"strategy": strategy, "right": named in close, "best": named == best,
-                    "false_claim": claims and named != best, "seeds": seeds})
 
-    named = top[0]
-    p = stats.ttest_ind(sweep[top[0]], sweep[top[1]], equal_var=False).pvalue  # compare's verdict today
-    row("(a) best mean of 2 seeds", named, bool(p < args.alpha), 2 * len(pool))
-    for n in args.fixed:
-        d = decide({s: order[s][:n] for s in top}, "maximize", args.alpha, args.min_delta)
-        row(f"(b) {n} seeds of each of the top {args.top}", d.leader, len(d.survivors) == 1,
-            2 * len(pool) + (n - 2) * len(top))
-    for name, rules in race_rules(args).items():
-        race = rounds.replay(top, {s: dict(enumerate(order[s])) for s in top}, 2, rules)
-        spent = sum(race.eliminated.get(s, race.seeds) for s in top)
-        row(name, race.decision.leader if race.decision else top[0], race.ended == rounds.ONE_LEFT,
-            2 * (len(pool) - len(top)) + spent)
+def one(v: np.ndarray, names: list[str], rng: np.random.Generator, with_p_best: bool) -> tuple[list[dict], list]:
+    """One resample: the strategies' rows, and (P(best), is best) pairs of the default race."""
+    order = rng.permutation(v.shape[1])
+    drawn, held = order[:v.shape[1] // 2], order[v.shape[1] // 2:]
+    truth = dict(zip(names, v[:, held].mean(axis=1)))
+    pool = {s: v[i, drawn] for i, s in enumerate(names)}
+    best = max(truth, key=truth.get)
+    right = lambda s: truth[best] - truth[s] <= MARGIN  # noqa: E731
+    by2 = sorted(names, key=lambda s: -pool[s][:2].mean())
+    searched = 2 * len(names)
+    rows = []
+
+    def row(strategy, named, claims, seeds, groups):
+        rows.append({"strategy": strategy, "right": right(named), "best": named == best,
+                     "false_claim": claims and not right(named), "seeds": seeds, "groups": groups})
+
+    row("(a) best mean of 2 seeds", by2[0], False, searched, 0)
+    for k, n in FIXED:
+        top = by2[:k]
+        d = decide({s: dict(enumerate(pool[s][:n])) for s in top}, "maximize", pair_alpha(0.05, k, 1), 0.0)
+        row(f"(b) {n} seeds for each of the top {k}", d.leader, len(d.survivors) == 1, searched + (n - 2) * k,
+            math.ceil((n - 2) * k / GROUP))
+    calib = []
+    for label, rules in designs().items():
+        top = by2[:rules.top]
+        race = rounds.replay(top, {s: dict(enumerate(pool[s])) for s in top}, 2, rules)
+        named = race.decision.leader if race.decision else top[0]
+        spent = sum(race.eliminated.get(s, race.seeds) - 2 for s in top)
+        looks, groups, have = rules.looks(2), 0, {s: 2 for s in top}
+        for n in looks:  # each round: the survivors' new seeds, fused in groups of 8
+            alive = [s for s in top if race.eliminated.get(s, 99) >= n and have[s] < n]
+            groups += math.ceil(sum(n - have[s] for s in alive) / GROUP)
+            have.update({s: n for s in alive})
+            if n >= race.seeds:
+                break
+        row(label, named, race.ended == rounds.ONE_LEFT, searched + spent, groups)
+        if with_p_best and "default" in label:
+            top_truth = max(top, key=truth.get)
+            calib += [(p, s == top_truth) for s, p in race.p_best().items()]
+    return rows, calib
+
+
+def null_case(k: int, rho: float, min_delta: float, races: int, rng: np.random.Generator) -> dict[str, float]:
+    """K equal settings, seeds sharing `rho` of the variance: how often each race design drops any."""
+    out = {}
+    for label, rules in designs().items():
+        r = rounds.Rules(top=k, max_repeats=rules.max_repeats, alpha=rules.alpha, min_delta=min_delta)
+        drops = 0
+        for _ in range(races):
+            seed = rng.normal(0, 1, r.max_repeats) * math.sqrt(rho)
+            vals = {f"s{i}": dict(enumerate(seed + rng.normal(0, 1, r.max_repeats) * math.sqrt(1 - rho)))
+                    for i in range(k)}
+            drops += bool(rounds.replay(list(vals), vals, 2, r).eliminated)
+        out[label.replace("(default)", "").strip()] = drops / races
     return out
 
 
-def race_rules(args) -> dict[str, rounds.Rules]:
-    return {f"(c) race of the top {args.top}, at most {n} seeds": rounds.Rules(args.top, n, args.alpha, args.min_delta)
-            for n in args.max_repeats}
+def calibration(pairs: list) -> tuple[pd.DataFrame, float]:
+    df = pd.DataFrame(pairs, columns=["p", "best"])
+    df["bin"] = np.minimum((df["p"] * 5).astype(int), 4)
+    table = df.groupby("bin").agg(predicted=("p", "mean"), observed=("best", "mean"), n=("p", "size"))
+    table.index = [f"{20 * b}-{20 * b + 20}%" for b in table.index]
+    enough = table[table["n"] >= 50]
+    return table, float((enough["predicted"] - enough["observed"]).abs().max() * 100) if len(enough) else float("nan")
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--settings", type=int, default=6, choices=range(2, len(DROPOUTS) + 1))
-    p.add_argument("--seeds", type=int, default=16, help="seeds per setting in the ground truth")
-    p.add_argument("--limit", type=int, default=2000, help="training images")
-    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--retrain", action="store_true", help="train the ground truth again into bench/racing_seeds.csv")
+    p.add_argument("--seeds", type=int, default=48, help="seeds per setting when retraining")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--retrain", action="store_true", help="train the ground truth again (else the cache is used)")
-    p.add_argument("--train-only", action="store_true")
-    p.add_argument("--top", type=int, default=6, help="contenders raced (and given 10 seeds each by (b))")
-    p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--min-delta", type=float, default=0.002, help="a setting this close to the true best counts as right")
-    p.add_argument("--max-repeats", type=int, nargs="+", default=[5, 10], help="the race's sweep.confirm.max_repeats")
-    p.add_argument("--fixed", type=int, nargs="+", default=[10, 5], help="seeds each for (b); the first is the reference")
+    p.add_argument("--summary", action="store_true", help="the tables and the closing line, from the CSV")
     p.add_argument("--resamples", type=int, default=2000)
+    p.add_argument("--null-races", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0, help="of the resampling")
     args = p.parse_args()
-    df = train(args)
-    if args.train_only:
+    df = train(args.seeds, args.workers) if args.retrain else pd.read_csv(CSV)
+    if args.retrain and not args.summary:
         return 0
-    pool = {s: g[METRIC].to_numpy() for s, g in df.groupby("group")}
-    truth = {s: float(v.mean()) for s, v in pool.items()}
-    std = float(np.mean([v.std(ddof=1) for v in pool.values()]))
-    print(f"ground truth: {len(pool)} settings x {min(map(len, pool.values()))} seeds, seed std {std:.4f}; "
-          f"min_delta {args.min_delta}, alpha {args.alpha}, {args.resamples} resamples")
-    for s in sorted(truth, key=truth.get, reverse=True):
-        print(f"  {s:<14} {truth[s]:.4f}  ({(max(truth.values()) - truth[s]) / std:.2f} seed std below the best)")
-    warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)  # two equal seeds in (a)'s t-test
+    t0 = time.perf_counter()
+    wide = df.pivot(index="group", columns="repeat", values=METRIC).dropna(axis=1)
+    names, v = list(wide.index), wide.to_numpy()
+    rho, sd = seed_share(v), float((v - v.mean(axis=1, keepdims=True)).std(ddof=1))
+    per_group = float(df["train_seconds"].mean() * GROUP)  # a fused group of 8: its members' shares of its time
+    print(f"ground truth: {len(names)} settings x {v.shape[1]} seeds, seed sd {100 * sd:.2f} points, "
+          f"seed-shared share of the variance {rho:.2f}; means (all seeds) "
+          + ", ".join(f"{100 * m:.2f}" for m in sorted(v.mean(axis=1), reverse=True)))
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
     rng = np.random.default_rng(args.seed)
-    rows = pd.DataFrame([r for _ in range(args.resamples) for r in replay(pool, truth, args, rng)])
-    table = rows.groupby("strategy", sort=False).agg(right=("right", "mean"), best=("best", "mean"),
-                                                      false_claims=("false_claim", "mean"), seeds=("seeds", "mean"))
-    fixed = table["seeds"].iloc[1]
-    print("\n| strategy | right (best or within min_delta) | names the true best | false claims | seeds | vs (b) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    rows, calib = [], []
+    for _ in range(args.resamples):
+        r, c = one(v, names, rng, True)
+        rows += r
+        calib += c
+    table = pd.DataFrame(rows).groupby("strategy", sort=False).mean()
+    reference = table["seeds"].iloc[1]
+    print(f"\n{args.resamples} resamples; right = within {100 * MARGIN:g} points of the best of the held-out seeds\n")
+    print("| strategy | right | names the true best | false claims | seeds | vs (b) top 6 x 10 | wall, fused |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name, r in table.iterrows():
-        print(f"| {name} | {r.right:.1%} | {r.best:.1%} | {r.false_claims:.1%} | {r.seeds:.1f} | {r.seeds / fixed:.0%} |")
+        print(f"| {name} | {r.right:.1%} | {r.best:.1%} | {r.false_claim:.1%} | {r.seeds:.1f} | "
+              f"{r.seeds / reference:.0%} | {r.groups * per_group:.0f} s |")
+    margin_sd = MARGIN / sd
+    print(f"\nNull case: K equal settings, the chance a race drops any; min_delta 0, and 0.2 points "
+          f"({margin_sd:.2f} seed sd)")
+    print("| design | K | seeds shared | any dropped, min_delta 0 | min_delta 0.2 points |")
+    print("|---|---:|---:|---:|---:|")
+    null = {}
+    for k in (6, 3):
+        for share in (rho, 0.0):
+            strict = null_case(k, share, 0.0, args.null_races, rng)
+            loose = null_case(k, share, margin_sd, args.null_races, rng)
+            for label in strict:
+                print(f"| {label} | {k} | {share:.2f} | {strict[label]:.1%} | {loose[label]:.1%} |")
+                null[(label, k, share)] = strict[label]
+    calib_table, gap = calibration(calib)
+    print("\nP(best) calibration, default race, every contender at its end:")
+    print("| printed | mean printed | observed best | n |\n|---|---:|---:|---:|")
+    for b, r in calib_table.iterrows():
+        print(f"| {b} | {r.predicted:.1%} | {r.observed:.1%} | {int(r.n)} |")
+    default = next(iter(designs()))
+    d = table.loc[default]
+    worst_null = max(share for (label, k, s), share in null.items() if label == default.replace("(default)", "").strip() and k == 6)
+    print(f"\n({time.perf_counter() - t0:.0f} s)")
+    print(f"null_any_drop {worst_null:.1%} right {d.right:.1%} seeds {d.seeds / reference:.0%} "
+          f"calibration_max_gap {gap:.1f} points")
     return 0
 
 

@@ -182,7 +182,7 @@ def table(data: dict[str, Any], names: dict[str, str]) -> list[str]:
                     _num(r.get(f"gap{pts}"), True))
         state = "kept" if r["state"] == "leader" else r["state"]
         if state == "dropped":
-            state = f"dropped, {r['dropped_at_seeds']} seeds" + (f" (by {r['dropped_by']})" if r.get("dropped_by") else "")
+            state = f"dropped, {r['dropped_at_seeds']} seeds" + ("*" if r.get("dropped_by") else "")
         elif state == "kept" and _excludes_zero(r, pts, data["goal"]):
             state = f"kept: may be within {margin:g}"  # worse, but not shown worse by more than the margin
         p = "" if r["p_best"] is None else f"{r['p_best']:.0%}"
@@ -231,6 +231,9 @@ def block(data: dict[str, Any], sweep: str, width: int = 80) -> str:
            wrap(f"{what}{unit} ({n}); gap to the leader{' in points' if pts else ''}, {level} interval "
                 f"(the race's level: alpha {data['alpha']:g} over its comparisons):"),
            *table(data, names)]
+    if by := [r for r in data["contenders"] if r.get("dropped_by")]:
+        out.append(wrap("* dropped against the leader of its look, "
+                        + "; ".join(f"{names[r['setting']]} by {r['dropped_by']}" for r in by) + "."))
     rounds = data["looks"]
     out += [wrap(f"Spent: {data['confirmation_trials']} confirmation trials ({rounds} look{'s' if rounds != 1 else ''}), "
                  f"{data['confirmation_epochs']} epochs, {data['confirmation_train_seconds']:.0f} s of training.")]

@@ -285,3 +285,50 @@ def test_planning_builds_configs_for_what_can_run_not_for_every_seed_a_race_coul
     section["sweep"]["parameters"] = {"train.lr": [0.001 * (i + 1) for i in range(50)]}
     outcome = run_sweep(section, runs=tmp_path / "runs", eventlog=tmp_path / "eventlog", dry_run=True)
     assert len(outcome.plan.todo) == 100 and len(built) <= 2 * 50  # each setting validated once (or twice), not 1000 times
+
+
+def _race_records(planner, results: dict) -> list:
+    records = []
+    for lr, by_rep in results.items():
+        for rep, value in by_rep.items():
+            record = finished(planner, {"train.lr": lr}, rep, value)[1]
+            record.train_seconds, record.test_accuracy, record.epochs_run = 1.0, 0.9, 1
+            records.append(record)
+    return records
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0.90, 0.99), min_size=2, max_size=4), st.floats(0.0, 0.01), st.floats(0.0, 0.01),
+       st.integers(0, 2**16), st.sampled_from([0.0, 0.002]))
+def test_every_printed_interval_is_at_the_race_level_and_says_why_a_rival_was_kept(means, seed_sd, noise, seed, margin):
+    """Any race (2-4 settings, shared seed noise or none, ties, zero spread): every gap is to the final
+    leader on the seeds both have, a kept rival's interval contains 0 or the table says why, and the
+    block fits 80 columns."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    lrs = [0.001, 0.01, 0.1, 0.05][:len(means)]
+    shared = rng.normal(0, seed_sd, 10)
+    results = {lr: {r: float(m + shared[r] + rng.normal(0, noise)) for r in range(10)} for lr, m in zip(lrs, means)}
+    section = raw(top=len(lrs), max_repeats=10, min_delta=margin)
+    section["sweep"]["parameters"] = {"train.lr": lrs}
+    planner = Planner(section)
+    records = _race_records(planner, results)
+    race = confirm.replay(planner, records)
+    data = verdict.build(race, records, "best_val_accuracy")
+    lead = race.values[data["leader"]]
+    for row in data["contenders"]:
+        if row["state"] in ("kept", "dropped"):
+            mine = race.values[row["setting"]]
+            common = sorted(set(mine) & set(lead))
+            want = 100 * (sum(mine[r] for r in common) - sum(lead[r] for r in common)) / len(common)
+            assert row["gap_points"] == pytest.approx(want, abs=1e-9)
+    text = verdict.block(data, "t")
+    assert all(len(line) <= 80 for line in text.split("\n")), text
+    for line in text.split("\n"):
+        if line.strip().endswith("kept") and "(" in line:  # a kept rival: its interval straddles 0
+            low, high = (float(x) for x in line.split("(")[1].split(")")[0].split(" to "))
+            assert low <= 0 <= high, line
