@@ -157,7 +157,7 @@ def _main(args: argparse.Namespace) -> int:
 
 CONFIRM_EPILOG = """\
 examples:
-  python -m harness confirm runs/quick                       # its sweep.confirm, else the top 3 up to 10 seeds
+  python -m harness confirm runs/quick                       # its sweep.confirm, else the top 3 up to 8 seeds
   python -m harness confirm runs/quick --top 4 --max-repeats 6 --min-delta 0.001
   python -m harness confirm runs/quick --dry-run             # what it would train, at most
 
@@ -172,7 +172,7 @@ def parse_confirm_args(argv: list[str] | None) -> argparse.Namespace:
                                 epilog=CONFIRM_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sweep", type=Path, help="a sweep's folder (runs/NAME)")
     p.add_argument("--top", type=int, help="settings raced (default 3, or the sweep's sweep.confirm)")
-    p.add_argument("--max-repeats", type=int, help="seeds per setting at most, the search's included (default 10)")
+    p.add_argument("--max-repeats", type=int, help="seeds per setting at most, the search's included (default 8)")
     p.add_argument("--alpha", type=float, help="the race's chance of dropping a setting that is not worse (default 0.05)")
     p.add_argument("--min-delta", type=float, help="settings closer than this count as tied, in the metric's "
                    "units (default 0.002, 0.2 points, for an accuracy; 0 for any other metric; 0: never tied)")

@@ -116,7 +116,7 @@ class ConfirmConfig:
     """After the search, race the top settings with more seeds until the winner is clear (harness/racing/rounds.py)."""
 
     top: int = field(default=3, metadata={"lo": 2, "hi": 1000})  # settings raced, best first by the sweep's metric
-    max_repeats: int = field(default=10, metadata={"lo": 2, "hi": 1000})  # seeds each at most, the search's included
+    max_repeats: int = field(default=8, metadata={"lo": 2, "hi": 1000})  # seeds each at most, the search's included
     alpha: float = field(default=0.05, metadata={"lo": 0, "lo_open": True, "hi": 0.5, "hi_open": True})  # the race's error
     min_delta: float | None = field(default=None, metadata={"lo": 0})  # settings closer count as tied (None: 0.002 for an accuracy, else 0)
 

@@ -38,7 +38,7 @@ class Rules:
     """How a race runs (sweep.confirm): contenders, seeds each at most, error and equivalence margin."""
 
     top: int = 3
-    max_repeats: int = 10
+    max_repeats: int = 8  # bench/racing.py: the fewest seeds at the best rightness
     alpha: float = 0.05
     min_delta: float = MARGIN
     goal: Goal = "maximize"
