@@ -41,6 +41,7 @@ import tensorflow as tf  # noqa: E402
 from fixtures_eventlog import experiment, loaded, session_groups, tensorboard  # noqa: E402
 from harness.config import plan, schema  # noqa: E402
 from harness.record import OK, TrialRecord  # noqa: E402
+from harness.metrics import CURVES, EXAMPLES_PER_SECOND, LEARNING_RATE, SECONDS_PER_EPOCH  # noqa: E402
 from harness import hparams  # noqa: E402
 from harness.sweep.hparams_union import register_sweep  # noqa: E402
 from harness.training import models, summaries  # noqa: E402
@@ -69,8 +70,7 @@ def write_sweep(eventlog: Path, raw: dict, epochs: int = 3) -> int:
         with writer.as_default():
             for epoch in range(epochs):
                 step = 430 * (epoch + 1)
-                for tag in ("train/loss", "train/accuracy", "val/loss", "val/accuracy", "train/learning_rate",
-                            "time/seconds_per_epoch", "time/examples_per_second"):
+                for tag in (*CURVES.values(), LEARNING_RATE, SECONDS_PER_EPOCH, EXAMPLES_PER_SECOND):
                     tf.summary.scalar(tag, float(rng.random()), step=step)
         record = TrialRecord(spec.trial_id, cfg.name, status=OK, test_accuracy=float(rng.uniform(0.9, 0.99)),
                              test_loss=float(rng.random()), best_val_accuracy=float(rng.uniform(0.9, 0.99)),

@@ -16,7 +16,8 @@ from tensorboard.plugins.hparams import summary_v2
 from harness.config import schema as config_mod
 from harness.config.schema import ExperimentConfig, scalar
 from harness.config.space import Parameter
-from harness.metrics import METRICS
+from harness.layout import run_name
+from harness.metrics import dashboard_order
 
 # Shown for a sweep that varies nothing (repeats of one config), instead of swept parameters.
 CORE_HPARAMS = ("model.family", "model.hidden", "model.dropout", "train.optimizer", "train.lr", "train.batch_size")
@@ -52,12 +53,17 @@ def session_hparams(cfg: ExperimentConfig, settings: dict) -> dict:
 
 
 def session_group(sweep: str, group: str) -> str:
-    """The HParams group of a trial: the repeats of one setting of one sweep, never two sweeps'."""
-    return f"{sweep}/{group}"
+    """The HParams group of a trial: the repeats of one setting of one sweep, never two sweeps'.
+
+    Its name is the dashboard's Trial ID column, which shows about 16 characters: the setting's
+    short run name leads (`h128,drop.2,lr.003 (quick)`), so the rows read apart.
+    """
+    return f"{run_name(group)} ({sweep})" if group else sweep
 
 
 def experiment_pb(cfg: ExperimentConfig) -> summary_pb2.Summary:
-    """The sweep's experiment config: `sweep`, the swept params (or the fixed core values) and METRICS."""
+    """The sweep's experiment config: `sweep`, the swept params (or the fixed core values) and the metrics,
+    the sweep's own first."""
     params = list(cfg.sweep.parameters)
     if params:
         hparams = [summary_v2.HParam(p.path, domain(p)) for p in params]
@@ -66,5 +72,5 @@ def experiment_pb(cfg: ExperimentConfig) -> summary_pb2.Summary:
         del fixed[SWEEP]
         hparams = [summary_v2.HParam(k, summary_v2.Discrete([v])) for k, v in fixed.items()]
     hparams.insert(0, summary_v2.HParam(SWEEP, summary_v2.Discrete([cfg.name])))
-    metrics = [summary_v2.Metric(m.tag, display_name=m.display) for m in METRICS]
+    metrics = [summary_v2.Metric(m.tag, display_name=m.display) for m in dashboard_order(cfg.sweep.metric.name, pruned=cfg.sweep.pruner.kind != "none")]
     return summary_v2.hparams_config_pb(hparams, metrics, time_created_secs=0)

@@ -50,7 +50,8 @@ SWEEP_CONFIG = "sweep.yaml"  # the config the sweep last ran with (its metric ra
 CONFIRM = "confirm.json"  # sweep.confirm: the race's verdict
 DAMAGED = ".damaged"  # damaged trial folders, set aside
 SWEEP_HPARAMS = "hparams_experiment.pb"
-UNION_HPARAMS = ".hparams"
+UNION_HPARAMS = ".hparams"  # holds the lock of the union's rebuild
+UNION_RUN = "~hparams"  # eventlog/E/~hparams/DIGEST/: the union of every sweep's HParams experiment
 
 
 # TensorBoard's run selector shows about 26 characters of a run's name, `E/` included (Time Series at

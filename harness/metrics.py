@@ -23,17 +23,41 @@ class Metric:
     name: str | None = None  # the record attribute; None for per-epoch metrics
 
 
+# TensorBoard's Time Series and Scalars order tag groups (the part before the first "/") by name, and
+# open on the first. So the groups are named to sort as a reader needs them: the learning curves first
+# (accuracy, then loss; train beside validation), the other scalars, the test set (touched once), its
+# images, and the per-layer statistics last.
+CURVES = {"accuracy": "curves/accuracy_train", "val_accuracy": "curves/accuracy_val",
+          "loss": "curves/loss_train", "val_loss": "curves/loss_val"}  # Keras' log keys -> tags
+STEP_LOSS, STEP_ACCURACY = "steps/loss", "steps/accuracy"  # running means within an epoch, every N steps
+LEARNING_RATE, EPOCH = "schedule/learning_rate", "schedule/epoch"
+SECONDS_PER_EPOCH, EXAMPLES_PER_SECOND = "run_time/seconds_per_epoch", "run_time/examples_per_second"
+TEST_IMAGES = "test_digits"  # + /confusion_matrix, /misclassified: after test's scalars
+LAYERS = "z_layers"  # + /<layer>/weights|biases|activations|preactivations[/mean|stddev|min|max]
+
+PRUNED_EPOCH = Metric("selection/pruned_epoch", "pruned after epoch (empty: ran to the end)", "minimize")
 METRICS = (
+    Metric("selection/best_val_accuracy", "best validation accuracy", "maximize", "best_val_accuracy"),
+    Metric(CURVES["val_accuracy"], "validation accuracy (last epoch)", "maximize"),
+    Metric(CURVES["accuracy"], "train accuracy (last epoch)", "maximize"),
+    Metric("run_time/train_seconds", "train seconds", "minimize", "train_seconds"),
+    PRUNED_EPOCH,
     Metric("test/accuracy", "test accuracy", "maximize", "test_accuracy"),
     Metric("test/loss", "test loss", "minimize", "test_loss"),
-    Metric("val/best_accuracy", "best validation accuracy", "maximize", "best_val_accuracy"),
-    Metric("val/accuracy", "validation accuracy (last epoch)", "maximize"),
-    Metric("train/accuracy", "train accuracy (last epoch)", "maximize"),
-    Metric("time/train_seconds", "train seconds", "minimize", "train_seconds"),
-    Metric("trial/pruned_epoch", "pruned after epoch (empty: ran to the end)", "minimize"),
 )
-PRUNED_EPOCH = METRICS[-1]
 FINAL = {m.name: m for m in METRICS if m.name}  # written once per trial, selectable as a sweep's metric
+
+
+def dashboard_order(metric: str | None, pruned: bool = True) -> list[Metric]:
+    """METRICS as the HParams dashboard lists them: the sweep's `metric` first (Parallel Coordinates
+    colours by the first), the test set's last, so the first view leads to the choice made on validation.
+
+    The dashboard shows the first five metrics until more are ticked: without a pruner (`pruned`
+    False) no trial has a pruned epoch, and test accuracy is the fifth.
+    """
+    offered = [m for m in METRICS if pruned or m is not PRUNED_EPOCH]
+    first = [m for m in offered if m.name == metric]
+    return first + [m for m in offered if m not in first]
 
 
 def goal_of(column: str) -> Goal:

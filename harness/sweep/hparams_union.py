@@ -1,13 +1,16 @@
 """One HParams experiment for the whole eventlog: the union of every sweep's.
 
-TensorBoard's HParams plugin takes its columns and filters from the first run
-holding an experiment config, in no fixed order (its data server keeps runs
-in a hash map). So exactly one config may exist under eventlog/: the union of
-the sweeps' own (kept as plain files, see `hparams`), with a `sweep` column.
-`tensorboard --logdir eventlog/E` then finds none, and TensorBoard builds
-that sweep's columns from its trials' hparams, which log exactly those.
+TensorBoard's HParams plugin takes its columns, filters and metrics from the
+first run holding an experiment config, in no fixed order (its data server
+keeps runs in a hash map). So every config under eventlog/ must be the same:
+the union of the sweeps' own (kept as plain files, see `hparams`), with a
+`sweep` column. A copy of it sits in each sweep's folder, so that
+`tensorboard --logdir eventlog/E` finds one too: without a config,
+TensorBoard makes a metric of every scalar (40 columns, layer statistics
+included) and orders them by name. (The price: with several sweeps, one
+sweep's view lists the others' columns too, empty for its trials.)
 
-The union lives in its own run, eventlog/.hparams/DIGEST/, because
+Each copy lives in its own run, eventlog/E/~hparams/DIGEST/, because
 TensorBoard keeps the first metadata it read for a run's tag: a new union in
 the same run would show only after a restart, a new run shows at the next
 reload (and the deleted old one goes). It is rebuilt whenever a sweep starts
@@ -22,7 +25,6 @@ import os
 import shutil
 import socket
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -34,9 +36,15 @@ from tensorboard.summary.writer.record_writer import RecordWriter
 
 from harness.config.schema import ExperimentConfig
 from harness.files import atomic_write_bytes, file_lock, os_problem
-from harness.layout import SWEEP_HPARAMS, UNION_HPARAMS
-from harness.metrics import METRICS
+from harness.layout import SWEEP_HPARAMS, UNION_HPARAMS, UNION_RUN
+from harness.metrics import METRICS, dashboard_order
 from harness.hparams import experiment_pb
+
+
+# The union's events carry a wall time far ahead (2100-01-01): TensorBoard's run lists order runs by
+# their first event's time (Scalars) or by name (Time Series, `~` after every letter), and the
+# data-less run of the config would otherwise come first, and be ticked, in every one.
+_LAST = 4102444800.0
 
 
 def _stderr(message: str) -> None:
@@ -142,13 +150,24 @@ def _natural(text: str) -> list:
 
 
 def union_pb(experiments: dict[str, api_pb2.Experiment]) -> summary_pb2.Summary:
-    """The union of the sweeps' experiments: every parameter once, over all its values, and METRICS."""
+    """The union of the sweeps' experiments: every parameter once, over all its values, and the metrics.
+
+    A parameter with one value over every sweep (`sweep` itself, with one sweep) is left out: it tells
+    no trial from another and would take one of the dashboard's five default columns. The metrics: each
+    sweep's own first (the first one is what Parallel Coordinates colours by), then the others any sweep
+    offers, as listed in harness/metrics.py, the test set's last.
+    """
     by_name: dict[str, list[api_pb2.HParamInfo]] = {}
     for exp in experiments.values():
         for info in exp.hparam_infos:
             by_name.setdefault(info.name, []).append(info)
-    hparams = [merged_info(name, infos) for name, infos in sorted(by_name.items())]
-    metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=m.tag), display_name=m.display) for m in METRICS]
+    merged = [merged_info(name, infos) for name, infos in sorted(by_name.items())]
+    hparams = [h for h in merged if h.differs] or merged  # a sweep of repeats only: its fixed values
+    firsts = [exp.metric_infos[0].name.tag for exp in experiments.values() if exp.metric_infos]
+    offered = {m.name.tag for exp in experiments.values() for m in exp.metric_infos}
+    tags = list(dict.fromkeys(firsts + [m.tag for m in dashboard_order(None) if m.tag in offered]))
+    display = {m.tag: m.display for m in METRICS}
+    metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=t), display_name=display.get(t, t)) for t in tags]
     data = plugin_data_pb2.HParamsPluginData(
         experiment=api_pb2.Experiment(hparam_infos=hparams, metric_infos=metrics))
     summary = summary_pb2.Summary()
@@ -158,12 +177,14 @@ def union_pb(experiments: dict[str, api_pb2.Experiment]) -> summary_pb2.Summary:
 
 
 def rebuild(eventlog: Path, warn: Callable[[str], None] = _stderr) -> Path | None:
-    """Write the union of the sweeps now under `eventlog` as its only experiment config.
+    """Write the union of the sweeps now under `eventlog` into each sweep's folder, and no other config.
 
-    Returns the union's run directory (None when there is no sweep). Removes
-    every other config: older unions and the per-sweep event files that
-    earlier versions wrote in eventlog/NAME/. OSError when eventlog/.hparams
-    or its lock is of the wrong kind, or the disk refuses a write.
+    Every copy is the same bytes in a run named by their digest, eventlog/E/~hparams/DIGEST/:
+    `--logdir eventlog` finds several configs and picks any (all equal), `--logdir eventlog/E` finds
+    its own. Returns one of them (they share the name; None when there is no sweep). Removes every
+    other config: older unions, the copies in folders that are no longer a sweep's, and what earlier
+    versions wrote (events in eventlog/E/, unions in eventlog/.hparams/). OSError when the lock is of
+    the wrong kind, or the disk refuses a write.
     """
     eventlog = Path(eventlog)
     root = eventlog / UNION_HPARAMS
@@ -172,25 +193,30 @@ def rebuild(eventlog: Path, warn: Callable[[str], None] = _stderr) -> Path | Non
         for name in experiments:
             for old in (eventlog / name).glob("events.out.tfevents.*"):
                 old.unlink()
+        _remove_others(root, None)
         data = union_pb(experiments).SerializeToString() if experiments else None
-        target = root / hashlib.sha256(data).hexdigest()[:12] if data else None
-        if target is not None and any(target.glob("events.out.tfevents.*")):
-            _remove_others(root, target)
-            return target
-        partial = None
-        if target is not None:  # named so that TensorBoard ignores it until it is whole
-            shutil.rmtree(target, ignore_errors=True)  # what an interrupted rebuild left
-            partial = _write_event_file(target / f"partial.{os.getpid()}", data)
-        _remove_others(root, target)
-        if partial is None:
-            return None
-        now = time.time()
-        os.replace(partial, target / f"events.out.tfevents.{int(now)}.{socket.gethostname()}.{os.getpid()}.0.v2")
-        return target
+        digest = hashlib.sha256(data).hexdigest()[:12] if data else None
+        for folder in sorted(d for d in eventlog.iterdir() if d.is_dir() and d != root):
+            runs = folder / UNION_RUN
+            if folder.name in experiments:
+                _write_copy(runs / digest, data)
+            if runs.is_dir():
+                _remove_others(runs, runs / digest if folder.name in experiments else None)
+        return eventlog / next(iter(experiments)) / UNION_RUN / digest if experiments else None
+
+
+def _write_copy(target: Path, data: bytes) -> None:
+    """The union's event file in `target`, unless a whole one is there: named so that TensorBoard
+    ignores it until it is whole (TensorBoard reads only files named events.out.tfevents.*)."""
+    if any(target.glob("events.out.tfevents.*")):
+        return
+    shutil.rmtree(target, ignore_errors=True)  # what an interrupted rebuild left
+    partial = _write_event_file(target / f"partial.{os.getpid()}", data)
+    os.replace(partial, target / f"events.out.tfevents.{int(_LAST)}.{socket.gethostname()}.{os.getpid()}.0.v2")
 
 
 def _remove_others(root: Path, keep: Path | None) -> None:
-    for d in root.iterdir():
+    for d in root.iterdir() if root.is_dir() else ():
         if d.is_dir() and d != keep:
             shutil.rmtree(d, ignore_errors=True)
 
@@ -202,11 +228,10 @@ def _write_event_file(path: Path, summary_bytes: bytes) -> Path:
     sweep's main process.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    now = time.time()
     with open(path, "wb") as f:
         records = RecordWriter(f)
-        records.write(event_pb2.Event(wall_time=now, file_version="brain.Event:2").SerializeToString())
-        records.write(event_pb2.Event(wall_time=now, step=0,
+        records.write(event_pb2.Event(wall_time=_LAST, file_version="brain.Event:2").SerializeToString())
+        records.write(event_pb2.Event(wall_time=_LAST, step=0,
                                       summary=summary_pb2.Summary.FromString(summary_bytes)).SerializeToString())
         f.flush()
         os.fsync(f.fileno())
@@ -232,5 +257,6 @@ def main(argv: list[str] | None = None) -> int:
     if target is None:
         print(f"{args.eventlog}: no sweep found; no HParams experiment written")
     else:
-        print(f"{target}: the HParams experiment of {len(sweeps)} sweep(s): {', '.join(sweeps)}")
+        print(f"the HParams experiment of {len(sweeps)} sweep(s), {', '.join(sweeps)}: in each as "
+              f"{Path('E') / target.parent.name / target.name}")
     return 0

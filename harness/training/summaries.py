@@ -22,17 +22,12 @@ from tensorboard.plugins.hparams import summary as hparams_summary
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 from tensorboard.util import tensor_util
 
-from harness.metrics import FINAL, PRUNED_EPOCH
+from harness.metrics import (CURVES, EPOCH, EXAMPLES_PER_SECOND, FINAL, LAYERS, LEARNING_RATE, PRUNED_EPOCH,
+                             SECONDS_PER_EPOCH, STEP_ACCURACY, STEP_LOSS, TEST_IMAGES)
 from harness.record import OK, PRUNED
 from harness.training import figures
 from harness.training.callbacks import EpochHistory, StepCounter, current_lr
 from harness.training.models import probed_layers
-
-# Per-layer statistics go under one group that sorts after every metric group (test, time, train, trial,
-# val): TensorBoard's Scalars and Time Series order groups by name, and "hidden1/..." opened both on
-# sixteen cards of layer statistics before any accuracy or loss.
-LAYERS = "z_layers"
-
 
 def stats_pb(tag: str, values: np.ndarray) -> list[summary_pb2.Summary.Value]:
     """A histogram plus mean/stddev/min/max scalars, as the TensorBoard tutorial logs them.
@@ -108,23 +103,22 @@ class SummaryLogger(StepCounter):
         if self.every_steps and self._step % self.every_steps == 0 and logs:
             with self.writer.as_default(step=self._step):
                 # Keras reports the running mean over the epoch so far.
-                tf.summary.scalar("train/step_loss", logs["loss"])
-                tf.summary.scalar("train/step_accuracy", logs["accuracy"])
-                tf.summary.scalar("train/learning_rate", current_lr(self.model))
+                tf.summary.scalar(STEP_LOSS, logs["loss"])
+                tf.summary.scalar(STEP_ACCURACY, logs["accuracy"])
+                tf.summary.scalar(LEARNING_RATE, current_lr(self.model))
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         timing = self.history.rows[-1]  # EpochHistory runs first, see trial.py
         with self.writer.as_default(step=self._step):
-            for key, tag in (("loss", "train/loss"), ("accuracy", "train/accuracy"),
-                             ("val_loss", "val/loss"), ("val_accuracy", "val/accuracy")):
+            for key, tag in CURVES.items():
                 if key in logs:
                     tf.summary.scalar(tag, logs[key])
-            tf.summary.scalar("train/learning_rate", timing["learning_rate"])
-            tf.summary.scalar("train/epoch", epoch + 1)
-            tf.summary.scalar("time/seconds_per_epoch", timing["epoch_seconds"])
+            tf.summary.scalar(LEARNING_RATE, timing["learning_rate"])
+            tf.summary.scalar(EPOCH, epoch + 1)
+            tf.summary.scalar(SECONDS_PER_EPOCH, timing["epoch_seconds"])
             if timing["examples_per_second"]:
-                tf.summary.scalar("time/examples_per_second", timing["examples_per_second"])
+                tf.summary.scalar(EXAMPLES_PER_SECOND, timing["examples_per_second"])
             if self.histograms_every and (epoch + 1) % self.histograms_every == 0:
                 self._histograms()
         self.writer.flush()
@@ -180,8 +174,8 @@ def write_end(writer, record, x_test: np.ndarray | None, y_test: np.ndarray | No
                 tf.summary.scalar(metric.tag, value)
         if images and probs is not None:
             pred = probs.argmax(axis=1)
-            pngs = {"test/confusion_matrix": figures.confusion_matrix(y_test, pred),
-                    "test/misclassified": figures.misclassified_grid(x_test, y_test, probs)}
+            pngs = {f"{TEST_IMAGES}/confusion_matrix": figures.confusion_matrix(y_test, pred),
+                    f"{TEST_IMAGES}/misclassified": figures.misclassified_grid(x_test, y_test, probs)}
             tf.summary.experimental.write_raw_pb(
                 summary_pb2.Summary(value=[image_value(t, png) for t, png in pngs.items()]).SerializeToString(),
                 step=step)

@@ -51,9 +51,9 @@ def test_a_fused_sweep_is_the_unfused_sweep_in_everything_a_user_sees(tmp_path):
         np.testing.assert_allclose(hf["loss"], hu["loss"], rtol=1e-3)  # round-off grows with lr 0.01 (test_fused.py: exact)
         assert hf["step"].tolist() == hu["step"].tolist()
         (af, tf_), (au, tu) = (_tags(tmp_path / side / "eventlog" / "fz" / run_name(tid)) for side in ("f", "u"))
-        assert tf_ == tu and {"train/step_loss", f"{LAYERS}/hidden1/weights", "test/confusion_matrix"} <= tf_
-        np.testing.assert_allclose([e.step for e in af.Tensors("train/step_loss")],
-                                   [e.step for e in au.Tensors("train/step_loss")])
+        assert tf_ == tu and {"steps/loss", f"{LAYERS}/hidden1/weights", "test_digits/confusion_matrix"} <= tf_
+        np.testing.assert_allclose([e.step for e in af.Tensors("steps/loss")],
+                                   [e.step for e in au.Tensors("steps/loss")])
         model = keep.load(runs["f"])  # what predict and serve load
         assert model.predict(np.zeros((1, 28, 28), np.uint8), verbose=0).shape == (1, 10)
         assert json.loads((runs["f"] / "trial.json").read_text())["fused_size"] == 6

@@ -1,4 +1,5 @@
-"""The one HParams experiment under eventlog/: the union of the sweeps', read back with TensorBoard's own loader."""
+"""The HParams experiment under eventlog/: the union of the sweeps', one copy in each sweep's folder, read back
+with TensorBoard's own loader."""
 
 import shutil
 import subprocess
@@ -28,8 +29,12 @@ def columns(exp: api_pb2.Experiment) -> dict[str, list]:
 
 
 def the_only_config(eventlog: Path) -> api_pb2.Experiment:
+    """The config TensorBoard finds, whichever it picks: one copy per sweep, all equal, none elsewhere."""
     configs = experiment_configs(eventlog)
-    assert len(configs) == 1 and next(iter(configs)).startswith(".hparams/"), list(configs)
+    sweeps = sorted(hparams_union.sweep_experiments(eventlog, warn=lambda _: None))  # the damaged ones left out
+    assert sorted(run.split("/")[0] for run in configs) == sweeps, list(configs)
+    assert all(run.split("/")[1] == "~hparams" for run in configs), list(configs)
+    assert len({c.SerializeToString() for c in configs.values()}) == 1, list(configs)
     return next(iter(configs.values()))
 
 
@@ -45,8 +50,8 @@ def test_the_eventlog_holds_one_config_the_union_of_every_sweep(tmp_path):
     assert got["model.hidden"] == ["100", "128", "500", "512"]  # numeric order, as text (a list value)
     assert got["train.lr"] == [1e-4, 0.5]  # a range joined with values: one range over all
     assert got["data.scaling"] == ["binary", "unit"]
-    assert got["model.family"] == ["mlp"] and got["train.optimizer"] == ["adam"]  # from cnn's fixed values
-    assert not experiment_configs(tmp_path / "quick")  # so --logdir eventlog/quick infers its own columns
+    assert "model.family" not in got and "train.optimizer" not in got  # one value in every sweep: no column
+    assert experiment_configs(tmp_path / "quick")  # --logdir eventlog/quick finds the union too
 
 
 def test_the_union_follows_the_sweeps_and_is_written_once_per_content(tmp_path):
@@ -72,9 +77,11 @@ def test_the_union_follows_the_sweeps_and_is_written_once_per_content(tmp_path):
 
 def test_rebuild_removes_the_per_sweep_configs_earlier_versions_wrote(tmp_path):
     hparams_union.register_sweep(tmp_path, sweep("old", GRID))
-    union = next((tmp_path / ".hparams").glob("*/*tfevents*"))
+    union = next((tmp_path / "old" / "~hparams").glob("*/*tfevents*"))
     shutil.copy(union, tmp_path / "old" / "events.out.tfevents.1.host.1.0.v2")  # where they were
-    assert len(experiment_configs(tmp_path)) == 2
+    (tmp_path / ".hparams" / "0123456789ab").mkdir()
+    shutil.copy(union, tmp_path / ".hparams" / "0123456789ab")  # where the union was
+    assert len(experiment_configs(tmp_path)) == 3
     assert main(["--eventlog", str(tmp_path)]).returncode == 0
     the_only_config(tmp_path)
 
@@ -114,7 +121,7 @@ def test_the_command_and_a_sweep_start_never_import_tensorflow(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
     done = main(["--eventlog", str(tmp_path)])
-    assert done.returncode == 0 and "1 sweep(s): a" in done.stdout
+    assert done.returncode == 0 and "1 sweep(s), a:" in done.stdout
     missing = main(["--eventlog", str(tmp_path / "nope")])
     assert missing.returncode == 2 and "no such directory" in missing.stderr
 
@@ -136,7 +143,8 @@ def test_a_damaged_experiment_of_another_sweep_is_named_and_left_out(tmp_path, c
     err = capsys.readouterr().err
     assert f"{tmp_path / 'other' / 'hparams_experiment.pb'}: {words}" in err and "'other' left out" in err
     assert len(err.splitlines()) == 1
-    assert columns(the_only_config(tmp_path))[SWEEP] == ["mine"]  # the rest of the union is whole
+    assert set(columns(the_only_config(tmp_path))) == set(GRID)  # the rest of the union is whole (no one-value
+    # `sweep` column)
 
 
 @pytest.mark.parametrize("where", ["union-a-file", "lock-a-directory"])
@@ -151,3 +159,15 @@ def test_a_union_of_the_wrong_kind_is_warned_about_and_the_sweep_goes_on(tmp_pat
     assert culprit.exists()  # nothing of the user's is removed
     done = main(["--eventlog", str(tmp_path)])
     assert done.returncode == 2 and done.stderr.startswith(f"error: {culprit}: ") and "Traceback" not in done.stderr
+
+
+def test_the_dashboard_lists_each_sweeps_metric_first_and_the_test_sets_last(tmp_path):
+    """Parallel Coordinates colours by the first metric: the one the sweep chose on, never the test set's."""
+    hparams_union.register_sweep(tmp_path, sweep("quick", GRID))
+    tags = [m.name.tag for m in the_only_config(tmp_path).metric_infos]
+    assert tags[0] == "selection/best_val_accuracy" and tags[-2:] == ["test/accuracy", "test/loss"]
+    assert not any(t.startswith("z_layers") for t in tags)
+    hparams_union.register_sweep(tmp_path, sweep("fast", GRID, metric={"name": "train_seconds", "goal": "minimize"}))
+    tags = [m.name.tag for m in the_only_config(tmp_path).metric_infos]
+    assert tags[:2] == ["run_time/train_seconds", "selection/best_val_accuracy"]  # fast, then quick
+    assert len(tags) == len(set(tags)) and tags[-2:] == ["test/accuracy", "test/loss"]

@@ -50,10 +50,10 @@ def test_each_family_trains_and_logs_everything(family, tiny_config, mnist, tmp_
 
     acc = read_events(tmp_path / "eventlog" / "tiny" / "t")
     tensors = set(acc.Tags()["tensors"])
-    for tag in ["train/loss", "train/accuracy", "val/loss", "val/accuracy", "train/step_loss",
-                "train/learning_rate", "time/seconds_per_epoch", "time/examples_per_second",
-                "test/accuracy", "test/loss", "val/best_accuracy", "config", "architecture",
-                "test/confusion_matrix", "test/misclassified"]:
+    for tag in ["curves/loss_train", "curves/accuracy_train", "curves/loss_val", "curves/accuracy_val",
+                "steps/loss", "schedule/learning_rate", "run_time/seconds_per_epoch", "run_time/examples_per_second",
+                "test/accuracy", "test/loss", "selection/best_val_accuracy", "config", "architecture",
+                "test_digits/confusion_matrix", "test_digits/misclassified"]:
         assert tag in tensors, tag
     for layer in LAYERS[family]:
         for kind in ["weights", "biases", "preactivations"]:
@@ -64,14 +64,14 @@ def test_each_family_trains_and_logs_everything(family, tiny_config, mnist, tmp_
     # Values read back equal the record.
     test_acc = acc.Tensors("test/accuracy")[-1]
     assert float(tensor_util.make_ndarray(test_acc.tensor_proto)) == pytest.approx(record.test_accuracy, rel=1e-6)
-    assert acc.Tensors("train/step_loss")[0].step == 5
+    assert acc.Tensors("steps/loss")[0].step == 5
     start = plugin_data(acc, hp_metadata.SESSION_START_INFO_TAG).session_start_info
     assert start.hparams["model.family"].string_value == family
-    assert start.group_name == "tiny/t"  # the sweep first: two sweeps' groups never mix
+    assert start.group_name == "t (tiny)"  # the setting first, then its sweep: two sweeps' groups never mix
     assert start.hparams["sweep"].string_value == "tiny"
     end = plugin_data(acc, hp_metadata.SESSION_END_INFO_TAG).session_end_info
     assert end.status == 1  # STATUS_SUCCESS
-    image = acc.Tensors("test/confusion_matrix")[0]
+    image = acc.Tensors("test_digits/confusion_matrix")[0]
     assert len(image.tensor_proto.string_val[2]) > 5000  # a real PNG, not an empty frame
 
 
