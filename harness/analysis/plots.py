@@ -243,15 +243,13 @@ def pareto_plot(df: pd.DataFrame, metric: str = "test_accuracy", goal: str = "ma
     d[cost] = pd.to_numeric(d[cost], errors="coerce")
     d = d[d[metric].notna() & d[cost].notna()]
     s = setting_means(d, metric, goal, cost=cost)
-    front = pareto_front(s.rename(columns={"mean": metric}), metric, goal, cost)
+    front = pareto_front(s, "mean", goal, cost)
     f = s[front].sort_values(cost)
     fig = new_figure(figsize=(9, 6 + 0.16 * len(f)), layout="constrained")
     ax = fig.subplots()
-    ax.errorbar(s[cost], s["mean"], yerr=s["ci95"], fmt="o", ms=6, color="tab:blue",
-                ecolor="tab:blue", elinewidth=1, capsize=2, alpha=0.8, label="a setting: mean over its seeds, "
-                "bar: 95% interval (none for one seed)")
-    ax.scatter(f[cost], f["mean"], s=160, facecolors="none", edgecolors="black", lw=1.5, zorder=3,
-               label=f"Pareto front ({len(f)} settings)")
+    ax.errorbar(s[cost], s["mean"], yerr=s["ci95"], fmt="o", ms=6, color="tab:blue", ecolor="tab:blue",
+                elinewidth=1, capsize=2, alpha=0.8)
+    ax.scatter(f[cost], f["mean"], s=160, facecolors="none", edgecolors="black", lw=1.5, zorder=3)
     if len(f) > 1:
         ax.step(f[cost], f["mean"], where="post", color="black", lw=1, ls="--", zorder=2)
     better = "higher" if goal == "maximize" else "lower"
@@ -259,9 +257,9 @@ def pareto_plot(df: pd.DataFrame, metric: str = "test_accuracy", goal: str = "ma
     metric_axis(ax.yaxis, metric, f"mean over seeds, {better} is better")
     ax.grid(True, alpha=0.3)
     ax.set_title(title or f"{metric} vs {cost}: {len(s)} settings ({len(d)} trials)\n"
-                 f"circled and named: the Pareto front (no setting is both {better} and cheaper on average)",
-                 fontsize=10)
-    ax.legend(fontsize=8, loc="best")
+                 "a dot: a setting's mean over its seeds, its bar: the 95% interval (none for one seed)\n"
+                 f"circled and named: the Pareto front of {len(f)} (no setting is both {better} and cheaper "
+                 "on average)", fontsize=10)
     entries = [_front_entry(row, metric, cost) for _, row in f.iterrows()]
     if entries:
         fig.legend([_blank()] * len(entries), entries, loc="outside lower left", fontsize=8, frameon=False,

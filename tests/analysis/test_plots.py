@@ -334,3 +334,4 @@ def test_the_cost_axis_prefers_cost_seconds():
     ax = plots.pareto_plot(costed, "test_accuracy", "maximize", plots.cost_axis(costed)).axes[0]
     assert ax.get_xlabel().startswith("cost_seconds")
     assert sorted(np.asarray(ax.collections[-1].get_offsets())[:, 0]) == [4.0, 8.0]  # each setting's mean cost
+    assert plots.pareto_plot(df, "train_seconds", "minimize").axes[0].texts  # the cost as the metric too
