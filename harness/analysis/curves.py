@@ -50,8 +50,10 @@ def learning_curves(history: pd.DataFrame, title: str = "", test: dict | None = 
     `history` has history.csv's columns (epoch, step, loss, accuracy, val_loss, val_accuracy, ...);
     `test` optionally {"loss": ..., "accuracy": ...}, drawn as a point after the last step.
     The training values are Keras' running means over each epoch, the validation values are
-    measured at the epoch's end.
+    measured at the epoch's end. Accuracies in %.
     """
+    from harness.analysis.ticks import metric_axis
+
     fig = new_figure(figsize=(10, 4), layout="constrained")
     axes = fig.subplots(1, 2)
     h = history.sort_values("step")
@@ -72,7 +74,7 @@ def learning_curves(history: pd.DataFrame, title: str = "", test: dict | None = 
         ax.set_xlim(left=0, right=(steps.max() * 1.04) if len(steps) else None)
         ax.grid(True, alpha=0.3)
         if key == "accuracy":
-            ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}" if abs(v * 100 - round(v * 100)) < 1e-6 else f"{v:.1%}")
+            metric_axis(ax.yaxis, key)
         if ax.lines:
             ax.legend(loc="upper right" if key == "loss" else "lower right", fontsize=9)
         else:

@@ -3,9 +3,10 @@
 Per trial: learning curves (train and validation loss and accuracy against the
 optimizer step), `curves.png` and `curves.svg` in the trial's directory. Per
 sweep, in `runs/NAME/plots/`: the metric against each swept parameter
-(`<metric>_vs_<param>.png`: each setting's repeats as a mean and a bar from
-worst to best) and the metric against training time with the Pareto front
-marked (`pareto.png`). The metric is the sweep's own unless told otherwise.
+(`<metric>_vs_<param>.png`) and against cost with the Pareto front marked
+(`pareto.png`), both by setting: the mean over its seeds with its 95% interval,
+as compare and the race rank settings, so that a lucky seed does not pass for
+the best setting. The metric is the sweep's own unless told otherwise.
 Only trials with status ok are plotted.
 
 The functions here take DataFrames and write files; `write_sweep_plots` does
@@ -28,16 +29,18 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-from harness.analysis.compare import load, metric_of
+from harness.analysis.compare import grouped, load, metric_of
 from harness.analysis.curves import curves_current, new_figure, save_figure, write_trial_curves
+from harness.analysis.display import number
 from harness.analysis.search_plots import write_search_plots
 from harness.record import OK
 from harness.analysis.results import load_records, param_columns, table
 from harness.files import os_problem
-from harness.layout import CURVES, HISTORY, PLOTS, RESULTS
-from harness.metrics import goal_of
+from harness.layout import CURVES, HISTORY, PLOTS, RESULTS, run_name
+from harness.metrics import goal_of, percent
 
 PARETO_NAME = "pareto.png"
+MOST_NAMED = 12  # settings named in a metric-vs-parameter plot
 
 EPILOG = """\
 examples:
@@ -48,15 +51,17 @@ examples:
 
 files written (only trials with status ok are plotted):
   runs/NAME/TRIAL/curves.png, curves.svg     train and validation loss and accuracy against step
-  runs/NAME/plots/METRIC_vs_PARAM.png        the metric against each swept parameter: per setting the
-                                             mean of its repeats and a bar from worst to best repeat
-  runs/NAME/plots/pareto.png                 the metric against train_seconds; the Pareto front (trials
-                                             no other beats on both metric and time) marked and listed
+  runs/NAME/plots/METRIC_vs_PARAM.png        the metric against each swept parameter: each setting, named,
+                                             as the mean over its seeds with its 95% interval; the mean
+                                             per value over its settings (not its trials)
+  runs/NAME/plots/pareto.png                 settings' mean metric against mean cost_seconds (train_seconds
+                                             in older tables); the Pareto front of settings named and listed
                                              (pareto_METRIC.png for a --metric other than the sweep's)
   runs/NAME/plots/search_progress.png        the best metric so far against trials and training time
   runs/NAME/plots/validation_curves.png      every trial's validation accuracy by epoch, one colour per
                                              setting, the best five named
-Parameters with a single value among the ok trials get no plot; the Pareto plot needs two trials.
+Parameters with a single value among the ok trials get no plot; the Pareto plot needs two settings.
+Accuracies are in %.
 Sweeps draw none of these (drawing costs 0.3 s a trial and 0.5 s a sweep): run this command when you want them.
 """
 
@@ -99,16 +104,32 @@ def _log_axis(x: np.ndarray) -> bool:
     return len(x) > 0 and bool((x > 0).all()) and x.max() / x.min() > 10
 
 
+def setting_means(df: pd.DataFrame, metric: str, goal: str = "maximize", also: tuple[str, ...] = (),
+                  cost: str | None = None) -> pd.DataFrame:
+    """One row per setting (the `group` column: its trials differ only in seed), best first, as compare
+    ranks settings and the race names them: compare.grouped's n, mean and 95% interval (ci95, Student's t;
+    NaN for one seed) of the ok trials' `metric`, the mean `cost`, and `name`, the setting's run name.
+    `also`: columns constant within a setting to keep (the parameter a plot is drawn against)."""
+    d = df.assign(group=df["group"].fillna(df["trial_id"]).astype(str))
+    out = grouped(d, ["group", *also], metric, goal)
+    if cost is not None and cost not in out:  # not among compare's costs (or the metric itself)
+        ok = d[d["status"] == OK]
+        out[cost] = out["group"].map(pd.to_numeric(ok[cost], errors="coerce").groupby(ok["group"]).mean())
+    out["name"] = out["group"].map(run_name)
+    return out
+
+
 def metric_vs_param(df: pd.DataFrame, param: str, metric: str = "test_accuracy", goal: str = "maximize",
                     title: str = "") -> Figure:
-    """`metric` against `param`: per setting (the `group` column), the mean of its repeats with a bar
-    from the worst to the best repeat, settings of one value side by side; the mean per value as a
-    line only where every value has several trials (a line through single trials says nothing)."""
-    d = df[[param, metric] + (["group"] if "group" in df else [])].copy()
+    """`metric` against `param`: each setting (`setting_means`) as the mean over its seeds with its 95%
+    interval, named, the settings of one value side by side; the mean per value (the mean of its settings'
+    means, so a setting raced to more seeds counts once, as in the verdict) as a line where every value
+    has several settings."""
+    from harness.analysis.ticks import metric_axis, place_labels
+
+    d = df.copy()
     d[metric] = pd.to_numeric(d[metric], errors="coerce")
     d = d[d[metric].notna()]
-    if "group" not in d:
-        d["group"] = np.arange(len(d)).astype(str)
     kind = param_kind(d[param])
     fig = new_figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
@@ -122,22 +143,25 @@ def metric_vs_param(df: pd.DataFrame, param: str, metric: str = "test_accuracy",
         values = category_order(d[param])
         log = False
         where = {v: float(i) for i, v in enumerate(values)}
-    settings = d.groupby(["group", param], sort=False)[metric].agg(["mean", "min", "max", "size"]).reset_index()
+    settings = setting_means(d, metric, goal, also=(param,))
+    x_of = {}
     for value, part in settings.groupby(param, sort=False):
         k = len(part)
         for j, row in enumerate(part.itertuples()):
             off = (j - (k - 1) / 2) * min(0.5 / k, 0.12)
             x = where[value] * (1 + off) if log else where[value] + off * (1 if kind != "numeric" else _span(values))
-            ax.errorbar([x], [row.mean], yerr=[[row.mean - row.min], [row.max - row.mean]], fmt="o", ms=5,
-                        color="tab:blue", ecolor="tab:blue", elinewidth=1.2, capsize=3, alpha=0.85)
-    per_value = d.groupby(param)[metric].agg(["mean", "size"])
+            ax.errorbar([x], [row.mean], yerr=[row.ci95], fmt="o", ms=5, color="tab:blue",
+                        ecolor="tab:blue", elinewidth=1.2, capsize=3, alpha=0.85)
+            x_of[row.Index] = x
+    per_value = settings.groupby(param)["mean"].agg(["mean", "size"])
     if kind != "numeric":
         per_value = per_value.reindex(values)
     if (per_value["size"] > 1).all() and len(per_value) > 1:
         ax.plot([where[v] for v in per_value.index], per_value["mean"], color="tab:red", marker="D", ms=6, lw=2,
-                alpha=0.7, label="mean per value (over all its trials)")
+                alpha=0.7, label="mean per value: the mean of its settings' means")
+    named = settings.head(MOST_NAMED)  # best first: more names than these would stand far from their dots
     ax.errorbar([], [], yerr=[], fmt="o", color="tab:blue", capsize=3,
-                label=f"a setting: mean of its repeats, bar from worst to best ({len(d)} trials)")
+                label=f"a setting: mean over its seeds, bar: 95% interval, none for one seed ({len(d)} trials)")
     if kind == "numeric":
         if log:
             ax.set_xscale("log")
@@ -151,12 +175,14 @@ def metric_vs_param(df: pd.DataFrame, param: str, metric: str = "test_accuracy",
         ax.set_xticks(range(len(values)))
         ax.set_xticklabels([str(v) for v in values], rotation=30 if long else 0, ha="right" if long else "center")
         ax.set_xlim(-0.5, len(values) - 0.5)
-    _metric_axis(ax, metric)
+    metric_axis(ax.yaxis, metric)
     ax.set_xlabel(param + (" (log scale)" if log else ""))
     ax.grid(True, alpha=0.3)
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=1, fontsize=9, frameon=False)
     best = "higher" if goal == "maximize" else "lower"
-    ax.set_title(title or f"{metric} vs {param} ({best} is better)", fontsize=10)
+    some = f"; the best {len(named)} of {len(settings)} settings named" if len(named) < len(settings) else ""
+    ax.set_title(title or f"{metric} vs {param} ({best} is better{some})", fontsize=10)
+    place_labels(ax, [(x_of[i], m) for i, m in named["mean"].items()], named["name"], fontsize=7, color="dimgray")
     return fig
 
 
@@ -173,20 +199,14 @@ def _pad(x: np.ndarray, log: bool) -> tuple[float, float]:
     return lo - 0.08 * span, hi + 0.08 * span
 
 
-def _metric_axis(ax, metric: str) -> None:
-    ax.set_ylabel(metric)
-    if metric.endswith("accuracy"):
-        ax.yaxis.set_major_formatter(lambda v, _: f"{v:.1%}")
-
-
 # ---------------------------------------------------------------------------------------- Pareto front
 
 
 def pareto_front(df: pd.DataFrame, metric: str = "test_accuracy", goal: str = "maximize",
                  cost: str = "train_seconds") -> pd.Series:
-    """A boolean mask over `df`'s rows: True for the trials no other trial beats, i.e. none is at
-    least as good on `metric` (by `goal`) and at least as cheap on `cost` (lower is better) while
-    strictly better on one of them. Ties are all kept; rows missing either value are False."""
+    """A boolean mask over `df`'s rows (settings, in `pareto_plot`): True for the rows no other row
+    beats, i.e. none is at least as good on `metric` (by `goal`) and at least as cheap on `cost` (lower
+    is better) while strictly better on one of them. Ties are all kept; rows missing either value are False."""
     m = pd.to_numeric(df[metric], errors="coerce").to_numpy(dtype=float)
     c = pd.to_numeric(df[cost], errors="coerce").to_numpy(dtype=float)
     if goal == "minimize":
@@ -203,67 +223,62 @@ def pareto_front(df: pd.DataFrame, metric: str = "test_accuracy", goal: str = "m
     return pd.Series(front, index=df.index, name="pareto")
 
 
+def cost_axis(df: pd.DataFrame) -> str:
+    """The cost the Pareto front is drawn against: cost_seconds where the table has it (in numbers),
+    else train_seconds (tables written before it)."""
+    has = "cost_seconds" in df and pd.to_numeric(df["cost_seconds"], errors="coerce").notna().any()
+    return "cost_seconds" if has else "train_seconds"
+
+
 def pareto_plot(df: pd.DataFrame, metric: str = "test_accuracy", goal: str = "maximize",
                 cost: str = "train_seconds", title: str = "") -> Figure:
-    """`metric` against `cost`, coloured by group, the Pareto front joined by a step line and its
-    points labelled with their group."""
+    """The settings (`setting_means`: the mean over seeds, not a lucky seed, so the top point is the
+    setting compare and the race rank first) by mean `metric` against mean `cost`, with their 95%
+    intervals; the Pareto front of settings joined by a step line, its points named by their run names
+    and listed below."""
+    from harness.analysis.ticks import metric_axis, place_labels
+
     d = df.copy()
     d[metric] = pd.to_numeric(d[metric], errors="coerce")
     d[cost] = pd.to_numeric(d[cost], errors="coerce")
     d = d[d[metric].notna() & d[cost].notna()]
-    front = pareto_front(d, metric, goal, cost)
-    groups = list(dict.fromkeys(d["group"].fillna("").astype(str))) if "group" in d else [""]
-    many = len(groups) > 20
-    fig = new_figure(figsize=(11 if not many else 8, 6.5 + 0.16 * int(front.sum())), layout="constrained")
+    s = setting_means(d, metric, goal, cost=cost)
+    front = pareto_front(s, "mean", goal, cost)
+    f = s[front].sort_values(cost)
+    fig = new_figure(figsize=(9, 6 + 0.16 * len(f)), layout="constrained")
     ax = fig.subplots()
-    cmap = _colors(len(groups)) if not many else ["tab:blue"] * len(groups)  # 20+ colours can't be told apart
-    for k, g in enumerate(groups):
-        sel = (d["group"].fillna("").astype(str) == g) if "group" in d else pd.Series(True, index=d.index)
-        part = d[sel]
-        ax.scatter(part[cost], part[metric], s=40, color=cmap[k], alpha=0.85, edgecolors="none",
-                   label=None if many else (g or "(no group)"))
-    f = d[front].sort_values(cost)
-    ax.scatter(f[cost], f[metric], s=160, facecolors="none", edgecolors="black", lw=1.5, zorder=3,
-               label=f"Pareto front ({len(f)})")
+    ax.errorbar(s[cost], s["mean"], yerr=s["ci95"], fmt="o", ms=6, color="tab:blue", ecolor="tab:blue",
+                elinewidth=1, capsize=2, alpha=0.8)
+    ax.scatter(f[cost], f["mean"], s=160, facecolors="none", edgecolors="black", lw=1.5, zorder=3)
     if len(f) > 1:
-        ax.step(f[cost], f[metric], where="post", color="black", lw=1, ls="--", zorder=2)
-    entries = []
-    for i, (_, row) in enumerate(f.iterrows(), 1):
-        ax.annotate(str(i), (row[cost], row[metric]), xytext=(7, 4) if i % 2 else (7, -13), textcoords="offset points",
-                    fontsize=9, fontweight="bold", zorder=4)
-        name = str(row.get("trial_id", "")) or str(row.get("group", ""))
-        shown = f"{row[metric]:.2%}" if metric.endswith("accuracy") else f"{row[metric]:.4g}"
-        entries.append(f"{i}. {shown}  {row[cost]:.3g} s  {_short(name, 90)}")
-    ax.set_xlabel(f"{cost} (training time, lower is better)" if cost == "train_seconds" else f"{cost} (lower is better)")
-    _metric_axis(ax, metric)
+        ax.step(f[cost], f["mean"], where="post", color="black", lw=1, ls="--", zorder=2)
     better = "higher" if goal == "maximize" else "lower"
-    ax.set_ylabel(f"{metric} ({better} is better)")
+    ax.set_xlabel(f"{cost} ({'training time, ' if cost == 'train_seconds' else ''}mean over seeds, lower is better)")
+    metric_axis(ax.yaxis, metric, f"mean over seeds, {better} is better")
     ax.grid(True, alpha=0.3)
-    ax.set_title(title or f"{metric} vs {cost}: {len(d)} trials in {len(groups)} groups\n"
-                 f"circled and numbered: the Pareto front (no trial is both {better} and cheaper)", fontsize=10)
-    if many:
-        ax.legend(fontsize=8, loc="best", title=f"one colour: {len(groups)} groups are too many to tell apart",
-                  title_fontsize=7.5)
-    else:
-        ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-                  title="colour = group (repeats share it)", title_fontsize=8)
+    ax.set_title(title or f"{metric} vs {cost}: {len(s)} settings ({len(d)} trials)\n"
+                 "a dot: a setting's mean over its seeds, its bar: the 95% interval (none for one seed)\n"
+                 f"circled and named: the Pareto front of {len(f)} (no setting is both {better} and cheaper "
+                 "on average)", fontsize=10)
+    entries = [_front_entry(row, metric, cost) for _, row in f.iterrows()]
     if entries:
         fig.legend([_blank()] * len(entries), entries, loc="outside lower left", fontsize=8, frameon=False,
-                   handlelength=0, handletextpad=0, title=f"Pareto front, cheapest first ({metric}, {cost})",
-                   title_fontsize=8, alignment="left")
+                   handlelength=0, handletextpad=0, title=f"Pareto front, cheapest first ({metric}"
+                   f"{' in %' if percent(metric) else ''} ± 95% interval, {cost})", title_fontsize=8, alignment="left")
+    place_labels(ax, list(zip(f[cost], f["mean"])), f["name"], fontsize=8, fontweight="bold")
     return fig
+
+
+def _front_entry(row: pd.Series, metric: str, cost: str) -> str:
+    """'h64,lr.003: 97.95 ± 0.20 (5 seeds), 12.3 s': a setting of the front as the list below the plot shows it."""
+    interval = f" ± {number(metric, row['ci95'])}" if row["n"] > 1 else ""
+    seeds = f"{row['n']} seed{'s' if row['n'] != 1 else ''}"
+    return f"{_short(row['name'], 60)}: {number(metric, row['mean'])}{interval} ({seeds}), {row[cost]:.3g} s"
 
 
 def _blank():
     from matplotlib.patches import Rectangle
     return Rectangle((0, 0), 0, 0, visible=False)
-
-
-def _colors(n: int) -> list:
-    from matplotlib import colormaps
-    name = "tab10" if n <= 10 else "tab20"
-    cmap = colormaps[name]
-    return [cmap(i % cmap.N) for i in range(max(n, 1))]
 
 
 def _short(text: str, width: int = 48) -> str:
@@ -358,12 +373,14 @@ def write_sweep_plots(sweep_dir: Path, metric: str = "test_accuracy", goal: str 
         fig = metric_vs_param(scored, p, metric, goal)
         written.append(save_figure(fig, plots_dir / f"{_safe(metric)}_vs_{_safe(p)}.png"))
 
-    timed = scored[pd.to_numeric(scored["train_seconds"], errors="coerce").notna()]
+    cost = cost_axis(scored)
+    timed = scored[pd.to_numeric(scored[cost], errors="coerce").notna()]
     pareto_path = plots_dir / pareto_name(metric, search[0] if search else "test_accuracy")
-    if len(timed) < 2:
-        say(f"{len(timed)} ok trial(s) with {metric} and train_seconds: no {pareto_path.name} (needs two)")
+    if timed["group"].nunique() < 2:
+        say(f"{timed['group'].nunique()} setting(s) with {metric} and {cost} among the ok trials: "
+            f"no {pareto_path.name} (needs two)")
     else:
-        written.append(save_figure(pareto_plot(timed, metric, goal), pareto_path))
+        written.append(save_figure(pareto_plot(timed, metric, goal, cost), pareto_path))
     # Plots of an earlier run that this one had no data for would now mislead: remove them.
     for stale in [*plots_dir.glob(f"{_safe(metric)}_vs_*.png"), pareto_path]:
         if stale not in written and stale.exists():

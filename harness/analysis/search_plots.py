@@ -37,7 +37,10 @@ def best_so_far(df: pd.DataFrame, metric: str, goal: str) -> pd.DataFrame:
 
 
 def progress_plot(df: pd.DataFrame, metric: str, goal: str) -> Figure:
+    """The best `metric` so far against trials finished and against the compute spent (accuracies in %)."""
     from matplotlib.ticker import MaxNLocator
+
+    from harness.analysis.ticks import metric_axis
 
     curve = best_so_far(df, metric, goal)
     fig = new_figure(figsize=(10, 4), layout="constrained")
@@ -48,7 +51,7 @@ def progress_plot(df: pd.DataFrame, metric: str, goal: str) -> Figure:
         ax.set_xlabel(label)
         ax.xaxis.set_major_locator(MaxNLocator(integer=x == "trial"))
         ax.grid(alpha=0.3)
-    fig.axes[0].set_ylabel(f"best {metric} so far")
+    metric_axis(fig.axes[0].yaxis, metric, "best so far")
     fig.suptitle(f"search progress ({len(curve)} trials, {int(curve['epochs'].iloc[-1]) if len(curve) else 0} epochs)")
     return fig
 
@@ -70,6 +73,8 @@ def validation_curves_plot(sweep_dir: Path, df: pd.DataFrame, metric: str = "bes
     trial has a history."""
     from matplotlib import colormaps
     from matplotlib.ticker import MaxNLocator
+
+    from harness.analysis.ticks import metric_axis
 
     order = ranked_groups(df, metric, goal)
     strong, light = colormaps["tab10"], colormaps["tab20"]  # the best ten distinct, the rest lighter
@@ -100,11 +105,11 @@ def validation_curves_plot(sweep_dir: Path, df: pd.DataFrame, metric: str = "bes
         return None
     if pruned_any:
         ax.plot([], [], "--x", color="black", label="pruned (x: where it stopped)")
-    ax.set(xlabel="epoch", ylabel="validation accuracy",
+    ax.set(xlabel="epoch",
            title=f"validation curves of {drawn} trials in {len(order)} settings (colour: setting; repeats share it)")
     ax.title.set_fontsize(10)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.1%}")
+    metric_axis(ax.yaxis, "val_accuracy", "every epoch")
     handles, labels = ax.get_legend_handles_labels()
     ranked = sorted(zip(labels, handles), key=lambda e: int(e[0].split(".")[0]) if e[0][0].isdigit() else len(order))
     fig.legend([h for _, h in ranked], [t for t, _ in ranked], loc="outside lower left", fontsize=8, frameon=False,
