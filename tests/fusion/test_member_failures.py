@@ -21,9 +21,10 @@ LRS = [0.001, 0.003, 0.01]
 SMALL = {"model": {"family": "mlp", "hidden": [16]}, "data": {"limit": 600, "test_limit": 200}}
 
 
-def _group(tmp_path: Path, name: str, epochs: int, lrs=LRS):
+def _group(tmp_path: Path, name: str, epochs: int, lrs=LRS, **sections):
     """The config file, the trials (one fused group) and the workspace of a small sweep over `lrs`."""
-    cfg = write_config(tmp_path, name, **SMALL, train={"epochs": epochs}, sweep={"parameters": {"train.lr": lrs}})
+    cfg = write_config(tmp_path, name, **SMALL, train={"epochs": epochs}, **sections,
+                       sweep={"parameters": {"train.lr": lrs}})
     specs = plan.plan(schema.load_raw(cfg, []), str(cfg))[1]
     return cfg, specs, Workspace(tmp_path / "runs", tmp_path / "eventlog")
 
@@ -114,3 +115,14 @@ def test_a_member_whose_model_cannot_be_kept_fails_alone(tmp_path, mnist, monkey
     assert [r.status for r in records] == ["ok", "failed", "ok"], [r.error for r in records]
     assert records[1].error == f"OSError: [Errno {errno.EROFS}] Read-only file system: '{refused}'"
     assert [workspace.trial("keep", s.trial_id).model.is_file() for s in specs] == [True, False, True]
+
+
+def test_a_member_that_cannot_checkpoint_mid_epoch_leaves_its_group_there_the_others_train_on(tmp_path, mnist):
+    _, specs, workspace = _group(tmp_path, "ck", epochs=2, logging={"checkpoint_steps": 2})
+    blocked = workspace.trial("ck", specs[0].trial_id).checkpoint
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("a file where its checkpoints go")  # its first save, at step 2 of 6, fails
+    records = run_group(specs, workspace, mnist)
+    assert [r.status for r in records] == ["failed", "ok", "ok"], [r.error for r in records]
+    assert records[0].error.startswith("FileExistsError") and not blocked.with_name("history.csv").exists()
+    assert [r.epochs_run for r in records[1:]] == [2, 2]
