@@ -259,9 +259,8 @@ def recorded(trials: list[Trial], attempt: Callable[[], None]) -> None:
             r.status, r.test_accuracy, r.test_loss, r.eval_seconds = PENDING, None, None, None
         raise
     except Exception as e:  # a trial's failure is recorded, never propagated
-        for t in trials:
-            if t.record.status == RUNNING:
-                _fail(t.record, e)
+        for r in (t.record for t in trials if t.record.status == RUNNING):
+            _fail(r, e)
     finally:
         for t in trials:
             t.record.cpu_seconds = (time.process_time() - cpu) / len(trials)
