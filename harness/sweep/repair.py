@@ -34,6 +34,7 @@ from harness.config.validate import ConfigError
 from harness.files import os_problem
 from harness.layout import SweepPaths
 from harness.record import DamagedRecord, TrialRecord
+from harness.training.history_csv import parse_row
 
 DAMAGED = layout.DAMAGED  # runs/E/.damaged/<trial id>.<time>
 
@@ -112,12 +113,12 @@ def history_problem(path: Path) -> str | None:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
         for row in rows:
-            int(row["epoch"])
+            parse_row(row)["epoch"]  # every row, as a resume reads it back (callbacks.EpochHistory)
     except FileNotFoundError:
         return None
     except OSError as e:
         return os_problem(e)
-    except (ValueError, KeyError, TypeError, csv.Error) as e:  # not UTF-8, no epoch column, an epoch not a number
+    except (ValueError, KeyError, TypeError, csv.Error) as e:  # not UTF-8, no epoch column, a value not a number
         why = "no epoch column" if isinstance(e, KeyError) else str(e).splitlines()[0][:100] or type(e).__name__
         return f"{path}: damaged history ({why})"
     return None

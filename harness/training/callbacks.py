@@ -16,6 +16,7 @@ from pathlib import Path
 import keras
 
 from harness.files import atomic_write_text
+from harness.training.history_csv import parse_row
 
 
 
@@ -157,7 +158,7 @@ class EpochHistory(keras.callbacks.Callback):
         start = self.start_epoch = initial_epoch(self.model)
         if start and self.path.exists():
             with self.path.open() as f:
-                self.rows = [_parse(r) for r in csv.DictReader(f) if int(r["epoch"]) <= start]
+                self.rows = [parse_row(r) for r in csv.DictReader(f) if int(r["epoch"]) <= start]
         else:
             self.rows = []
 
@@ -206,7 +207,3 @@ class EpochHistory(keras.callbacks.Callback):
 
 def current_lr(model: keras.Model) -> float:
     return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-
-
-def _parse(row: dict) -> dict:
-    return {k: (float(v) if v not in ("", None) else None) if k not in ("epoch", "step") else int(v) for k, v in row.items()}

@@ -260,9 +260,27 @@ def recorded(trials: list[Trial], attempt: Callable[[], None]) -> None:
         raise
     except Exception as e:  # a trial's failure is recorded, never propagated
         for r in (t.record for t in trials if t.record.status == RUNNING):
-            r.status, r.error, r.traceback = FAILED, f"{type(e).__name__}: {e}", traceback.format_exc()
+            _fail(r, e)
     finally:
         for t in trials:
             t.record.cpu_seconds = (time.process_time() - cpu) / len(trials)
             t.record.fused_size = len(trials)
             close(t)
+
+
+def alone(trial: Trial, step: Callable, *args) -> bool:
+    """`step(*args)`, a step that concerns `trial` alone (one member of a fused group); False when it failed.
+
+    Its exception fails that trial only, recorded as `recorded` records it, and its group goes on
+    without it; Ctrl-C is not caught (every member stays pending)."""
+    try:
+        step(*args)
+    except Exception as e:  # the member's failure, never its group's
+        _fail(trial.record, e)
+        return False
+    return True
+
+
+def _fail(record: TrialRecord, e: Exception) -> None:
+    """Record `e`, the exception being handled, as the trial's failure."""
+    record.status, record.error, record.traceback = FAILED, f"{type(e).__name__}: {e}", traceback.format_exc()

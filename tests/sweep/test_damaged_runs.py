@@ -164,7 +164,8 @@ def test_a_trial_whose_files_are_of_the_wrong_kind_is_set_aside(tmp_path):
     assert repair.prepare(sweep, ids, warn=warnings.append)["fine"].status == "ok" and len(warnings) == 5
 
 
-@pytest.mark.parametrize("history", [b"\xff\xfe garbage", b"step,loss\n1,2\n", b"epoch,step\nnot a number,1\n"])
+@pytest.mark.parametrize("history", [b"\xff\xfe garbage", b"step,loss\n1,2\n", b"epoch,step\nnot a number,1\n",
+                                     b"epoch,step,loss\n1,x,0.5\n", b"epoch,step,loss\n1,6,low\n"])
 def test_an_unfinished_trial_whose_history_is_damaged_trains_again_a_finished_one_keeps_its_result(tmp_path, history):
     sweep = Workspace(tmp_path / "runs", tmp_path / "eventlog").sweep("E")
     for tid, status in [("running", "running"), ("done", "ok")]:

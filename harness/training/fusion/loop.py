@@ -10,7 +10,9 @@ every step any member's callbacks act on (logging, checkpoints, a step
 budget, the epoch's end), writes each member's slice back into its model
 there and replays the callbacks' hooks in the order `fit` calls them. A
 member that diverges, is pruned, stops early or runs out of epochs or steps
-leaves the group at that point, and the rest go on without it.
+leaves the group at that point, and the rest go on without it; so does one
+whose own callbacks fail (Member.alone), while a failure of the shared step
+fails the whole group.
 
 Members see exactly the batches their unfused runs see (order.permutation),
 start from the weights their own seed gave their model, and have their own
@@ -21,6 +23,7 @@ what they must share is rule.py's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import keras
 import numpy as np
@@ -43,12 +46,25 @@ class Member:
     checkpoint_steps: int = 0  # ...and checkpoint at multiples of this one
     max_steps: int | None = None
     history: EpochHistory | None = None
+    alone: Callable[..., bool] | None = None  # `alone(step, *args)`: False when the step failed this member
     done: bool = False
+    failed: bool = False
     _sums: np.ndarray = field(default_factory=lambda: np.zeros(3))  # loss x examples, correct, examples
 
     def call(self, hook: str, *args) -> None:
         for cb in self.callbacks:
-            getattr(cb, hook)(*args)
+            self.step(getattr(cb, hook), *args)
+
+    def step(self, step: Callable, *args) -> None:
+        """`step(*args)`, which concerns this member alone: when `alone` says it failed, the member leaves
+        the group (as a diverged one does) and none of its steps runs again. Without `alone`, its
+        exception is the group's."""
+        if self.failed:
+            return
+        if self.alone is None:
+            step(*args)
+        elif not self.alone(step, *args):
+            self.failed = self.done = True
 
     def logs(self) -> dict:
         loss, correct, seen = self._sums
@@ -77,9 +93,8 @@ class _Group:
         start = initial_epoch(self.members[0].model)
         for m in self.members:
             m.model.stop_training = False
-            for cb in m.callbacks:
-                cb.set_model(m.model)
-                cb.set_params({"epochs": m.epochs, "steps": self.steps_per_epoch, "verbose": 0})
+            m.call("set_model", m.model)
+            m.call("set_params", {"epochs": m.epochs, "steps": self.steps_per_epoch, "verbose": 0})
             m.call("on_train_begin", None)
         for epoch in range(start, max(m.epochs for m in self.members)):
             for m in self._active():
@@ -157,7 +172,7 @@ class _Group:
             m._sums += ((losses[:last + 1, k] * seen).sum(), correct[:last + 1, k].sum(), seen.sum())
             m.call("on_train_batch_begin", batch, None)  # once per chunk, as fit calls them per execution
             m.call("on_train_batch_end", batch + last, m.logs())
-            if m.model.stop_training:
+            if m.model.stop_training and not m.failed:
                 stopped.append(m)
         if stopped:
             self._end_epoch(epoch, stopped)
@@ -183,5 +198,5 @@ class _Group:
         if m.done:
             return
         m.done = True
-        m.model.optimizer.finalize_variable_values(m.model.trainable_weights)  # EMA weights, as fit ends
+        m.step(m.model.optimizer.finalize_variable_values, m.model.trainable_weights)  # EMA weights, as fit ends
         m.call("on_train_end", None)

@@ -3,12 +3,16 @@
 Every member is begun, prepared (record, config, data, its own model under its
 own seed, writer, checkpoint restored), given its own callbacks, finished
 (tested, kept) and closed exactly as `run_trial` does it; only the training
-between is shared (loop.train_group). A failure in the shared part fails the
-members still running; Ctrl-C leaves them pending, to resume.
+between is shared (loop.train_group). A group fails member by member: an
+exception in a step of one member (its prepare, callbacks or finish: its files,
+data, numbers) fails that member alone, recorded as `run_trial` records it, and
+the others go on; a failure in the shared part fails the members still running.
+Ctrl-C leaves them pending, to resume.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 from harness.config.plan import TrialSpec
@@ -32,17 +36,21 @@ def run_group(specs: list[TrialSpec], workspace: Workspace, mnist: data_mod.Mnis
     if live:
 
         def attempt() -> None:
-            for t in live:
-                trial_mod.prepare(t, mnist)
-            loop.train_group([_member(t, on_epoch(t.spec)) for t in live], live[0].split, live[0].cfg.train.batch_size)
-            for t in live:
-                trial_mod.finish(t)
+            members = [(t, _member(t, on_epoch(t.spec))) for t in live if trial_mod.alone(t, trial_mod.prepare, t, mnist)]
+            if members:
+                first = members[0][0]
+                loop.train_group([m for _, m in members], first.split, first.cfg.train.batch_size)
+            for t, m in members:
+                m.step(trial_mod.finish, t)
         trial_mod.recorded(live, attempt)
     return [t.record if isinstance(t, trial_mod.Trial) else t for t in begun]
 
 
 def _member(t: trial_mod.Trial, on_epoch) -> loop.Member:
+    """`t` as a member of its group: building its callbacks, and each of their hooks, fails it alone."""
     cfg = t.cfg
-    return loop.Member(t.model, trial_mod.callbacks(t, on_epoch), cfg.train.seed,
-                        optim.epochs_to_run(cfg.train, t.steps_per_epoch), every_steps=cfg.logging.every_steps,
-                        checkpoint_steps=cfg.logging.checkpoint_steps, max_steps=cfg.train.steps, history=t.history)
+    member = loop.Member(t.model, [], cfg.train.seed, optim.epochs_to_run(cfg.train, t.steps_per_epoch),
+                         every_steps=cfg.logging.every_steps, checkpoint_steps=cfg.logging.checkpoint_steps,
+                         max_steps=cfg.train.steps, history=t.history, alone=functools.partial(trial_mod.alone, t))
+    member.step(lambda: member.callbacks.extend(trial_mod.callbacks(t, on_epoch)))
+    return member
