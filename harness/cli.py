@@ -18,8 +18,8 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
 
+from harness.config import schema
 from harness.config.validate import ConfigError
 from harness.layout import SWEEP_CONFIG
 from harness.training.fusion import packing
@@ -192,10 +192,9 @@ def config_of(sweep: Path, args: argparse.Namespace) -> dict:
     """The sweep's last config with sweep.confirm set from it and the options; ConfigError when unreadable."""
     path = sweep / SWEEP_CONFIG
     try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, ValueError, RecursionError, yaml.YAMLError) as e:  # ValueError: not UTF-8
-        why = getattr(e, "strerror", None) or (type(e).__name__ if isinstance(e, (ValueError, RecursionError))
-                                               else str(e).split("\n")[0])
+        raw = schema.read_yaml(path)
+    except (OSError, ConfigError) as e:  # ConfigError: too large, not UTF-8, not YAML, too deep
+        why = getattr(e, "strerror", None) or (e.problems[0] if isinstance(e, ConfigError) else str(e))
         raise ConfigError([f"{path}: cannot read the sweep's config ({why}); run the sweep first"], str(sweep)) from None
     if not isinstance(raw, dict) or not isinstance(raw.get("sweep"), dict):
         raise ConfigError([f"{path}: not a sweep's config (no sweep section)"], str(sweep))

@@ -1,4 +1,4 @@
-"""Writing files that others read: atomically, and under a lock.
+"""Writing files that others read: atomically, and under a lock; reading back what we wrote, safely.
 
 Every file another process or a person may read while we write it (trial
 records, results.csv, histories, plots, the HParams experiment) goes through
@@ -11,11 +11,40 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+
+# The JSON and YAML files the harness reads back (records, verdicts, configs) are KBs when it wrote them: a
+# larger one is not ours, and reading it whole could exhaust the memory of whoever reads it.
+MAX_READ_BYTES = 16 * 2**20
+
+
+def read_text(path: Path, limit: int = MAX_READ_BYTES) -> str:
+    """The UTF-8 text of `path`: ValueError (one line, naming the file) when it is larger than `limit`
+    or not UTF-8; OSError as reading raises it."""
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path}: larger than {limit // 2**20} MiB, not a file the harness wrote")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text (byte {e.start})") from None
+
+
+def read_json(path: Path, limit: int = MAX_READ_BYTES):
+    """The JSON in `path`, read as `read_text` reads; ValueError for damage of any kind (nesting too)."""
+    try:
+        return json.loads(read_text(path, limit))
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from None
 
 
 _UMASK = os.umask(0o022)  # read once (it can only be read by setting it), put back at once

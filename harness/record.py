@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import layout
-from harness.files import atomic_write_text
+from harness.files import atomic_write_text, read_json
 
 # The fixed set of states a trial moves through.
 PENDING, RUNNING, OK, DIVERGED, FAILED, PRUNED = "pending", "running", "ok", "diverged", "failed", "pruned"
@@ -102,7 +102,7 @@ class TrialRecord:
         """The record in `trial_dir`, None when there is none; DamagedRecord when it cannot be used."""
         path = Path(trial_dir) / layout.RECORD
         try:
-            data = json.loads(path.read_bytes())
+            data = read_json(path)
         except FileNotFoundError:
             return None
         except NotADirectoryError:
@@ -111,8 +111,8 @@ class TrialRecord:
             raise DamagedRecord(path, ["is a directory, not a file"]) from None
         except OSError as e:
             raise DamagedRecord(path, [f"cannot read: {e.strerror or e}"]) from None
-        except (ValueError, RecursionError) as e:  # RecursionError: absurdly nested JSON
-            raise DamagedRecord(path, [f"not valid JSON: {e}"]) from None
+        except ValueError as e:  # too large, not UTF-8, not JSON, nested too deeply
+            raise DamagedRecord(path, [str(e).removeprefix(f"{path}: ")]) from None
         problems = record_problems(data)
         if problems:
             raise DamagedRecord(path, problems)

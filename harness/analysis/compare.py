@@ -10,7 +10,6 @@ significant (Welch's t-test) or within noise.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
 import sys
@@ -18,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from harness.record import OK, PRUNED
 from harness.analysis import display
 from harness.analysis.results import RESULT_COLUMNS, param_columns
 from harness.config.space import Metric
-from harness.files import os_problem
+from harness.config.schema import read_yaml
+from harness.files import os_problem, read_json
 from harness.layout import CONFIRM, PLOTS, RESULTS, SWEEP_CONFIG
 from harness.metrics import goal_of
 
@@ -266,13 +265,14 @@ def confirmed(sweep: Path) -> str | None:
     if not path.exists():
         return None
     try:
-        data = json.loads(path.read_text())
+        data = read_json(path)
         if stale(data, path.parent):
             return (f"Race: {path} is from an earlier plan of this sweep (its settings changed since); "
                     f"`python -m harness confirm {path.parent}` races the top settings again.")
         return block(data, path.parent.name, display.width())
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
-        return f"Race: {path} cannot be read ({type(e).__name__}); `python -m harness confirm {path.parent}` rewrites it."
+        why = str(e).removeprefix(f"{path}: ") if isinstance(e, ValueError) and str(path) in str(e) else type(e).__name__
+        return f"Race: {path} cannot be read ({why}); `python -m harness confirm {path.parent}` rewrites it."
 
 
 def stale(data: dict, sweep: Path) -> bool:
@@ -326,13 +326,13 @@ def metric_of(sweep: Path) -> tuple[str, str]:
     default = Metric()
     path = (sweep if sweep.is_dir() else sweep.parent) / SWEEP_CONFIG
     try:
-        metric = yaml.safe_load(path.read_text())["sweep"]["metric"]
+        metric = read_yaml(path)["sweep"]["metric"]
         return str(metric["name"]), str(metric["goal"])
     except FileNotFoundError:  # a sweep of an older version, or a results.csv on its own
         return default.name, default.goal
-    except (OSError, ValueError, TypeError, KeyError, RecursionError, yaml.YAMLError) as e:
-        why = (os_problem(e) if isinstance(e, OSError) else f"{path}: not valid YAML"
-               if isinstance(e, (yaml.YAMLError, ValueError, RecursionError)) else f"{path}: no sweep.metric in it")
+    except (OSError, ValueError, TypeError, KeyError) as e:  # ValueError: ConfigError, the file's damage
+        why = (os_problem(e) if isinstance(e, OSError) else str(e).split("\n")[0]
+               if isinstance(e, ValueError) else f"{path}: no sweep.metric in it")
         print(f"warning: {why}; using {default.name} ({default.goal})", file=sys.stderr)
         return default.name, default.goal
 

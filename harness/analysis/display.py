@@ -172,16 +172,14 @@ def diff_header(table: pd.DataFrame, metric: str, goal: str, a, b) -> str:
 def sweep_differences(a, b, most: int = 6) -> list[str] | None:
     """The config keys whose values differ between two sweeps' sweep.yaml (`key: A -> B`); None
     when either has none. The swept parameters and the name are left out: the table shows those."""
-    import yaml
-
-    from harness.config.schema import flatten
+    from harness.config.schema import flatten, read_yaml
     from harness.layout import SWEEP_CONFIG
 
     def config(path):
         path = path if path.is_dir() else path.parent
         try:
-            raw = yaml.safe_load((path / SWEEP_CONFIG).read_text())
-        except (OSError, yaml.YAMLError):
+            raw = read_yaml(path / SWEEP_CONFIG)
+        except (OSError, ValueError):  # ValueError: ConfigError, the file's damage
             return None
         return flatten({k: v for k, v in raw.items() if k != "name"}) if isinstance(raw, dict) else None
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
+from harness import files
 from harness.config.space import SweepConfig
 from harness.config.validate import ConfigError, build, plain, unknown_key
 
@@ -271,14 +272,23 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
+def read_yaml(path: str | Path) -> Any:
+    """The YAML in `path`, as `parse_yaml` parses it, from at most files.MAX_READ_BYTES of UTF-8;
+    ConfigError (a ValueError) naming the file for damage of any kind, OSError as reading raises it."""
+    try:
+        text = files.read_text(Path(path))
+    except ValueError as e:
+        raise ConfigError([str(e).removeprefix(f"{path}: ")], str(path)) from None
+    return parse_yaml(text, str(path))
+
+
 def load_raw(path: str | Path, overrides: list[str] = ()) -> dict:
     """Read a YAML config and apply `--set` overrides; the name defaults to the file's stem."""
     path = Path(path)
     try:
-        text = path.read_text()
+        raw = read_yaml(path)
     except OSError as e:
         raise ConfigError([f"cannot read config: {e.strerror}"], str(path)) from None
-    raw = parse_yaml(text, str(path))
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

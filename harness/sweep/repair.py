@@ -27,9 +27,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-import yaml
 
 from harness import layout
+from harness.config import schema
 from harness.config.validate import ConfigError
 from harness.files import os_problem
 from harness.layout import SweepPaths
@@ -54,7 +54,7 @@ def saved_config(run_dir: Path, strict: bool = True) -> dict | None:
     """
     path = Path(run_dir) / layout.CONFIG
     try:
-        data = yaml.safe_load(path.read_bytes())
+        data = schema.read_yaml(path)
         problem = None if isinstance(data, dict) else f"must be a mapping of sections, got {type(data).__name__}"
     except FileNotFoundError:
         return None
@@ -64,8 +64,8 @@ def saved_config(run_dir: Path, strict: bool = True) -> dict | None:
         problem = "is a directory, not a file"
     except OSError as e:
         problem = f"cannot read: {e.strerror or e}"
-    except (yaml.YAMLError, ValueError, RecursionError) as e:
-        problem = f"not valid YAML: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+    except ConfigError as e:  # too large, not UTF-8, not YAML, too deep
+        problem = f"not valid YAML: {e.problems[0]}"
     if problem is None:
         return data
     if strict:

@@ -39,7 +39,7 @@ import keras
 import numpy as np
 
 from harness import layout
-from harness.files import is_temporary, naming
+from harness.files import is_temporary, naming, read_json
 from harness.training.callbacks import StepCounter
 
 
@@ -174,7 +174,7 @@ def read_variables(model: keras.Model, path: Path) -> None:
 
 
 def _load(model: keras.Model, path: Path) -> dict:
-    state = json.loads((path / layout.CHECKPOINT_STATE).read_text())
+    state = read_json(path / layout.CHECKPOINT_STATE)
     weights, legacy = path / layout.CHECKPOINT_WEIGHTS, path / layout.LEGACY_CHECKPOINT_WEIGHTS
     if not weights.exists() and legacy.exists():
         weights = legacy

@@ -111,8 +111,7 @@ def load(run_dir: Path) -> keras.Model:
             raise ValueError(f"{run_dir / MODEL} is damaged: not a Keras model file (a .keras file is a zip archive)")
         return _damaged_as_value_error(run_dir / MODEL, lambda: keras.saving.load_model(run_dir / MODEL, compile=False))
     if (run_dir / WEIGHTS).is_file() and (run_dir / CONFIG).is_file():
-        cfg = schema.from_dict(schema.parse_yaml((run_dir / CONFIG).read_text(), str(run_dir / CONFIG)),
-                               str(run_dir / CONFIG))
+        cfg = schema.from_dict(schema.read_yaml(run_dir / CONFIG), str(run_dir / CONFIG))
         model = models.build(cfg.model, cfg.data.scaling)
         _damaged_as_value_error(run_dir / WEIGHTS, lambda: model.load_weights(run_dir / WEIGHTS))
         return model

@@ -199,7 +199,7 @@ def test_compare_says_a_deeply_nested_verdict_file_without_failing(tmp_path):
     from harness.analysis.compare import confirmed
 
     (tmp_path / "confirm.json").write_text("[" * 100000 + "]" * 100000)  # issue 29.6: a RecursionError before
-    assert "cannot be read (RecursionError)" in confirmed(tmp_path)
+    assert "cannot be read (JSON nested too deeply)" in confirmed(tmp_path)
 
 
 @pytest.mark.parametrize("damage", [b"sweep: " + b"[" * 100000 + b"]" * 100000, b"name: \xff\xfe sweep\n"])

@@ -26,8 +26,9 @@ GOOD = {"trial_id": "t", "experiment": "e", "status": "ok", "attempts": 1, "test
                                                                      "settings = [1]: must be an object"]),
     (json.dumps({**GOOD, "trial_id": "../../elsewhere"}), ["trial_id = '../../elsewhere': must be one directory name"]),
     ('{"trial_id": "t", "exp', ["not valid JSON"]),
-    ("[" * 100_000, ["not valid JSON"]),
-    (b"\xff\xfe{}", ["not valid JSON"]),
+    ("[" * 100_000, ["JSON nested too deeply"]),
+    (b"\xff\xfe{}", ["not UTF-8 text"]),
+    (b'{"a": "' + b"x" * (17 * 2**20) + b'"}', ["larger than 16 MiB"]),
 ])
 def test_a_damaged_record_says_which_file_and_what_is_wrong(tmp_path, content, words):
     (tmp_path / "t").mkdir()

@@ -90,3 +90,29 @@ def test_plot_draws_what_it_can_and_names_what_it_skipped(sweep_copy, capsys):
     assert (out_dir / TRIALS[1] / "curves.png").is_file() and not (out_dir / T).exists()
     assert {"pareto.png", "validation_curves.png", "best_val_accuracy_vs_model_hidden.png"} <= {  # the sweep's metric
         p.name for p in out_dir.iterdir()}
+
+
+HOSTILE = {  # JSON and YAML that parse, or would, but must not be read whole: too large, too deep
+    "huge": lambda p: p.write_bytes(b'{"a": "' + b"x" * (17 * 2**20) + b'"}\n'),
+    "deep": lambda p: p.write_bytes(b"[" * 200_000 + b"]" * 200_000 + b"\n"),
+}
+READ_BACK = [("compare", f"{RUNS}/sweep.yaml"), ("compare", f"{RUNS}/confirm.json"), ("dry-run", f"{TRIAL}/trial.json"),
+             ("dry-run", f"{TRIAL}/config.yaml"), ("predict", f"{TRIAL}/trial.json")]
+
+
+@pytest.mark.parametrize("command,file", READ_BACK, ids=[f"{c}-{f.rsplit('/', 1)[1]}" for c, f in READ_BACK])
+@pytest.mark.parametrize("hostile", sorted(HOSTILE))
+def test_a_hostile_json_or_yaml_file_is_named_in_one_line(sweep_copy, capsys, command, file, hostile):
+    """Every JSON and YAML file the harness reads back goes through files.read_text's size cap and a parser
+    that survives nesting: the command names the file and goes on or stops, never a traceback."""
+    argv, main = COMMANDS[command]
+    args = argv(sweep_copy, file)
+    capsys.readouterr()
+    HOSTILE[hostile](sweep_copy / file)
+    status = main(args)
+    out, err = capsys.readouterr()
+    assert status in (0, 1, 2) and "Traceback" not in out + err
+    named = [line for line in (out + err).splitlines() if str(sweep_copy / file) in line]
+    assert named and all(len(line) < 400 for line in named), f"{file} ({hostile}) not named by {command}:\n{out}\n{err}"
+    says = {"huge": "larger than 16 MiB", "deep": "nested too deeply"}[hostile]
+    assert any(says in line for line in named), named
