@@ -64,7 +64,7 @@ class TrialRecord:
     epochs_run: int = column(0)
     steps: int = column(0)
     train_seconds: float | None = column()  # its share of the wall time it trained in (a fused group's, split)
-    cost_seconds: float | None = column()  # steps x its kind's seconds a step alone: the same in any group (training/cost.py)
+    cost_seconds: float | None = column()  # steps x CPU seconds a step alone: the same in any group (training/cost.py)
     train_flops: int | None = column()  # the FLOPs of its training steps, counted (training/cost.py)
     eval_seconds: float | None = column()
     seconds_per_epoch: float | None = column()

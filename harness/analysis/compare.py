@@ -44,7 +44,7 @@ FILTER = re.compile(r"^\s*([\w.]+)\s*(<=|>=|!=|=|<|>)\s*(.+?)\s*$")
 
 
 REQUIRED = ["trial_id", "group", "status"]
-COST = ["test_accuracy", "params", "epochs_run"]  # shown beside a group's metric, with its seconds (display.seconds_column)
+COST = ["test_accuracy", "params", "epochs_run"]  # shown beside a group's metric, and display.seconds_column
 
 
 def load(path: str | Path) -> pd.DataFrame:

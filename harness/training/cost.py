@@ -3,14 +3,20 @@
 A fused member's `train_seconds` is its share of its group's wall time, compile
 included, so it tells how the sweep happened to group trials (3.2 s a member in
 a group of 8, 0.4 s in a group of 2), not what the setting costs. `cost_seconds`
-is the trial's training steps times the seconds one step of its kind takes
+is the trial's training steps times the CPU seconds one step of its kind takes
 trained alone, unfused: the kind is what fused members share (rule.shared_key:
-model, batch size, optimizer kind, data), timed once per kind and sweep on a
-few steady steps of a single model (after a warm-up round that absorbs the
-compile) and kept in runs/E/cost_calibration.json, so every trial of the kind
-gets the identical figure and a resumed sweep reuses it. Compiling, validation,
-logging and testing are not in it: they depend on the grouping and the logging,
-not on the setting. The figure is this machine's, as loaded when it was timed.
+model, batch size, optimizer kind, data), timed once per kind and sweep on
+steady steps of a single model (the fastest of 8 rounds of 64 steps, after a
+warm-up round that absorbs the compile) and kept in runs/E/cost_calibration.json,
+so every trial of the kind gets the identical figure and a resumed sweep
+reuses it. Compiling, validation, logging and testing are not in it: they
+depend on the grouping and the logging, not on the setting.
+
+CPU time (the process's, every thread), not wall time: measured on the 2-core
+machine shared with other work (load 6), six calibrations of 784-128-10 gave
+1.42-1.52 ms of CPU a step and 0.86-1.60 ms of wall time; other processes
+slow a round's wall clock, while its CPU time is its own. On an idle machine
+TensorFlow spreads a step over both cores, so it takes less wall time than CPU.
 
 `train_flops` is exact arithmetic instead of time: 2 x the multiply-adds of the
 Dense and Conv2D layers for a forward pass, x 3 with the backward pass, x the
@@ -20,7 +26,6 @@ examples trained (biases, activations and the optimizer's update left out).
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from pathlib import Path
 
@@ -34,21 +39,23 @@ from harness.training import models, optim, order
 from harness.training.fusion.rule import shared_key
 
 ROUND = optim.MAX_STEPS_PER_EXECUTION  # steps a timed round runs, in one execution: as an unfused trial does at best
-ROUNDS = 3  # timed rounds after the warm-up one; their median is the figure
+ROUNDS = 8  # timed rounds after the warm-up one; the fastest is the figure
 
 
 class _Rounds(keras.callbacks.Callback):
-    """Each epoch's (one round's) wall time."""
+    """Each epoch's (one round's) CPU time, the process's every thread, and wall time."""
 
     def __init__(self):
         super().__init__()
-        self.seconds: list[float] = []
+        self.cpu: list[float] = []
+        self.wall: list[float] = []
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._t0 = time.perf_counter()
+        self._cpu, self._wall = time.process_time(), time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._t0)
+        self.cpu.append(time.process_time() - self._cpu)
+        self.wall.append(time.perf_counter() - self._wall)
 
 
 def calibrate(cfg: ExperimentConfig, x: np.ndarray, y: np.ndarray) -> dict:
@@ -60,13 +67,13 @@ def calibrate(cfg: ExperimentConfig, x: np.ndarray, y: np.ndarray) -> dict:
     rounds = _Rounds()
     model.fit(order.dataset(x[take], y[take], cfg.train.seed, batch, 0, 1 + ROUNDS), epochs=1 + ROUNDS,
               steps_per_epoch=ROUND, callbacks=[rounds], verbose=0, shuffle=False)
-    timed = rounds.seconds[1:]  # the first absorbed tracing and compiling
-    return {"seconds_per_step": statistics.median(timed) / ROUND, "round_seconds": timed, "steps_a_round": ROUND,
-            "batch_size": batch, "calibrated": utc_now()}
+    cpu, wall = rounds.cpu[1:], rounds.wall[1:]  # the first absorbed tracing and compiling
+    return {"seconds_per_step": min(cpu) / ROUND, "round_cpu_seconds": cpu, "round_wall_seconds": wall,
+            "steps_a_round": ROUND, "batch_size": batch, "calibrated": utc_now()}
 
 
 def seconds_per_step(cfg: ExperimentConfig, x: np.ndarray, y: np.ndarray, path: Path) -> float:
-    """The calibrated seconds per step of `cfg`'s kind from `path`, timed (and kept there) the first time.
+    """The calibrated CPU seconds a step of `cfg`'s kind takes, from `path`; timed (and kept there) the first time.
 
     Under the file's lock, so that workers finishing trials of one kind at once time it once; a file
     that cannot be read is timed again and replaced (it only ever holds measurements).
@@ -77,6 +84,7 @@ def seconds_per_step(cfg: ExperimentConfig, x: np.ndarray, y: np.ndarray, path: 
             known = json.loads(path.read_text())
         except (OSError, ValueError):
             known = {}
+        known = known if isinstance(known, dict) else {}
         if not isinstance(known.get(key), dict) or "seconds_per_step" not in known[key]:
             known[key] = calibrate(cfg, x, y)
             atomic_write_text(path, json.dumps(known, indent=1, sort_keys=True) + "\n")

@@ -48,9 +48,13 @@ def test_a_setting_costs_the_same_alone_and_in_a_fused_group_and_its_kind_is_tim
     other = run_trial(spec(0, hidden=(32,)), workspace, mnist)  # another kind: timed for itself
     assert calibrations == [[128], [32]] and 0 < other.cost_seconds
     kept = json.loads(workspace.sweep("tiny").cost_calibration.read_text())
-    assert len(kept) == 2 and all(k["seconds_per_step"] > 0 and len(k["round_seconds"]) == cost.ROUNDS
+    assert len(kept) == 2 and all(k["seconds_per_step"] > 0 and len(k["round_cpu_seconds"]) == cost.ROUNDS
                                   for k in kept.values())
     assert alone.cost_seconds == pytest.approx(alone.steps * kept[cost.shared_key(spec(0).config)]["seconds_per_step"])
+
+    workspace.sweep("tiny").cost_calibration.write_text("[1, 2")  # damaged: timed again and replaced
+    assert run_trial(spec(5), workspace, mnist).cost_seconds > 0 and calibrations == [[128], [32], [128]]
+    assert len(json.loads(workspace.sweep("tiny").cost_calibration.read_text())) == 1
 
 
 def test_a_sweep_writes_cost_seconds_and_train_flops_to_results_csv_and_reuses_its_calibration(tmp_path):
