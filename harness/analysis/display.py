@@ -49,8 +49,8 @@ def number(metric: str, value) -> str:
         return ""
     if percent(metric):
         return f"{100 * float(value):.2f}"
-    if metric.endswith("seconds"):
-        return f"{float(value):.1f}"
+    if metric.endswith("seconds"):  # a small trial's cost_seconds is hundredths of a second
+        return f"{float(value):.1f}" if abs(float(value)) >= 1 else f"{float(value):.2g}"
     if metric == "params":
         return _count(float(value))
     if isinstance(value, (int, float)):

@@ -59,6 +59,7 @@ def test_the_seconds_shown_are_cost_seconds_when_the_results_have_them():
     ranking = display.ranking_table(compare.ranked(df, "test_accuracy", "maximize", top=2), "test_accuracy")
     assert ranking.columns.tolist().count("seconds") == 1 and ranking["seconds"].tolist() == ["4.0", "4.0"]
     assert display.seconds_column(constructed()) == "train_seconds"  # a results.csv from before cost_seconds
+    assert display.number("cost_seconds", 0.01432) == "0.014" and display.number("cost_seconds", 12.345) == "12.3"
 
 
 def test_pivot_and_filters():
