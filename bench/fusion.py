@@ -83,22 +83,13 @@ def plan_specs(config: Path) -> list:
 
 def training_flops(config: Path) -> float:
     """6 x multiply-adds per example x examples seen, over the sweep's trials (dense layers and convolutions)."""
-    import numpy as np
-
-    from harness.training import models
+    from harness.training import cost, models
 
     total = 0.0
     for spec in plan_specs(config):
         cfg = spec.config
-        model = models.build(cfg.model, cfg.data.scaling)
-        macs = 0
-        for _, layer, _ in models.probed_layers(model):
-            kernel = layer.kernel.shape
-            out = layer.output.shape
-            positions = 1 if len(out) == 2 else out[1] * out[2]
-            macs += positions * int(np.prod(kernel))
         examples = (cfg.data.limit or (60000 - cfg.data.validation)) * cfg.train.epochs
-        total += 6 * macs * examples
+        total += cost.flops_per_example(models.build(cfg.model, cfg.data.scaling)) * examples
     return total
 
 

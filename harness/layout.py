@@ -7,6 +7,7 @@ For experiment E and trial T:
     runs/E/.sweep.lock        held by the sweep running on E
     runs/E/sweep.yaml         the config the sweep last ran with, sweep section included
     runs/E/confirm.json       sweep.confirm: the race's verdict (winner, differences, eliminations)
+    runs/E/cost_calibration.json  CPU seconds a step of each kind of model takes alone (training/cost.py)
     runs/E/.damaged/          damaged trial folders, set aside (harness/sweep/repair.py)
     runs/E/T/trial.json       the trial record (the single source of truth; written last)
     runs/E/T/config.yaml      the trial's resolved config
@@ -48,6 +49,7 @@ PLOTS = "plots"
 SWEEP_LOCK = ".sweep.lock"
 SWEEP_CONFIG = "sweep.yaml"  # the config the sweep last ran with (its metric ranks the results)
 CONFIRM = "confirm.json"  # sweep.confirm: the race's verdict
+COST_CALIBRATION = "cost_calibration.json"  # training/cost.py: CPU seconds a step of each kind, alone
 DAMAGED = ".damaged"  # damaged trial folders, set aside
 SWEEP_HPARAMS = "hparams_experiment.pb"
 UNION_HPARAMS = ".hparams"  # holds the lock of the union's rebuild
@@ -112,6 +114,7 @@ class TrialPaths:
     weights = _in_run_dir(WEIGHTS)
     checkpoint = _in_run_dir(CHECKPOINT)
     lock = _in_run_dir(TRIAL_LOCK)
+    cost_calibration = property(lambda self: self.run_dir.parent / COST_CALIBRATION)  # the sweep's, shared
 
 
 @dataclass(frozen=True)
@@ -146,3 +149,4 @@ class SweepPaths:
     lock = _in_run_dir(SWEEP_LOCK)
     config = _in_run_dir(SWEEP_CONFIG)
     confirm = _in_run_dir(CONFIRM)
+    cost_calibration = _in_run_dir(COST_CALIBRATION)

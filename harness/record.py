@@ -63,7 +63,9 @@ class TrialRecord:
     best_epoch: int | None = column()
     epochs_run: int = column(0)
     steps: int = column(0)
-    train_seconds: float | None = column()
+    train_seconds: float | None = column()  # its share of the wall time it trained in (a fused group's, split)
+    cost_seconds: float | None = column()  # steps x CPU seconds a step alone: the same in any group (training/cost.py)
+    train_flops: int | None = column()  # the FLOPs of its training steps, counted (training/cost.py)
     eval_seconds: float | None = column()
     seconds_per_epoch: float | None = column()
     examples_per_second: float | None = column()
@@ -121,6 +123,14 @@ class TrialRecord:
 
 
 RESULT_COLUMNS = [f.name for f in fields(TrialRecord) if f.metadata.get("column")]
+SECONDS = ("cost_seconds", "train_seconds")  # what a trial cost in seconds, best first (see seconds_field)
+
+
+def seconds_field(filled: typing.Callable[[str], bool]) -> str:
+    """The field trials' cost is shown and compared by: cost_seconds when `filled(name)` (some trial has
+    it), else train_seconds, for records and results from before cost_seconds. One field for all the
+    trials compared: a group's share of wall time and a cost alone are not to be mixed."""
+    return next((name for name in SECONDS if filled(name)), SECONDS[-1])
 
 
 def _type_problem(tp, value) -> str | None:

@@ -43,7 +43,7 @@ FILTER = re.compile(r"^\s*([\w.]+)\s*(<=|>=|!=|=|<|>)\s*(.+?)\s*$")
 
 
 REQUIRED = ["trial_id", "group", "status"]
-COST = ["test_accuracy", "params", "epochs_run", "train_seconds"]  # shown beside a group's metric
+COST = ["test_accuracy", "params", "epochs_run"]  # shown beside a group's metric, and display.seconds_column
 
 
 def load(path: str | Path) -> pd.DataFrame:
@@ -97,7 +97,7 @@ def column(df: pd.DataFrame, name: str) -> str:
     hits = [c for c in df.columns if c.endswith("." + name)]
     if len(hits) == 1:
         return hits[0]
-    known = ", ".join(param_columns(df.drop(columns="sweep")) + ["test_accuracy", "train_seconds", "..."])
+    known = ", ".join(param_columns(df.drop(columns="sweep")) + ["test_accuracy", "cost_seconds", "..."])
     raise KeyError(f"{name!r} is {'ambiguous: ' + ', '.join(hits) if hits else 'not a column'} (columns: {known})")
 
 
@@ -125,7 +125,8 @@ def ranked(df: pd.DataFrame, metric: str, goal: str, top: int | None = None) -> 
     df = df[df["status"] != PRUNED]
     params = param_columns(df.drop(columns="sweep", errors="ignore"))
     ident = params + (["repeat"] if df["repeat"].fillna(0).max() > 0 else []) if params else ["trial_id"]
-    keep = [*ident, "status", metric, "test_accuracy", "best_val_accuracy", "epochs_run", "train_seconds", "params"]
+    keep = [*ident, "status", metric, "test_accuracy", "best_val_accuracy", "epochs_run", display.seconds_column(df),
+            "params"]
     keep = list(dict.fromkeys(c for c in keep if c in df.columns))
     out = df.sort_values(metric, ascending=goal == "minimize", na_position="last")[keep]
     return out.head(top) if top else out
@@ -139,9 +140,9 @@ def _ci95(std: float, n: int) -> float:
 
 def grouped(df: pd.DataFrame, by: list[str], metric: str, goal: str) -> pd.DataFrame:
     """Per group of `by`: count, mean, std, 95% CI half-width, best, then the per-trial means of
-    test accuracy, parameters, epochs and train seconds (where the table has them); best group first."""
+    test accuracy, parameters, epochs and seconds (where the table has them); best group first."""
     ok = df[df["status"] == OK]
-    cost = [c for c in COST if c in df.columns and c != metric]
+    cost = [c for c in [*COST, display.seconds_column(df)] if c in df.columns and c != metric]
     rows = []
     for key, g in ok.groupby(by, dropna=False, sort=False):
         vals = g[metric].dropna()

@@ -13,10 +13,17 @@ import textwrap
 import pandas as pd
 
 from harness.metrics import FINAL, percent
+from harness.record import SECONDS, seconds_field
 
 SPLIT = {"best_val_accuracy": "the validation split", "test_accuracy": "the test split", "test_loss": "the test split"}
 SHORT = {"best_val_accuracy": "val acc", "test_accuracy": "test acc", "test_loss": "test loss",
-         "train_seconds": "seconds", "epochs_run": "epochs"}
+         "train_seconds": "seconds", "cost_seconds": "seconds", "epochs_run": "epochs"}
+
+
+def seconds_column(df: pd.DataFrame) -> str:
+    """The column a table's "seconds" shows: cost_seconds (the same whichever group a trial trained in),
+    or train_seconds in a results.csv from before it (record.seconds_field)."""
+    return seconds_field(lambda name: name in df and df[name].notna().any())
 
 
 def width() -> int:
@@ -42,8 +49,8 @@ def number(metric: str, value) -> str:
         return ""
     if percent(metric):
         return f"{100 * float(value):.2f}"
-    if metric.endswith("seconds"):
-        return f"{float(value):.1f}"
+    if metric.endswith("seconds"):  # a small trial's cost_seconds is hundredths of a second
+        return f"{float(value):.1f}" if abs(float(value)) >= 1 else f"{float(value):.2g}"
     if metric == "params":
         return _count(float(value))
     if isinstance(value, (int, float)):
@@ -77,7 +84,7 @@ def groups_table(table: pd.DataFrame, by: list[str], metric: str) -> pd.DataFram
     out[SHORT.get(metric, metric)] = table["mean"].map(lambda v: number(metric, v)) + ci
     if table["n"].nunique() > 1:
         out["n"] = table["n"].astype(str)
-    for col in ("test_accuracy", "params", "epochs_run", "train_seconds"):
+    for col in ("test_accuracy", "params", "epochs_run", seconds_column(table)):
         if col in table and col != metric and table[col].notna().any():
             out[SHORT.get(col, col)] = table[col].map(lambda v, c=col: number(c, v) if c != "epochs_run" else _cell(v))
     return out
@@ -85,13 +92,13 @@ def groups_table(table: pd.DataFrame, by: list[str], metric: str) -> pd.DataFram
 
 def ranking_table(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     """compare.ranked's table as shown: settings (or trial ids), status when not all ok, metric, test accuracy, cost."""
-    fixed = ["status", metric, "test_accuracy", "best_val_accuracy", "epochs_run", "train_seconds", "params"]
+    fixed = ["status", metric, "test_accuracy", "best_val_accuracy", "epochs_run", *SECONDS, "params"]
     ident = [c for c in table.columns if c not in fixed]
     names = short_names(ident)
     out = pd.DataFrame({names[c]: table[c].map(_cell) for c in ident})
     if "status" in table and (table["status"] != "ok").any():
         out["status"] = table["status"]
-    for col in (metric, "test_accuracy", "params", "epochs_run", "train_seconds"):
+    for col in (metric, "test_accuracy", "params", "epochs_run", seconds_column(table)):
         if col in table and (col == metric or col not in out):
             out[SHORT.get(col, col)] = table[col].map(lambda v, c=col: number(c, v) if c != "epochs_run" else _cell(v))
     return out

@@ -19,7 +19,7 @@ from harness.layout import run_name
 from harness.metrics import FINAL, percent
 from harness.racing.rounds import TIED
 from harness.racing.stats import gap
-from harness.record import OK, TrialRecord
+from harness.record import OK, TrialRecord, seconds_field
 
 TESTED = "test_accuracy"
 
@@ -49,6 +49,7 @@ def build(race, records: list[TrialRecord], metric: str) -> dict[str, Any]:
     for r in records:
         by_group.setdefault(r.group, []).append(r)
     lead = race.values.get(leader, {})
+    seconds = seconds_field(lambda name: any(getattr(r, name) is not None for r in records))
     rows = []
     for name in race.contenders:
         seeds = race.eliminated.get(name, race.seeds)
@@ -62,7 +63,7 @@ def build(race, records: list[TrialRecord], metric: str) -> dict[str, Any]:
                       "dropped" if name in race.eliminated else "kept"),
             "dropped_at_seeds": race.eliminated.get(name), "p_best": chances.get(name),
             "test_accuracy_pct": _pct(_mean([r.test_accuracy for r in ok if r.test_accuracy is not None])),
-            "train_seconds": _mean([r.train_seconds for r in mine if r.train_seconds is not None]),
+            "cost_seconds": _mean([getattr(r, seconds) for r in mine if getattr(r, seconds) is not None]),
         }
         if dropped_by.get(name, leader) != leader:
             row["dropped_by"] = run_name(dropped_by[name])
@@ -83,7 +84,7 @@ def build(race, records: list[TrialRecord], metric: str) -> dict[str, Any]:
         "survivors": race.survivors, "seeds_each": race.seeds, "looks": len(race.rounds),
         "confirmation_trials": len(extra), "confirmation_epochs": sum(r.epochs_run for r in extra),
         "confirmation_train_seconds": sum(r.train_seconds or 0 for r in extra),
-        "contenders": rows,
+        "cost_from": seconds, "contenders": rows,
         "search_settings": sorted({r.group for r in records if r.repeat < race.start}),
     }
     data["verdict"] = headline(data)
@@ -152,14 +153,15 @@ def headline(data: dict[str, Any]) -> str:
 
 
 def _cost(group: list[dict]) -> str:
-    """'; B costs 40% less training time' when one of `group` trains noticeably faster than the dearest."""
-    timed = [r for r in group if r["train_seconds"]]
+    """'; B costs 40% less training time' when one of `group` trains noticeably cheaper than the dearest
+    (by its mean cost_seconds: what a trial of it costs, whichever group it trained in)."""
+    timed = [r for r in group if r.get("cost_seconds")]
     if len(timed) < 2:
         return ""
-    cheap, dear = min(timed, key=lambda r: r["train_seconds"]), max(r["train_seconds"] for r in timed)
-    if cheap["train_seconds"] > 0.9 * dear:
+    cheap, dear = min(timed, key=lambda r: r["cost_seconds"]), max(r["cost_seconds"] for r in timed)
+    if cheap["cost_seconds"] > 0.9 * dear:
         return ""
-    return f"; {cheap['name']} costs {1 - cheap['train_seconds'] / dear:.0%} less training time"
+    return f"; {cheap['name']} costs {1 - cheap['cost_seconds'] / dear:.0%} less training time"
 
 
 def _ordered(data: dict[str, Any]) -> list[dict]:

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from harness.files import atomic_write_text
 from harness.config import schema as config_mod
+from harness.training import cost
 from harness.training import data as data_mod
 from harness.training import keep
 from harness.training import models
@@ -72,6 +73,15 @@ def _take_history(record: TrialRecord, history: EpochHistory) -> None:
     rates = [r["examples_per_second"] for r in rows if r["examples_per_second"]]
     record.examples_per_second = float(np.mean(rates)) if rates else None
     record.best_val_accuracy, record.best_epoch = history.best()
+
+
+def _take_cost(trial: Trial) -> None:
+    """What its steps cost, whichever group they were trained in (cost.py)."""
+    cfg, record, split = trial.cfg, trial.record, trial.split
+    per_step = cost.seconds_per_step(cfg, split.x_train, split.y_train, trial.paths.cost_calibration)
+    record.cost_seconds = record.steps * per_step
+    record.train_flops = (cost.examples_trained(record.steps, len(split.x_train), cfg.train.batch_size)
+                          * cost.flops_per_example(trial.model))
 
 
 @dataclass
@@ -183,6 +193,7 @@ def finish(trial: Trial) -> None:
     cfg, record, model, split = trial.cfg, trial.record, trial.model, trial.split
     _take_history(record, trial.history)
     record.steps = global_step(model)
+    _take_cost(trial)
     if trial.guard.diverged_at is not None:
         record.status, record.error = DIVERGED, f"loss became NaN or infinite at step {trial.guard.diverged_at}"
         return

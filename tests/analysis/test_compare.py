@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.analysis import compare
+from harness.analysis import compare, display
 
 
 
@@ -47,6 +47,19 @@ def test_grouped_statistics_are_exact():
     assert len(g) == 4  # the failed trial is left out
     by_opt = compare.grouped(constructed(), ["train.optimizer"], "test_accuracy", "maximize")
     assert by_opt["n"].tolist() == [6, 6]
+
+
+def test_the_seconds_shown_are_cost_seconds_when_the_results_have_them():
+    df = constructed()
+    df["cost_seconds"] = np.where(df["train.optimizer"] == "adam", 4.0, 8.0)  # adam trained fused: a small share
+    grouped = compare.grouped(df, ["train.optimizer"], "test_accuracy", "maximize")
+    assert grouped["cost_seconds"].tolist() == [4.0, 8.0] and "train_seconds" not in grouped
+    shown = display.groups_table(grouped, ["train.optimizer"], "test_accuracy")
+    assert shown["seconds"].tolist() == ["4.0", "8.0"]
+    ranking = display.ranking_table(compare.ranked(df, "test_accuracy", "maximize", top=2), "test_accuracy")
+    assert ranking.columns.tolist().count("seconds") == 1 and ranking["seconds"].tolist() == ["4.0", "4.0"]
+    assert display.seconds_column(constructed()) == "train_seconds"  # a results.csv from before cost_seconds
+    assert display.number("cost_seconds", 0.01432) == "0.014" and display.number("cost_seconds", 12.345) == "12.3"
 
 
 def test_pivot_and_filters():

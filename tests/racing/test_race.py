@@ -149,12 +149,13 @@ def test_the_race_resumes_from_records_without_training_a_finished_trial_again()
     assert {s.repeat for s in (strategy.ask() for _ in range(4))} == {4, 5}
 
 
-def _records(planner, lrs, seconds):
+def _records(planner, lrs, seconds, cost=None):
     records = []
     for lr in lrs:
         for rep in range(6):
             record = finished(planner, {"train.lr": lr}, rep, VALUES[lr][rep])[1]
             record.train_seconds, record.test_accuracy, record.epochs_run = seconds[lr], 0.5 + lr, 1
+            record.cost_seconds = cost[lr] if cost else None
             records.append(record)
     return records
 
@@ -178,6 +179,18 @@ def test_the_verdict_says_a_tie_and_its_cost_or_the_winner_and_by_how_much():
     assert loser["gap_points"] == pytest.approx(-8.0, abs=0.01) and loser["gap_high_points"] < -0.2
     assert loser["state"] == "dropped" and loser["dropped_at_seeds"] == 4 and loser["p_best"] == 0.0
     assert "dropped, 4 seeds" in verdict.block(won, "t")
+
+
+def test_the_verdicts_cost_is_cost_seconds_not_the_share_of_a_groups_wall_time():
+    planner = Planner(raw(top=2, max_repeats=6, min_delta=0.005))
+    # lr.01's trials trained in a big fused group (a small share each), lr.001's alone: cost_seconds says otherwise
+    records = _records(planner, VALUES, {0.001: 10.0, 0.01: 6.0, 0.1: 5.0}, cost={0.001: 3.0, 0.01: 5.0, 0.1: 5.0})
+    tie = verdict.build(confirm.replay(planner, records), records, "best_val_accuracy")
+    assert tie["cost_from"] == "cost_seconds" and [r["cost_seconds"] for r in tie["contenders"]] == [3.0, 5.0]
+    assert tie["verdict"].endswith("; lr.001 costs 40% less training time.")
+    assert tie["confirmation_train_seconds"] == 2 * (10.0 + 6.0)  # what the race spent: wall time, shares summed
+    shares = _records(planner, VALUES, {0.001: 10.0, 0.01: 6.0, 0.1: 5.0})  # records from before cost_seconds
+    assert verdict.build(confirm.replay(planner, shares), shares, "best_val_accuracy")["cost_from"] == "train_seconds"
 
 
 def test_no_verdict_and_the_whole_race_ahead_while_the_search_is_unfinished():

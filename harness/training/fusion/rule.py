@@ -31,6 +31,12 @@ def group_key(cfg: schema.ExperimentConfig) -> str | None:
     """Trials with equal keys may be fused; None: this trial trains alone."""
     if cfg.model.family not in FAMILIES or cfg.logging.profile_steps:
         return None
+    return shared_key(cfg)
+
+
+def shared_key(cfg: schema.ExperimentConfig) -> str:
+    """What the members of a group share (the config less MAY_DIFFER), for any trial, fusable or not:
+    also the kind a trial's cost is calibrated for (training/cost.py)."""
     shared = schema.trial_dict(cfg)
     for dotted in MAY_DIFFER:
         *path, last = dotted.split(".")
