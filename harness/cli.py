@@ -96,7 +96,7 @@ def report(outcome: SweepOutcome, eventlog: Path) -> None:
             print(display.aligned(display.groups_table(every.head(10), by, metric.name)))
         else:
             best = compare.ranked(df, metric.name, metric.goal, top=10)
-            print(display.ranking_header(metric.name, metric.goal) + "\n")
+            print(display.ranking_header(metric.name, metric.goal, best) + "\n")
             print(display.aligned(display.ranking_table(best, metric.name)))
         print()
     for r in outcome.bad:

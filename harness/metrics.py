@@ -21,6 +21,7 @@ class Metric:
     display: str  # as the HParams dashboard shows it
     goal: Goal
     name: str | None = None  # the record attribute; None for per-epoch metrics
+    dashboard: bool = True  # offered as an HParams metric (unless a sweep chooses on it)
 
 
 # TensorBoard's Time Series and Scalars order tag groups (the part before the first "/") by name, and
@@ -40,7 +41,10 @@ METRICS = (
     Metric("selection/best_val_accuracy", "best validation accuracy", "maximize", "best_val_accuracy"),
     Metric(CURVES["val_accuracy"], "validation accuracy (last epoch)", "maximize"),
     Metric(CURVES["accuracy"], "train accuracy (last epoch)", "maximize"),
-    Metric("run_time/train_seconds", "train seconds", "minimize", "train_seconds"),
+    Metric("run_time/cost_seconds", "cost seconds (its steps, trained alone)", "minimize", "cost_seconds"),
+    # A fused member's share of its group's wall time: how trials were grouped, not what a setting costs.
+    Metric("run_time/train_seconds", "train seconds (share of its group's)", "minimize", "train_seconds",
+           dashboard=False),
     PRUNED_EPOCH,
     Metric("test/accuracy", "test accuracy", "maximize", "test_accuracy"),
     Metric("test/loss", "test loss", "minimize", "test_loss"),
@@ -53,10 +57,11 @@ def dashboard_order(metric: str | None, pruned: bool = True) -> list[Metric]:
     colours by the first), the test set's last, so the first view leads to the choice made on validation.
 
     The dashboard shows the first five metrics until more are ticked: without a pruner (`pruned`
-    False) no trial has a pruned epoch, and test accuracy is the fifth.
+    False) no trial has a pruned epoch, and test accuracy is the fifth. Wall-time shares of fused
+    groups are left out (see `dashboard`) unless they are the sweep's metric.
     """
-    offered = [m for m in METRICS if pruned or m is not PRUNED_EPOCH]
-    first = [m for m in offered if m.name == metric]
+    first = [m for m in METRICS if m.name == metric]
+    offered = [m for m in METRICS if (m.dashboard or m in first) and (pruned or m is not PRUNED_EPOCH)]
     return first + [m for m in offered if m not in first]
 
 

@@ -415,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             sort = column(df, args.sort) if args.sort else metric
             sort_goal = goal_of(sort) if args.sort else goal
             table = ranked(df, sort, sort_goal, args.top)
-            _show(table, display.ranking_table(table, sort), display.ranking_header(sort, sort_goal), args.format, df)
+            _show(table, display.ranking_table(table, sort), display.ranking_header(sort, sort_goal, table), args.format, df)
             if race := raced(args, metric, sweep_metric):
                 print("\n" + race)
     except (FileNotFoundError, KeyError, ValueError) as e:

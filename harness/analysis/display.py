@@ -110,13 +110,20 @@ def groups_header(table: pd.DataFrame, metric: str, goal: str, total: int | None
     count = f"the best {len(table)} of {total} settings" if total and total > len(table) else f"{len(table)} settings"
     repeats = f"{ns[0]} repeat{'s' if ns[0] != 1 else ''} each" if len(ns) == 1 else "n repeats (column n)"
     return wrap(f"{count[0].upper()}{count[1:]}, best first by {describe(metric, goal)}: mean ± 95% confidence "
-                f"interval (Student's t) over {repeats}. Test acc, params, epochs, seconds of training: "
+                f"interval (Student's t) over {repeats}. Test acc, params, epochs, {_seconds(table)}: "
                 "per-trial means.")
 
 
-def ranking_header(metric: str, goal: str) -> str:
+def ranking_header(metric: str, goal: str, table: pd.DataFrame) -> str:
     beside = "" if metric == "test_accuracy" else "; test accuracy % beside it"
-    return wrap(f"Trials, best first by {describe(metric, goal)}{beside}; cost: params, epochs, seconds of training.")
+    return wrap(f"Trials, best first by {describe(metric, goal)}{beside}; cost: params, epochs, {_seconds(table)}.")
+
+
+def _seconds(table: pd.DataFrame) -> str:
+    """What the seconds column holds, in words."""
+    if seconds_column(table) == "cost_seconds":
+        return "seconds (what its steps take trained alone, whichever group trained it)"
+    return "seconds of training"
 
 
 def footer(df: pd.DataFrame) -> str:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 from harness.analysis.compare import grouped, load, metric_of
 from harness.analysis.curves import curves_current, new_figure, save_figure, write_trial_curves
-from harness.analysis.display import number
+from harness.analysis.display import number, seconds_column
 from harness.analysis.search_plots import write_search_plots
 from harness.record import OK
 from harness.analysis.results import load_records, param_columns, table
@@ -224,10 +224,9 @@ def pareto_front(df: pd.DataFrame, metric: str = "test_accuracy", goal: str = "m
 
 
 def cost_axis(df: pd.DataFrame) -> str:
-    """The cost the Pareto front is drawn against: cost_seconds where the table has it (in numbers),
-    else train_seconds (tables written before it)."""
-    has = "cost_seconds" in df and pd.to_numeric(df["cost_seconds"], errors="coerce").notna().any()
-    return "cost_seconds" if has else "train_seconds"
+    """The cost the Pareto front is drawn against: the seconds compare shows (display.seconds_column)."""
+    return seconds_column(df.assign(**{c: pd.to_numeric(df[c], errors="coerce")
+                                                for c in ("cost_seconds", "train_seconds") if c in df}))
 
 
 def pareto_plot(df: pd.DataFrame, metric: str = "test_accuracy", goal: str = "maximize",

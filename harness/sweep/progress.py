@@ -18,7 +18,9 @@ def _pct(x: float | None) -> str:
 def trial_line(record: TrialRecord) -> str:
     """One line per finished trial, like the TensorBoard tutorial's end-of-run print."""
     mark = {DIVERGED: "DIVERGED", FAILED: "FAILED"}.get(record.status, record.status)
-    secs = f"{record.train_seconds:.1f}s" if record.train_seconds is not None else "-"
+    # What the setting's steps cost, the same in any fused group (not the group's wall time shared out).
+    secs = (f"cost {record.cost_seconds:.2g}s" if record.cost_seconds is not None
+            else f"{record.train_seconds:.1f}s" if record.train_seconds is not None else "-")
     line = (f"{mark:<8} {run_name(record.trial_id)}  steps {record.steps}  test acc {_pct(record.test_accuracy)}"
             f"  best val {_pct(record.best_val_accuracy)} (epoch {record.best_epoch or '-'})  {secs}")
     if record.status != OK and record.error:

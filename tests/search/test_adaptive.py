@@ -14,6 +14,7 @@ from tensorboard.plugins.hparams import metadata as hp_metadata
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from harness.layout import run_name
+from harness.metrics import PRUNED_EPOCH
 from sweeps import EXECUTORS, record_of, run_sweep, sweep_cmd, wait_for, write_config
 
 SEARCH = {"method": "tpe", "trials": 6, "seed": 1,
@@ -48,7 +49,7 @@ def test_tpe_with_asha_prunes_and_records_pruned_trials(tmp_path, executor):
             pd.read_csv(tmp_path / "runs" / "adapt" / tid / "history.csv"))
         status, acc = _session_end(tmp_path / "eventlog" / "adapt" / run_name(tid))
         assert status == api_pb2.STATUS_UNKNOWN  # told apart from finished (SUCCESS) and failed (FAILURE)
-        assert "trial/pruned_epoch" in acc.Tags()["tensors"]
+        assert PRUNED_EPOCH.tag in acc.Tags()["tensors"]
     status, _ = _session_end(tmp_path / "eventlog" / "adapt" / run_name(ok["trial_id"].iloc[0]))
     assert status == api_pb2.STATUS_SUCCESS
     # The ranking leaves pruned trials out, shows the chosen trial's test accuracy, and counts all compute.
