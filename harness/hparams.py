@@ -22,6 +22,7 @@ from harness.metrics import dashboard_order
 # Shown for a sweep that varies nothing (repeats of one config), instead of swept parameters.
 CORE_HPARAMS = ("model.family", "model.hidden", "model.dropout", "train.optimizer", "train.lr", "train.batch_size")
 SWEEP = "sweep"  # the hparam naming a trial's sweep: never a config path, so never swept
+DATASET = "data.dataset"  # logged by every trial, swept or not: trials of two datasets are never alike
 
 
 def domain(param: Parameter):
@@ -42,14 +43,15 @@ def domain(param: Parameter):
 
 
 def session_hparams(cfg: ExperimentConfig, settings: dict) -> dict:
-    """The hparams a trial logs: its sweep, then its swept values (the core knobs when nothing is swept).
+    """The hparams a trial logs: its sweep, then its swept values (the core knobs when nothing is swept),
+    and its dataset.
 
     Exactly the sweep's columns and no more: under `--logdir eventlog/E`
     TensorBoard builds the columns from these (there is no config to read).
     """
     flat = config_mod.flatten(config_mod.trial_dict(cfg))
-    keys = list(settings) or CORE_HPARAMS
-    return {SWEEP: cfg.name, **{k: flat[k] for k in keys if flat.get(k) is not None}}
+    keys = [*(list(settings) or CORE_HPARAMS), DATASET]
+    return {SWEEP: cfg.name, **{k: flat[k] for k in dict.fromkeys(keys) if flat.get(k) is not None}}
 
 
 def session_group(sweep: str, group: str) -> str:
@@ -71,6 +73,8 @@ def experiment_pb(cfg: ExperimentConfig) -> summary_pb2.Summary:
         fixed = session_hparams(cfg, {})
         del fixed[SWEEP]
         hparams = [summary_v2.HParam(k, summary_v2.Discrete([v])) for k, v in fixed.items()]
+    if DATASET not in [h.name for h in hparams]:  # a column once two sweeps' datasets differ (hparams_union)
+        hparams.append(summary_v2.HParam(DATASET, summary_v2.Discrete([cfg.data.dataset])))
     hparams.insert(0, summary_v2.HParam(SWEEP, summary_v2.Discrete([cfg.name])))
     metrics = [summary_v2.Metric(m.tag, display_name=m.display) for m in dashboard_order(cfg.sweep.metric.name, pruned=cfg.sweep.pruner.kind != "none")]
     return summary_v2.hparams_config_pb(hparams, metrics, time_created_secs=0)

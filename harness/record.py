@@ -74,6 +74,7 @@ class TrialRecord:
     params: int | None = column()
     seed: int = column(0)
     repeat: int = column(0)
+    dataset: str = column("mnist")  # data.dataset: what it trained and was tested on
     started: str | None = column()
     ended: str | None = column()
     error: str | None = column()
@@ -90,7 +91,8 @@ class TrialRecord:
     def of(cls, spec) -> "TrialRecord":
         """A blank record of a planned trial (a config.plan.TrialSpec)."""
         return cls(trial_id=spec.trial_id, experiment=spec.config.name, group=spec.group,
-                   settings=dict(spec.settings), repeat=spec.repeat, seed=spec.config.train.seed)
+                   settings=dict(spec.settings), repeat=spec.repeat, seed=spec.config.train.seed,
+                   dataset=spec.config.data.dataset)
 
     @property
     def finished(self) -> bool:

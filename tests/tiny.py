@@ -17,3 +17,16 @@ def merge(base: dict, *extras: dict) -> dict:
         for k, v in extra.items():
             out[k] = merge(out.get(k, {}), v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
+
+
+def dataset_or_skip(name: str):
+    """The verified dataset `name`, or the test skipped saying why (Fashion-MNIST needs Debian's package,
+    which `make data` installs where it can)."""
+    import pytest
+
+    from harness.training import data
+
+    try:
+        return data.loaded(name)
+    except data.DataError as e:
+        pytest.skip(f"{name} is not available here ({str(e).splitlines()[0]}); make data installs it")

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
-from harness import files
+from harness import datasets, files
 from harness.config.space import SweepConfig
 from harness.config.validate import ConfigError, build, plain, unknown_key
 
@@ -37,6 +37,7 @@ def _opt(default, doc: str, lo=None, hi=None, lo_open=False, hi_open=False, patt
 
 @dataclass(frozen=True)
 class DataConfig:
+    dataset: Literal[datasets.NAMES] = _opt("mnist", "which MNIST-shaped dataset: digits, or Fashion-MNIST's clothes")
     validation: int = _opt(5000, "training images held out for validation (55,000/5,000 as in TF1)", lo=1, hi=59999)
     limit: int | None = _opt(None, "train on the first N training images only (tests, quick looks)", lo=1)
     test_limit: int | None = _opt(None, "evaluate on the first N test images only", lo=1, hi=10000)

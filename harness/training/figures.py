@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 # The "Blues" ramp, as a few stops: light for few, dark for many.
 BLUES = np.array([[247, 251, 255], [198, 219, 239], [107, 174, 214], [33, 113, 181], [8, 48, 107]], dtype=float)
 INK, PAPER = (0, 0, 0), (255, 255, 255)
+DIGITS = tuple(str(d) for d in range(10))  # MNIST's classes
 
 
 @lru_cache(maxsize=None)
@@ -49,10 +50,14 @@ def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     return counts
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, cell: int = 40) -> bytes:
-    """The counts as a heat map with each count written in its cell; rows true, columns predicted."""
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...] = DIGITS,
+                     cell: int = 40) -> bytes:
+    """The counts as a heat map with each count written in its cell; rows true, columns predicted.
+
+    Rows are named by class (`0 T-shirt/top` where names are not the digits), columns by number."""
     counts = confusion_counts(y_true, y_pred)
-    left, top = 56, 44
+    rows = list(classes) if classes == DIGITS else [f"{k} {name}" for k, name in enumerate(classes)]
+    left, top = 36 + 7 * max(len(r) for r in rows), 44
     image = Image.new("RGB", (left + 10 * cell + 12, top + 10 * cell + 44), PAPER)
     draw = ImageDraw.Draw(image)
     peak = max(int(counts.max()), 1)
@@ -63,24 +68,26 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, cell: int = 40) -> 
             if counts[i, j]:
                 _centred(draw, (x + cell / 2, y + cell / 2), str(counts[i, j]), 12,
                          PAPER if counts[i, j] > peak / 2 else INK)
-        _centred(draw, (left - 12, top + i * cell + cell / 2), str(i), 13)
+        draw.text((left - 8, top + i * cell + cell / 2), rows[i], fill=INK, font=_font(13), anchor="rm")
         _centred(draw, (left + i * cell + cell / 2, top + 10 * cell + 12), str(i), 13)
     accuracy = np.trace(counts) / max(counts.sum(), 1)
     _centred(draw, (left + 5 * cell, top / 2), f"Confusion matrix (accuracy {accuracy:.2%})", 15)
     _centred(draw, (left + 5 * cell, top + 10 * cell + 32), "predicted", 13)
     label = Image.new("RGB", (80, 20), PAPER)
     _centred(ImageDraw.Draw(label), (40, 10), "true", 13)
-    image.paste(label.rotate(90, expand=True), (6, top + 5 * cell - 40))
+    image.paste(label.rotate(90, expand=True), (4, top + 5 * cell - 40))
     return _png(image)
 
 
-def misclassified_grid(x: np.ndarray, y_true: np.ndarray, probs: np.ndarray, n: int = 36) -> bytes:
-    """The most confidently wrong test digits, each labelled `true->predicted (p)`, 6 to a row."""
+def misclassified_grid(x: np.ndarray, y_true: np.ndarray, probs: np.ndarray, n: int = 36,
+                       classes: tuple[str, ...] = DIGITS) -> bytes:
+    """The most confidently wrong test images, each labelled `true->predicted (p)` by class name, 6 to a row."""
     pred = probs.argmax(axis=1)
     wrong = np.flatnonzero(pred != y_true)
     wrong = wrong[np.argsort(-probs[wrong, pred[wrong]])][:n]
     cols, scale, label_h, title_h = 6, 2, 18, 26
-    cell_w, cell_h = 28 * scale + 20, 28 * scale + label_h + 6
+    longest = max(len(a) + len(b) for a in classes for b in classes)
+    cell_w, cell_h = max(28 * scale + 20, 6 * longest + 44), 28 * scale + label_h + 6
     rows = max(1, int(np.ceil(len(wrong) / cols)))
     image = Image.new("RGB", (cols * cell_w, title_h + rows * cell_h), PAPER)
     draw = ImageDraw.Draw(image)
@@ -89,7 +96,8 @@ def misclassified_grid(x: np.ndarray, y_true: np.ndarray, probs: np.ndarray, n: 
     for k, i in enumerate(wrong):
         r, c = divmod(k, cols)
         x0, y0 = c * cell_w, title_h + r * cell_h
-        _centred(draw, (x0 + cell_w / 2, y0 + label_h / 2), f"{y_true[i]}->{pred[i]} ({probs[i, pred[i]]:.2f})", 11)
+        _centred(draw, (x0 + cell_w / 2, y0 + label_h / 2),
+                 f"{classes[y_true[i]]}->{classes[pred[i]]} ({probs[i, pred[i]]:.2f})", 11)
         digit = Image.fromarray(255 - np.asarray(x[i], dtype=np.uint8)).resize((28 * scale, 28 * scale), Image.NEAREST)
-        image.paste(digit, (x0 + 10, y0 + label_h))
+        image.paste(digit, (x0 + (cell_w - 28 * scale) // 2, y0 + label_h))
     return _png(image)

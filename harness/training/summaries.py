@@ -24,6 +24,7 @@ from tensorboard.util import tensor_util
 
 from harness.metrics import (CURVES, EPOCH, EXAMPLES_PER_SECOND, FINAL, LAYERS, LEARNING_RATE, PRUNED_EPOCH,
                              SECONDS_PER_EPOCH, STEP_ACCURACY, STEP_LOSS, TEST_IMAGES)
+from harness import datasets
 from harness.record import OK, PRUNED
 from harness.training import figures
 from harness.training.callbacks import EpochHistory, StepCounter, current_lr
@@ -174,8 +175,9 @@ def write_end(writer, record, x_test: np.ndarray | None, y_test: np.ndarray | No
                 tf.summary.scalar(metric.tag, value)
         if images and probs is not None:
             pred = probs.argmax(axis=1)
-            pngs = {f"{TEST_IMAGES}/confusion_matrix": figures.confusion_matrix(y_test, pred),
-                    f"{TEST_IMAGES}/misclassified": figures.misclassified_grid(x_test, y_test, probs)}
+            classes = datasets.get(record.dataset).classes
+            pngs = {f"{TEST_IMAGES}/confusion_matrix": figures.confusion_matrix(y_test, pred, classes),
+                    f"{TEST_IMAGES}/misclassified": figures.misclassified_grid(x_test, y_test, probs, classes=classes)}
             tf.summary.experimental.write_raw_pb(
                 summary_pb2.Summary(value=[image_value(t, png) for t, png in pngs.items()]).SerializeToString(),
                 step=step)

@@ -128,7 +128,9 @@ def prepare(trial: Trial, mnist: data_mod.Mnist | None = None) -> None:
     record.save(paths.run_dir)  # from here on, an interruption is recorded as such
     resolved = config_mod.trial_yaml(cfg)
     atomic_write_text(paths.config, resolved)
-    trial.split = data_mod.split(mnist or data_mod.load(), cfg.data.validation, cfg.data.limit, cfg.data.test_limit)
+    if mnist is None or mnist.dataset != cfg.data.dataset:
+        mnist = data_mod.loaded(cfg.data.dataset)
+    trial.split = data_mod.split(mnist, cfg.data.validation, cfg.data.limit, cfg.data.test_limit)
     keras.utils.set_random_seed(cfg.train.seed)
     if cfg.train.deterministic:
         tf.config.experimental.enable_op_determinism()

@@ -17,8 +17,6 @@ from harness.layout import Workspace
 from harness.record import TrialRecord
 from harness.training.fusion.packing import Unit, members
 
-_MNIST = None
-
 
 def configure_tensorflow(threads: int) -> None:
     """Before the process's first trial: TensorFlow's thread pools, quiet logs, libraries imported."""
@@ -60,14 +58,11 @@ def _import_and_freeze() -> None:
     _FROZEN = True
 
 
-def worker_mnist():
-    """MNIST, loaded once per worker process and shared by its trials."""
-    global _MNIST
-    if _MNIST is None:
-        from harness.training import data
+def worker_mnist(dataset: str = "mnist"):
+    """The trials' dataset, loaded once per worker process and shared by its trials."""
+    from harness.training import data
 
-        _MNIST = data.load()
-    return _MNIST
+    return data.loaded(dataset)
 
 
 def train(unit: Unit, workspace: Workspace,
@@ -87,9 +82,10 @@ def train(unit: Unit, workspace: Workspace,
         with contextlib.ExitStack() as locks:
             for spec in specs:
                 locks.enter_context(file_lock(workspace.trial(spec.config.name, spec.trial_id).lock))
+            mnist = worker_mnist(specs[0].config.data.dataset)  # (a fused group's members share it: rule.py)
             if len(specs) == 1:
-                return [run_trial(specs[0], workspace, worker_mnist(), _reporter(specs[0], on_epoch))]
-            return run_group(list(specs), workspace, worker_mnist(), lambda spec: _reporter(spec, on_epoch))
+                return [run_trial(specs[0], workspace, mnist, _reporter(specs[0], on_epoch))]
+            return run_group(list(specs), workspace, mnist, lambda spec: _reporter(spec, on_epoch))
     finally:
         keras.backend.clear_session()
 
