@@ -62,7 +62,21 @@ def load(path: str | Path) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{csv}: not a results table (no column {', '.join(missing)}); the sweep command rebuilds it")
     df.insert(0, "sweep", csv.parent.name)
+    if "dataset" not in df:  # a results.csv from before there were datasets: MNIST's
+        df["dataset"] = "mnist"
     return df
+
+
+DATASET_KEYS = ("dataset", "data.dataset")  # the record's column, the swept key
+
+
+def one_dataset(df: pd.DataFrame, by: list[str]) -> None:
+    """ValueError unless the trials ranked together trained on one dataset, or `by` groups them by it:
+    89% is a fine Fashion-MNIST score and a poor MNIST one, so a table mixing them ranks nothing."""
+    found = sorted(set(df.loc[df["status"] == OK, "dataset"].dropna())) if "dataset" in df else []
+    if len(found) > 1 and not set(by) & set(DATASET_KEYS):
+        raise ValueError(f"these trials trained on {len(found)} datasets ({', '.join(found)}): rank them apart with "
+                         f"--group-by dataset, or one at a time with --where dataset={found[0]}")
 
 
 def nothing_ok(df: pd.DataFrame, sources: list[str], filtered: bool) -> str | None:
@@ -387,28 +401,36 @@ def main(argv: list[str] | None = None) -> int:
         metric = column(frames[0], args.metric)
         frames = numeric_metric(align_keys(frames), metric)
         if len(frames) == 2:
+            if len(seen := {tuple(sorted(set(f["dataset"]))) for f in frames}) > 1:
+                raise ValueError(f"{args.sweeps[0]} and {args.sweeps[1]} trained on other datasets "
+                                 f"({' and '.join(', '.join(s) for s in sorted(seen))}): a difference between "
+                                 "them says nothing; compare each on its own")
             diff = side_by_side(*frames, metric)
             header = display.diff_header(diff, metric, goal, *map(Path, args.sweeps))
             return _show(diff, display.diff_table(diff, metric), header, args.format)
         df = pd.concat(frames, ignore_index=True)
         params = param_columns(df.drop(columns="sweep"))
         if args.importance:
+            one_dataset(df, params)
             return show_importance(df, metric, goal, Path(args.sweeps[0]), args.format)
         if args.pivot:
             row, col = column(df, args.pivot[0]), column(df, args.pivot[1])
+            one_dataset(df, [row, col])
             out = pivot(df, row, col, metric)
             return _show(out.reset_index(), display.pivot_table(out, metric),
                          display.pivot_header(metric, goal, row, col), args.format, df)
         by = [column(df, b) for b in args.group_by] if args.group_by else None
         if by is None and not args.sort and df.groupby("group").size().max() > 1:
             by = params or ["group"]
+        one_dataset(df, by or [])
         if by:
             every = grouped(df, by, metric, goal)
             table = every.head(args.top or None)
             _show(table, display.groups_table(table, by, metric),
                   display.groups_header(table, metric, goal, len(every)), args.format, df)
             race = raced(args, metric, sweep_metric)
-            note = race or verdict(df, by, metric, goal, Path(args.sweeps[0]))
+            across = df["dataset"].nunique() > 1  # grouped by dataset: no verdict weighs one against the other
+            note = race or (None if across else verdict(df, by, metric, goal, Path(args.sweeps[0])))
             if note and args.format != "csv":
                 print("\n" + (note if race else display.wrap(note)))
         else:

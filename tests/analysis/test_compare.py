@@ -184,3 +184,25 @@ def test_a_metric_that_is_not_numeric_is_refused_by_name(tmp_path, capsys, metri
         err = capsys.readouterr().err
         assert err.startswith(f"error: --metric {metric}: not numeric") and "test_accuracy" in err
         assert len(err.splitlines()) == 1
+
+
+def test_trials_of_two_datasets_are_never_ranked_together(tmp_path, capsys):
+    """89% is a fine Fashion-MNIST score and a poor MNIST one: a table or difference mixing them is refused,
+    grouping by dataset ranks each apart, and a results.csv from before datasets reads as MNIST's."""
+    a = write_sweep(tmp_path, "a", [16, 32], [0.97, 0.98])  # no dataset column: an older sweep, MNIST's
+    f = write_sweep(tmp_path, "f", [16, 32], [0.86, 0.88])
+    pd.read_csv(f / "results.csv").assign(dataset="fashion-mnist").to_csv(f / "results.csv", index=False)
+    assert compare.main([str(a), str(f)]) == 2
+    assert "trained on other datasets (fashion-mnist and mnist)" in capsys.readouterr().err
+    both = tmp_path / "both"
+    both.mkdir()
+    pd.concat([pd.read_csv(a / "results.csv").assign(dataset="mnist"), pd.read_csv(f / "results.csv")]).to_csv(
+        both / "results.csv", index=False)
+    for args in ([], ["--top", "3"], ["--pivot", "hidden", "repeat"], ["--group-by", "hidden"]):
+        assert compare.main([str(both), *args]) == 2, args
+        assert "trained on 2 datasets (fashion-mnist, mnist): rank them apart with --group-by dataset" in (
+            capsys.readouterr().err)
+    assert compare.main([str(both), "--group-by", "dataset", "hidden", "--format", "csv"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert len(table) == 4 and set(table["dataset"]) == {"mnist", "fashion-mnist"}
+    assert compare.main([str(both), "--where", "dataset=fashion-mnist"]) == 0
