@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from harness import datasets
 from harness.config import schema
 from harness.training import data, models, optim, order
 from harness.training.fusion import loop, rule, stacked
 from harness.training.callbacks import EmaEvaluation, TrainingGuard
+from tiny import dataset_or_skip
 
 B = 32
 N_TRAIN = 1600  # 50 steps an epoch: 4 epochs make the 200 steps compared
@@ -36,9 +38,10 @@ class Steps(keras.callbacks.Callback):
         self.epochs.append(dict(logs))
 
 
-@pytest.fixture(scope="module")
-def split():
-    return data.split(data.load(), 1000, N_TRAIN, 1000)
+@pytest.fixture(scope="module", params=list(datasets.NAMES))
+def split(request):
+    """Each dataset's first images: fused training is the same training on either."""
+    return data.split(dataset_or_skip(request.param), 1000, N_TRAIN, 1000)
 
 
 def config(**train) -> schema.ExperimentConfig:
@@ -88,7 +91,7 @@ def assert_same_training(cfgs, split):
         for mine, theirs in zip(steps.epochs, twin.epochs):  # an image on the edge may flip: round-off too
             for key in theirs:
                 np.testing.assert_allclose(mine[key], theirs[key], **({"atol": 0.002} if "acc" in key else {"rtol": 1e-4}))
-        assert abs(accuracy - twin_accuracy) <= 0.001, (cfg.train, accuracy, twin_accuracy)
+        assert abs(accuracy - twin_accuracy) <= 0.001 + 1e-9, (cfg.train, accuracy, twin_accuracy)  # one image
 
 
 SCHEDULES = [{"kind": "exponential", "decay_rate": 0.5, "decay_steps": 40, "staircase": True},
@@ -139,7 +142,7 @@ def _program_after(cfgs, split) -> stacked.Program:
 
 def test_members_that_diverge_or_end_early_leave_the_rest_exact(split):
     """One member's NaN, a shorter run and a step budget change nothing for the others."""
-    cfgs = [config(optimizer="sgd", lr=0.2, seed=7), config(optimizer="sgd", lr=1e6, seed=8),
+    cfgs = [config(optimizer="sgd", lr=0.2, seed=7), config(optimizer="sgd", lr=1e12, seed=8),
             config(optimizer="sgd", lr=0.1, seed=9, epochs=1), config(optimizer="sgd", lr=0.1, seed=10, steps=70)]
     got, _ = fused_run(cfgs, split)
     diverged, short, budget = got[1], got[2], got[3]
