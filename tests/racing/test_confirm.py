@@ -14,6 +14,7 @@ from tensorboard.backend.event_processing import event_accumulator as ea
 from tensorboard.plugins.hparams import metadata as hp_metadata
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from harness.hparams import session_group
 from harness.layout import run_name
 from harness.racing.verdict import block
 from sweeps import ROOT, record_of, run_sweep, sweep_cmd, wait_for, write_config
@@ -65,7 +66,7 @@ def test_a_sweep_with_confirm_ends_with_its_verdict_and_resumes_after_kill_9(tmp
     assert answer.startswith("race: ") and run_name(verdict["leader"]) in answer and "Test accuracy, %" in answer
     assert all(len(line) <= 80 for line in answer.split("\n"))
     for tid in extra["trial_id"]:  # a race's seed is an ordinary trial: its own run, in its setting's HParams group
-        assert _group(tmp_path / "eventlog" / "race" / run_name(tid)) == f"race/{tid.split(',rep=')[0]}"
+        assert _group(tmp_path / "eventlog" / "race" / run_name(tid)) == session_group("race", tid.split(",rep=")[0])
 
     compare = subprocess.run([sys.executable, "-m", "harness", "compare", str(run_dir)], capture_output=True,
                              text=True, cwd=ROOT, timeout=120)
