@@ -8,6 +8,7 @@ import json
 import pytest
 from chromium import ARGS, CHROMIUM, sync_api
 from fixtures_model import post, product_photo
+from PIL import Image
 
 from harness import datasets
 from harness.serving.preprocess import preprocess
@@ -122,8 +123,8 @@ def test_a_fashion_model_is_asked_with_an_uploaded_or_dropped_photo(fashion_page
     assert page.is_visible("#drop") and not page.is_visible(PAD)  # no drawing clothes with a mouse
     assert "Fashion-MNIST" in page.text_content("h1") and "Fashion-MNIST" in page.text_content("#trial")
     assert [b["name"] for b in shown(page)["bars"]] == classes
-    for i, how in [(0, "choose"), (1, "drop")]:  # an ankle boot, a pullover
-        photo = product_photo(fashion.x_test[i])
+    for i, how, up in [(0, "choose", 4), (1, "drop", 4), (2, "choose", 40)]:  # an ankle boot, a pullover, trousers
+        photo = product_photo(fashion.x_test[i], up)
         if how == "choose":
             page.set_input_files("#file", files=[{"name": "item.png", "mimeType": "image/png", "buffer": png(photo)}])
         else:
@@ -133,10 +134,15 @@ def test_a_fashion_model_is_asked_with_an_uploaded_or_dropped_photo(fashion_page
                 dt.items.add(new File([bytes], "item.png", { type: "image/png" }));
                 document.getElementById("drop").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true }));
             }""", base64.b64encode(png(photo)).decode())
-        api = check_page_equals_api(page, fashion_server_url, answered(page))
+        last = answered(page)
+        api = check_page_equals_api(page, fashion_server_url, last)
         assert api["class"] in classes and page.is_visible("#photo")
-        # The page sent the photo's own pixels (small photos are not resized): the server saw what predict sees.
-        assert api["input"] == preprocess(photo, datasets.FASHION_MNIST).astype(int).tolist()
+        sent = Image.open(io.BytesIO(base64.b64decode(json.loads(last["request"])["image"].split(",", 1)[1])))
+        if up == 4:  # a small photo is sent as it is: the server sees what predict sees
+            assert sent.size == photo.size
+            assert api["input"] == preprocess(photo, datasets.FASHION_MNIST).astype(int).tolist()
+        else:  # a large one is shrunk to 400 pixels on its longer side, to stay under the server's 1 MB
+            assert max(sent.size) == 400
         page.click("#clear")
         assert shown(page)["class"] == "–" and not page.is_visible("#photo")
     assert not page.problems, page.problems

@@ -43,7 +43,7 @@ function setup(info) {
   drop.hidden = dataset.drawn;
   if (!dataset.drawn) {
     document.getElementById("title").textContent = document.title = `What is it? · ${dataset.title}`;
-    document.getElementById("hint").textContent = "a photo of one item on a plain background, light or dark";
+    document.getElementById("hint").textContent = "one item, plain background";
   }
   document.getElementById("seen-caption").textContent = `what the model sees (28×28, as ${dataset.title})`;
   const acc = info.test_accuracy == null ? "not recorded" : `${(info.test_accuracy * 100).toFixed(2)}%`;
