@@ -24,9 +24,9 @@ from PIL import Image, UnidentifiedImageError
 
 from harness import datasets
 from harness.analysis import results
-from harness.serving.preprocess import SIZE, greyscale, preprocess
 from harness.config import schema
 from harness.layout import CONFIG
+from harness.serving.preprocess import SIZE, greyscale, preprocess
 from harness.record import OK, DamagedRecord, TrialRecord
 
 

@@ -118,7 +118,8 @@ def answered(page):
     return page.evaluate("window.lastPrediction")
 
 
-def test_a_fashion_model_is_asked_with_an_uploaded_or_dropped_photo(fashion_page, fashion_server_url, fashion):  # noqa: F811
+def test_a_fashion_model_is_asked_with_an_uploaded_or_dropped_photo(fashion_page, fashion_server_url,  # noqa: F811
+                                                                    fashion):
     page, classes = fashion_page, list(datasets.FASHION_MNIST.classes)
     assert page.is_visible("#drop") and not page.is_visible(PAD)  # no drawing clothes with a mouse
     assert "Fashion-MNIST" in page.text_content("h1") and "Fashion-MNIST" in page.text_content("#trial")
@@ -132,7 +133,8 @@ def test_a_fashion_model_is_asked_with_an_uploaded_or_dropped_photo(fashion_page
                 const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
                 const dt = new DataTransfer();
                 dt.items.add(new File([bytes], "item.png", { type: "image/png" }));
-                document.getElementById("drop").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true }));
+                const drop = new DragEvent("drop", { dataTransfer: dt, bubbles: true });
+                document.getElementById("drop").dispatchEvent(drop);
             }""", base64.b64encode(png(photo)).decode())
         last = answered(page)
         api = check_page_equals_api(page, fashion_server_url, last)

@@ -260,3 +260,13 @@ def test_a_damaged_record_takes_the_dataset_from_the_config(fashion_trial, fashi
     status, out, err = run(["--trial", str(trial), "--json", str(tmp_path / "item.png")], capsys)
     assert status == 0 and f"Fashion-MNIST trial {trial}" in err and "damaged trial record" in err
     assert json.loads(out)[0]["class"] in FASHION.classes
+
+
+def test_a_trial_of_an_unknown_dataset_is_refused(trained_trial, digit_files, tmp_path, capsys):  # noqa: F811
+    trial = tmp_path / "trial"
+    shutil.copytree(trained_trial, trial)
+    record = TrialRecord.load(trial)
+    record.dataset = "kmnist"  # a dataset of a later harness
+    record.save(trial)
+    status, out, err = run(["--trial", str(trial), str(digit_files["plain"][0])], capsys)
+    assert status == 2 and not out and "trained on 'kmnist', a dataset this harness does not know" in err
