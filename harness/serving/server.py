@@ -1,17 +1,21 @@
-"""`python -m harness serve`: a web page to draw digits on, answered live by a trained trial.
+"""`python -m harness serve`: a web page answered live by a trained trial: draw a digit (MNIST), or
+upload or drop a photo (Fashion-MNIST, whose clothes no one draws with a mouse).
 
 Standard library only (http.server): one page, one model, a handful of routes,
 so a web framework would add a dependency and nothing else.
 
-    GET  /          the drawing page (harness/serving/static/)
-    GET  /info      the loaded trial: trial_id, experiment, status, test_accuracy, family, params, path
+    GET  /          the page (harness/serving/static/)
+    GET  /info      the loaded trial: trial_id, experiment, status, test_accuracy, family, params, path,
+                    and dataset: {name, title, classes (10 names), drawn} (the page follows it)
     POST /predict   {"pixels": 28 rows of 28 numbers 0-255}  -> fed to the model AS IS: they must
-                    already be MNIST-formatted (white on black, centred), so answers equal
-                    calling the model on MNIST's own arrays;
+                    already be formatted like the dataset's images (light on black, centred), so
+                    answers equal calling the model on the dataset's own arrays;
                     {"image": "data:image/png;base64,..."}   -> decoded by Pillow and run through
-                    harness.serving.preprocess exactly like `predict` does with files (the page sends
-                    this); the answer then also has "input", the 28x28 the model was given.
-                    Answer: {"digit": d, "probabilities": [10 floats], "top3": [{"digit", "probability"}]}
+                    harness.serving.preprocess for the dataset exactly like `predict` does with files
+                    (the page sends this); the answer then also has "input", the 28x28 the model was given.
+                    Answer: {"label": k, "class": name, "digit": k, "probabilities": [10 floats],
+                    "top3": [{"label", "class", "digit", "probability"}]}; "digit" is the label number
+                    under the name it had before Fashion-MNIST, kept for older clients.
 
 Every bad request gets a 4xx with {"error": "..."}: 400 malformed (not UTF-8
 JSON, nested too deep, NaN or Infinity, wrong types, an image that does not
@@ -33,13 +37,15 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.serving.predict import Predictor, UnreadableImage, answer, load_trial_model, open_image, parser, trial_dir_of
+from harness.datasets import Dataset
+from harness.serving.predict import (Predictor, UnreadableImage, answer, dataset_of, load_trial_model, open_image,
+                                     parser, trial_dir_of)
 from harness.serving.preprocess import SIZE, BlankImageError, preprocess
 
 STATIC = Path(__file__).parent / "static"
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
          ".css": "text/css; charset=utf-8"}
-MAX_BODY = 1 << 20  # bytes; a 280x280 canvas as PNG is ~10 KB
+MAX_BODY = 1 << 20  # bytes; a 280x280 canvas as PNG is ~10 KB, and the page shrinks uploaded photos
 MAX_DRAIN = 16 << 20  # read (and drop) oversized bodies up to this, so the client sees the 413, not a reset
 MAX_PIXELS = 2048 * 2048  # decoded image size; PNG compresses blank areas too well to trust the byte count
 
@@ -53,7 +59,8 @@ class BadRequest(Exception):
 def _pixels(value) -> np.ndarray:
     rows = isinstance(value, list) and len(value) == SIZE
     if not (rows and all(isinstance(r, list) and len(r) == SIZE for r in value)):
-        raise BadRequest(400, f'"pixels" must be {SIZE} rows of {SIZE} numbers (white digit on black, MNIST-formatted)')
+        raise BadRequest(400, f'"pixels" must be {SIZE} rows of {SIZE} numbers (light on black, formatted like '
+                              "the dataset's images)")
     if not all(type(v) in (int, float) for row in value for v in row):
         raise BadRequest(400, '"pixels" must contain only numbers')
     if not all(0 <= v <= 255 for row in value for v in row):  # also false for NaN
@@ -61,7 +68,7 @@ def _pixels(value) -> np.ndarray:
     return np.array(value, dtype=np.float32)
 
 
-def _image(value) -> np.ndarray:
+def _image(value, dataset: Dataset) -> np.ndarray:
     if not (isinstance(value, str) and value.startswith("data:image/") and ";base64," in value):
         raise BadRequest(400, '"image" must be a data URL: "data:image/png;base64,..."')
     try:
@@ -69,7 +76,7 @@ def _image(value) -> np.ndarray:
     except binascii.Error:
         raise BadRequest(400, '"image" is not valid base64') from None
     try:
-        return preprocess(open_image(io.BytesIO(data), MAX_PIXELS))
+        return preprocess(open_image(io.BytesIO(data), MAX_PIXELS), dataset)
     except UnreadableImage as e:
         raise BadRequest(400, f'"image": {e}') from None
     except BlankImageError as e:
@@ -112,8 +119,8 @@ def handle_predict(predictor: Predictor, body: bytes) -> dict:
     if not isinstance(request, dict) or len({"pixels", "image"} & request.keys()) != 1:
         raise BadRequest(400, 'body must be a JSON object with either "pixels" or "image"')
     preprocessed = "image" in request
-    x = _image(request["image"]) if preprocessed else _pixels(request["pixels"])
-    out = answer(predictor.probabilities(x[None])[0])
+    x = _image(request["image"], predictor.dataset) if preprocessed else _pixels(request["pixels"])
+    out = answer(predictor.probabilities(x[None])[0], predictor.dataset)
     return {**out, "input": x.astype(int).tolist()} if preprocessed else out
 
 
@@ -209,11 +216,14 @@ def make_server(trial_dir: Path, host: str = "127.0.0.1", port: int = 8000,
                 verbose: bool = False) -> ThreadingHTTPServer:
     """A server (not yet serving) for the trial's model; port 0 picks a free one."""
     model, record = load_trial_model(trial_dir)
+    dataset = dataset_of(record)
     server = Server((host, port), Handler)
-    server.predictor = Predictor(model)
+    server.predictor = Predictor(model, dataset)
     server.verbose = verbose
     server.info = {**{k: record.get(k) for k in ("trial_id", "experiment", "status", "test_accuracy", "params")},
-                   "family": model.name, "path": str(Path(trial_dir).resolve())}
+                   "family": model.name, "path": str(Path(trial_dir).resolve()),
+                   "dataset": {"name": dataset.name, "title": dataset.title, "classes": list(dataset.classes),
+                               "drawn": dataset.drawn}}
     server.files = {"/": STATIC / "index.html",
                     **{f"/static/{f.name}": f for f in STATIC.iterdir() if f.suffix in TYPES}}
     return server

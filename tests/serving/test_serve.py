@@ -16,9 +16,10 @@ import urllib.request
 import numpy as np
 import pytest
 from corrupt_images import corrupt_images
-from fixtures_model import post
+from fixtures_model import post, product_photo
 from PIL import Image
 
+from harness import datasets
 from harness.serving import predict
 from harness.serving.preprocess import preprocess
 from harness.record import TrialRecord
@@ -75,7 +76,9 @@ def test_page_and_info(server_url, trained_trial):
     status, _, body = get(server_url + "/info")
     info, record = json.loads(body), TrialRecord.load(trained_trial)
     assert info == {"trial_id": "t0", "experiment": "small", "status": "ok", "test_accuracy": record.test_accuracy,
-                    "params": record.params, "family": "mlp", "path": str(trained_trial.resolve())}
+                    "params": record.params, "family": "mlp", "path": str(trained_trial.resolve()),
+                    "dataset": {"name": "mnist", "title": "MNIST", "classes": [str(d) for d in range(10)],
+                                "drawn": True}}
 
 
 def test_pixels_are_answered_exactly_like_the_model_on_mnist(server_url, mnist, expected):
@@ -91,8 +94,22 @@ def test_images_are_preprocessed_like_predict_does(server_url, mnist):
     image = Image.fromarray(255 - mnist.x_test[0]).resize((200, 200))  # black on white, large: needs preprocessing
     status, answer = post(server_url + "/predict", {"image": data_url(image)})
     assert status == 200 and answer["input"] == preprocess(image).astype(int).tolist()
+    assert answer["class"] == str(answer["digit"]) == str(answer["label"])
     status, again = post(server_url + "/predict", {"pixels": answer["input"]})
     assert status == 200 and again["probabilities"] == answer["probabilities"]
+
+
+def test_a_fashion_model_says_its_dataset_and_answers_in_class_names(fashion_server_url, fashion):
+    _, _, body = get(fashion_server_url + "/info")
+    assert json.loads(body)["dataset"] == {"name": "fashion-mnist", "title": "Fashion-MNIST",
+                                           "classes": list(datasets.FASHION_MNIST.classes), "drawn": False}
+    photo = product_photo(fashion.x_test[0])  # an ankle boot, dark on white
+    status, answer = post(fashion_server_url + "/predict", {"image": data_url(photo)})
+    assert status == 200 and answer["input"] == preprocess(photo, datasets.FASHION_MNIST).astype(int).tolist()
+    assert answer["class"] == datasets.FASHION_MNIST.classes[answer["label"]]
+    assert [t["class"] for t in answer["top3"]] == [datasets.FASHION_MNIST.classes[t["label"]] for t in answer["top3"]]
+    status, answer = post(fashion_server_url + "/predict", {"image": data_url(Image.new("L", (64, 64), 255))})
+    assert status == 422 and "no object found" in answer["error"]
 
 
 def png_b64(image):
