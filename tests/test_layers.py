@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[1] / "harness"
 # (level, layer, the modules it holds: a package or a module), lowest first. `harness` itself is the
 # package's face: it imports nothing until a public name is asked for (harness/__init__.py).
 LAYERS = [
-    (0, "foundation", ("harness", "harness.files", "harness.layout", "harness.metrics", "harness.quiet", "harness.record",
-                       "harness.venv")),
+    (0, "foundation", ("harness", "harness.datasets", "harness.files", "harness.layout", "harness.metrics",
+                       "harness.quiet", "harness.record", "harness.venv")),
     (1, "config", ("harness.config", "harness.hparams")),
     (2, "training", ("harness.training",)),
     (2, "search", ("harness.search",)),

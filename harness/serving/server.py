@@ -243,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     host, port = server.server_address[:2]
-    print(f"serving trial {trial_dir} on http://{host}:{port}/  (Ctrl-C stops)", flush=True)
-    try:
+    try:  # Ctrl-C as soon as the address is out (a script reading it, say) stops it cleanly too
+        print(f"serving trial {trial_dir} on http://{host}:{port}/  (Ctrl-C stops)", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
