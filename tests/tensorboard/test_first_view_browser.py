@@ -172,8 +172,10 @@ def test_the_hparams_configs_run_is_last_and_the_run_names_whole(eventlog, tab):
 
 def test_hparams_leads_with_the_sweeps_metric(eventlog):
     with opened(eventlog, "hparams", "hparams") as page:
-        texts = polled(lambda: page.evaluate(TEXTS),
-                       lambda texts: any(t[0] == "best validation accuracy" and t[2] > 262 for t in texts))
+        rows_of = lambda texts: [t[0] for t in texts if 262 < t[2] < 300 and t[1] > 190]  # noqa: E731 (Trial IDs)
+        texts = polled(lambda: page.evaluate(TEXTS),  # the header, then the rows, each after asking the server
+                       lambda texts: any(t[0] == "best validation accuracy" and t[2] > 262 for t in texts)
+                       and len(rows_of(texts)) >= 2)
         header = [t[0] for t in sorted((t for t in texts if 130 < t[1] < 190 and t[2] > 262), key=lambda t: t[2])]
         assert header[:2] == ["Trial ID", "Show Metrics"]
         columns = header[2:]
@@ -185,7 +187,7 @@ def test_hparams_leads_with_the_sweeps_metric(eventlog):
         listed = [m.display.replace(" ", "") for m in dashboard_order("best_val_accuracy", pruned=False)]
         assert panel[panel.index(listed[0]):][:len(listed)] == listed  # the test set's last, then the statuses
         assert listed[-2:] == ["testaccuracy", "testloss"]
-        rows = [t[0] for t in texts if 262 < t[2] < 300 and t[1] > 190]
+        rows = rows_of(texts)
         assert {r.split(",")[0] for r in rows} == {"h128", "h64"}  # the settings' run names, not "quick/hidden=1..."
 
 
