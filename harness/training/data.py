@@ -184,10 +184,14 @@ def load(cache: Path | None = None, dataset: str = "mnist") -> Mnist:
                     + "\nTried:\n" + detail)
 
 
-@functools.lru_cache(maxsize=None)
 def loaded(dataset: str) -> Mnist:
-    """`dataset`, loaded once per process (a worker's trials share it)."""
-    return load(dataset=dataset)
+    """`dataset`, loaded once per process and cache file (a worker's trials share it)."""
+    return _loaded(dataset, default_cache(dataset))
+
+
+@functools.lru_cache(maxsize=None)
+def _loaded(dataset: str, cache: Path) -> Mnist:
+    return load(cache, dataset)
 
 
 def split(data: Mnist, validation: int, limit: int | None = None, test_limit: int | None = None) -> Split:
