@@ -1,7 +1,7 @@
 """The README's sample outputs, printed by the code itself, never pasted.
 
     python docs/samples.py                 # rewrite each sample block of README.md from docs/samples/
-    python docs/samples.py --from runs     # first copy the sweep files from a real `make run` (runs/quick)
+    python docs/samples.py --from runs     # first copy the sweep files from real runs (runs/quick, ...)
     python docs/samples.py --check         # exit 1 if a block differs from what the code prints now
 
 Each sample is a fenced block right after a marker line `<!-- sample: COMMAND -->` in README.md, and
@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.runs:
         for sweep in (d for d in SAMPLES.iterdir() if d.is_dir()):
+            if not (args.runs / sweep.name).is_dir():  # make run makes runs/quick alone
+                print(f"{args.runs / sweep.name}: not there, docs/samples/{sweep.name} kept", file=sys.stderr)
+                continue
             for name in FILES:
                 shutil.copy(args.runs / sweep.name / name, sweep / name)
     text = README.read_text()
