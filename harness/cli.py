@@ -114,7 +114,8 @@ def report(outcome: SweepOutcome, eventlog: Path) -> None:
     print(f"  results:     {paths.results}")
     print(f"  compare:     {harness_command(f'compare {paths.run_dir}')}")
     print(f"  plots:       {harness_command(f'plot {paths.run_dir}')}")
-    print(f"  TensorBoard: {tool('tensorboard')} --logdir {eventlog}   (--logdir {eventlog / name}: this sweep alone)")
+    print(f"  TensorBoard: {tool('tensorboard')} --logdir {eventlog}")
+    print(f"               (this sweep alone: --logdir {eventlog / name})")
     if outcome.interrupted:
         print("  resume:      run the same command again")
     if outcome.verdict:  # sweep.confirm: the answer to "which setting is best" closes the report

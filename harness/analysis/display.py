@@ -122,7 +122,7 @@ def ranking_header(metric: str, goal: str, table: pd.DataFrame) -> str:
 def _seconds(table: pd.DataFrame) -> str:
     """What the seconds column holds, in words."""
     if seconds_column(table) == "cost_seconds":
-        return "seconds (what its steps take trained alone, whichever group trained it)"
+        return "seconds (its steps, timed alone)"
     return "seconds of training"
 
 

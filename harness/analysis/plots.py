@@ -223,10 +223,7 @@ def pareto_front(df: pd.DataFrame, metric: str = "test_accuracy", goal: str = "m
     return pd.Series(front, index=df.index, name="pareto")
 
 
-def cost_axis(df: pd.DataFrame) -> str:
-    """The cost the Pareto front is drawn against: the seconds compare shows (display.seconds_column)."""
-    return seconds_column(df.assign(**{c: pd.to_numeric(df[c], errors="coerce")
-                                                for c in ("cost_seconds", "train_seconds") if c in df}))
+cost_axis = seconds_column  # the cost the Pareto front is drawn against: the seconds compare shows
 
 
 def pareto_plot(df: pd.DataFrame, metric: str = "test_accuracy", goal: str = "maximize",

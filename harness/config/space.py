@@ -204,6 +204,11 @@ class SweepConfig(_SweepScalars):
             return None
         return sweep
 
+    def values_of(self, path: str) -> set:
+        """The values the search may give the key `path`, listed ones (a distribution's are not known ahead)."""
+        swept = [v for p in self.parameters if p.path == path for v in (p.values or ())]
+        return {*swept, *(s[path] for s in self.settings if path in s)}
+
     def to_raw(self) -> dict:
         """The section as YAML would spell it (from_dict(to_raw()) gives it back)."""
         raw = {f.name: getattr(self, f.name) for f in dataclasses.fields(_SweepScalars)}

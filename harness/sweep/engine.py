@@ -126,13 +126,6 @@ def _config_changes(spec: TrialSpec, paths: SweepPaths) -> list[str]:
     return [f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in now if before.get(k) != now.get(k)]
 
 
-def _datasets(cfg) -> list[str]:
-    """The datasets a sweep's trials train on: the config's, and those `data.dataset` is swept over."""
-    swept = [v for p in cfg.sweep.parameters if p.path == "data.dataset" for v in (p.values or ())]
-    listed = [s["data.dataset"] for s in cfg.sweep.settings if "data.dataset" in s]
-    return sorted({cfg.data.dataset, *swept, *listed})
-
-
 def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides: list[str] = (),
               runs: str | Path = "runs", eventlog: str | Path = "eventlog", workers: int = 1,
               executor: str | None = None, ray_address: str | None = None, retry_failed: bool = False,
@@ -165,7 +158,8 @@ def run_sweep(config: str | Path | dict | schema.ExperimentConfig, *, overrides:
         mainguard.check()  # before any worker is spawned to re-import an unguarded script
     # Before the lock and any write: folders of the wrong kind, a read-only or full disk, an unreachable Ray.
     preflight.check(paths, executor, ray_address)
-    for dataset in _datasets(planner.config):
+    asked = planner.config
+    for dataset in sorted({asked.data.dataset, *asked.sweep.values_of("data.dataset")}):
         data.load(dataset=dataset)  # verify each dataset (and build its cache) once, before any worker starts
     with file_lock(paths.lock, blocking=False) as mine:
         if not mine:

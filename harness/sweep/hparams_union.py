@@ -257,6 +257,6 @@ def main(argv: list[str] | None = None) -> int:
     if target is None:
         print(f"{args.eventlog}: no sweep found; no HParams experiment written")
     else:
-        print(f"the HParams experiment of {len(sweeps)} sweep(s), {', '.join(sweeps)}: in each as "
-              f"{Path('E') / target.parent.name / target.name}")
+        print(f"the HParams experiment of {len(sweeps)} sweep(s), {', '.join(sweeps)}: "
+              f"{args.eventlog / '<sweep>' / target.parent.name / target.name} in each")
     return 0

@@ -33,7 +33,7 @@ import keras
 import numpy as np
 
 from harness.config.schema import ExperimentConfig
-from harness.files import atomic_write_text, file_lock
+from harness.files import atomic_write_text, file_lock, read_json
 from harness.record import utc_now
 from harness.training import models, optim, order
 from harness.training.fusion.rule import shared_key
@@ -81,7 +81,7 @@ def seconds_per_step(cfg: ExperimentConfig, x: np.ndarray, y: np.ndarray, path: 
     key = shared_key(cfg)
     with file_lock(path.with_name(f".{path.name}.lock")):
         try:
-            known = json.loads(path.read_text())
+            known = read_json(path)
         except (OSError, ValueError):
             known = {}
         known = known if isinstance(known, dict) else {}

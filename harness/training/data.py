@@ -69,7 +69,9 @@ def default_cache(dataset: str = "mnist") -> Path:
     name = datasets.get(dataset).cache_name
     if os.environ.get(CACHE_ENV):
         env = Path(os.environ[CACHE_ENV])
-        return env / name if env.is_dir() else env if dataset == "mnist" else env.parent / name
+        if env.is_dir():
+            return env / name
+        return env if dataset == "mnist" else env.parent / name  # a file: MNIST's, as before datasets
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "mnist-harness" / name
 

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from harness import datasets
+from harness.config import plan
+from harness.config.validate import ConfigError
 from harness.training import data
 from tiny import dataset_or_skip
 
@@ -37,6 +39,14 @@ def dataset(request) -> data.Mnist:
 def test_the_registry_lists_both_datasets_and_the_config_accepts_each():
     assert set(datasets.NAMES) == set(OFFICIAL) and datasets.NAMES[0] == "mnist"  # the default first
     assert datasets.FASHION_MNIST.classes[9] == "Ankle boot" and datasets.MNIST.classes[7] == "7"
+    assert plan.plan({"name": "d"})[0].data.dataset == "mnist"
+    for name in datasets.NAMES:
+        assert plan.plan({"name": "d", "data": {"dataset": name}})[0].data.dataset == name
+    swept = plan.plan({"name": "d", "sweep": {"parameters": {"data.dataset": list(datasets.NAMES)}}})
+    assert {s.config.data.dataset for s in swept[1]} == set(datasets.NAMES)
+    assert swept[0].sweep.values_of("data.dataset") == set(datasets.NAMES)  # what a sweep verifies before it trains
+    with pytest.raises(ConfigError, match=r"data.dataset = 'kmnist': must be one of 'mnist', 'fashion-mnist'"):
+        plan.plan({"name": "d", "data": {"dataset": "kmnist"}})
 
 
 def test_loaded_arrays_are_the_official_ones(dataset):
